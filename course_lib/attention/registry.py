@@ -1,0 +1,34 @@
+"""Attention modules by name, as in timm's ``create_attn``.
+
+Every module takes the channel count as its first argument, even one that ignores it (SimAM,
+Triplet Attention), so that any network can take any attention by name::
+
+    create_attention("triplet", 64)  # -> TripletAttention(64)
+    create_attention(None, 64)       # -> nn.Identity()
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..registry import Registry
+
+ATTENTION = Registry("attention module")
+register_attention = ATTENTION.register
+
+
+@register_attention("none")
+def _identity(channels: int) -> nn.Module:
+    return nn.Identity()
+
+
+def create_attention(name: str | None, channels: int, **kwargs) -> nn.Module:
+    """The attention module called ``name`` for a feature map of ``channels`` channels."""
+    if name is None:
+        name = "none"
+    return ATTENTION.get(name)(channels, **kwargs)
+
+
+def list_attention() -> list[str]:
+    """Names accepted by :func:`create_attention` (and by models' ``attention`` argument)."""
+    return ATTENTION.names()

@@ -1,0 +1,68 @@
+"""The in-memory dataset every chapter trains on: uint8 images, labels and class names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ImageDataset:
+    """A train/test split held as uint8 tensors of shape (N, 3, H, W).
+
+    Keeping the decoded images as one uint8 tensor (150 MB for CIFAR-10's training set) lets
+    augmentation run on whole batches on the training device instead of image by image.
+    """
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    classes: list[str]
+    source: str
+    mean: tuple[float, ...] | None = None  # per channel, in [0, 1]; computed when not given
+    std: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("train_images", "test_images"):
+            images = getattr(self, name)
+            if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+                raise ValueError(f"{name} must be uint8 (N, 3, H, W); got {images.dtype} {tuple(images.shape)}")
+        if len(self.train_images) != len(self.train_labels) or len(self.test_images) != len(
+            self.test_labels
+        ):
+            raise ValueError("every image needs exactly one label")
+        if self.mean is None or self.std is None:
+            self.mean, self.std = channel_stats(self.train_images)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_images.shape[1:])
+
+    def __repr__(self) -> str:
+        mean = ", ".join(f"{m:.4f}" for m in self.mean)
+        std = ", ".join(f"{s:.4f}" for s in self.std)
+        return (
+            f"ImageDataset(train={len(self.train_labels)}, test={len(self.test_labels)}, "
+            f"classes={self.num_classes}, image={self.image_shape}, source={self.source!r}, "
+            f"mean=({mean}), std=({std}))"
+        )
+
+
+def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple, tuple]:
+    """Per-channel mean and standard deviation of uint8 images, in [0, 1] units."""
+    total = torch.zeros(3, dtype=torch.float64)
+    total_sq = torch.zeros(3, dtype=torch.float64)
+    for start in range(0, len(images), chunk):
+        x = images[start : start + chunk].to(torch.float64) / 255.0
+        total += x.sum(dim=(0, 2, 3))
+        total_sq += (x * x).sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (total_sq / count - mean * mean).sqrt()
+    return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())

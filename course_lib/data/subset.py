@@ -1,0 +1,48 @@
+"""Class-balanced subsets, for the small profiles."""
+
+from __future__ import annotations
+
+import torch
+
+from .dataset import ImageDataset
+
+
+def balanced_indices(labels: torch.Tensor, total: int, seed: int = 0) -> torch.Tensor:
+    """``total`` indices with (as nearly as possible) the same number from every class."""
+    classes = labels.unique()
+    if total < len(classes):
+        raise ValueError(f"a balanced subset needs at least one image per class ({len(classes)})")
+    generator = torch.Generator().manual_seed(seed)
+    per_class, extra = divmod(total, len(classes))
+    chosen = []
+    for i, cls in enumerate(classes):
+        idx = (labels == cls).nonzero().flatten()
+        want = per_class + (1 if i < extra else 0)
+        if want > len(idx):
+            raise ValueError(f"class {int(cls)} has only {len(idx)} images; asked for {want}")
+        chosen.append(idx[torch.randperm(len(idx), generator=generator)[:want]])
+    return torch.cat(chosen).sort().values
+
+
+def balanced_subset(
+    data: ImageDataset, train: int | None, test: int | None, seed: int = 0
+) -> ImageDataset:
+    """A copy of ``data`` with ``train`` / ``test`` images per split (None keeps a split whole).
+
+    The normalisation statistics stay those of the full training set.
+    """
+    train_x, train_y, test_x, test_y = (
+        data.train_images,
+        data.train_labels,
+        data.test_images,
+        data.test_labels,
+    )
+    if train is not None and train < len(train_y):
+        idx = balanced_indices(train_y, train, seed)
+        train_x, train_y = train_x[idx], train_y[idx]
+    if test is not None and test < len(test_y):
+        idx = balanced_indices(test_y, test, seed)
+        test_x, test_y = test_x[idx], test_y[idx]
+    return ImageDataset(
+        train_x, train_y, test_x, test_y, data.classes, data.source, data.mean, data.std
+    )

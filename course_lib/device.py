@@ -1,0 +1,40 @@
+"""Device choice and the settings that follow from it (bf16 autocast, channels_last)."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+
+import torch
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device | str | None = None) -> str:
+    device = pick_device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({torch.get_num_threads()} threads, {cpu})"
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (BatchNorm and the loss stay in fp32); nothing on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """channels_last on CUDA, where cuDNN's convolutions prefer it."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,32 @@
+"""Models by name, the same in the CLI and the notebooks::
+
+    build_model("alexnet", attention="triplet", image_size=224, num_classes=10)
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..registry import Registry
+
+MODELS = Registry("model")
+register_model = MODELS.register
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """The model called ``name``; keyword arguments go to its constructor.
+
+    The model gets a ``spec`` attribute (its name and arguments) that checkpoints record, so that
+    a checkpoint is never loaded into a different model by mistake.
+    """
+    model = MODELS.get(name)(**kwargs)
+    model.spec = {"name": name.lower(), **{k: v for k, v in kwargs.items() if _plain(v)}}
+    return model
+
+
+def _plain(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, list, tuple, dict))
+
+
+def list_models() -> list[str]:
+    return MODELS.names()

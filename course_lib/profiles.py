@@ -1,0 +1,82 @@
+"""Profiles: one switch that scales the whole course between CI, a laptop CPU and a GPU.
+
+``smoke`` is for CI and nbval (a few hundred images, one epoch, seconds per notebook),
+``quick`` for a learner on a CPU (64 px, the full training set, a few epochs), ``paper`` for a
+GPU (the seeds' exact settings: 224 px, 50 epochs, batch 128). The profile is taken from the
+``COURSE_PROFILE`` environment variable, or chosen automatically: ``paper`` when CUDA is
+available, ``quick`` otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+import torch
+
+PROFILE_ENV = "COURSE_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings that a chapter reads as its defaults; papermill can override any of them."""
+
+    name: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    train_subset: int | None  # images per split, class-balanced; None means the full split
+    test_subset: int | None
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    label_smoothing: float = 0.1
+    seed: int = 42
+    seeds: tuple[int, ...] = (42,)
+
+    def replace(self, **changes) -> Profile:
+        """A copy with some fields changed (``None`` values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown profile field(s) {sorted(unknown)}; valid: {self.fields()}")
+        return dataclasses.replace(self, **changes)
+
+    def fields(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self)]
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        "smoke", image_size=64, epochs=1, batch_size=64, train_subset=512, test_subset=256
+    ),
+    "quick": Profile(
+        "quick", image_size=64, epochs=5, batch_size=128, train_subset=None, test_subset=None
+    ),
+    "paper": Profile(
+        "paper", image_size=224, epochs=50, batch_size=128, train_subset=None, test_subset=None
+    ),
+}
+
+
+def default_profile_name() -> str:
+    """``COURSE_PROFILE`` if set, else ``paper`` on a CUDA machine and ``quick`` elsewhere."""
+    name = os.environ.get(PROFILE_ENV, "").strip().lower()
+    if name:
+        if name not in PROFILES:
+            raise ValueError(
+                f"{PROFILE_ENV}={name!r} is not a profile; use one of {sorted(PROFILES)}"
+            )
+        return name
+    return "paper" if torch.cuda.is_available() else "quick"
+
+
+def get_profile(name: str | None = None, **overrides) -> Profile:
+    """The profile called ``name`` (default: :func:`default_profile_name`), with overrides."""
+    name = (name or default_profile_name()).lower()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; use one of {sorted(PROFILES)}")
+    return PROFILES[name].replace(**overrides)

@@ -1,0 +1,142 @@
+"""Train a registered model once per configuration; later calls load the finished run.
+
+Each run lives in ``runs/<name>-<config hash>/``. The hash covers the model's arguments, the
+training recipe and the data (source name, split sizes), so changing any of them starts a new
+run, while re-executing a notebook with the same settings loads the finished one in a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data import ImageDataset
+from ..device import device_name, pick_device
+from ..measure import count_params, measure_throughput
+from ..models import build_model
+from ..paths import runs_dir
+from .checkpoint import atomic_write_json, load_weights, save_weights
+from .config import TrainConfig, config_hash
+from .evaluate import evaluate
+from .fit import History, fit
+
+
+@dataclass
+class Run:
+    """A finished training run: the model (final weights), its history and its metrics."""
+
+    model: nn.Module
+    history: History
+    metrics: dict
+    run_dir: Path
+
+    def load_best(self) -> nn.Module:
+        """Put the best-validation-accuracy weights into ``model`` and return it."""
+        load_weights(self.model, self.run_dir / "best.pt")
+        return self.model
+
+
+def describe_source(data: ImageDataset) -> str:
+    """A short, machine-independent name for where the images came from."""
+    if data.source.startswith("torchvision"):
+        return "CIFAR-10, torchvision (official files)"
+    name = Path(data.source).name
+    if name == "cifar10-jpeg.tar.gz":
+        return "CIFAR-10, cifar10-jpeg.tar.gz (offline copy, JPEG q75)"
+    return name
+
+
+def run_name(model_name: str, attention: str | None) -> str:
+    return f"{model_name}-{attention or 'none'}"
+
+
+def train_or_load(
+    model_name: str,
+    data: ImageDataset,
+    config: TrainConfig,
+    attention: str | None = None,
+    name: str | None = None,
+    model_kwargs: dict | None = None,
+    profile: str | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    runs_root: str | Path | None = None,
+) -> Run:
+    """Build ``model_name`` (with ``attention``), train it with ``config``, or load the run.
+
+    An interrupted run resumes from its last finished epoch.
+    """
+    device = pick_device(device)
+    model = build_model(
+        model_name,
+        attention=attention,
+        image_size=config.image_size,
+        num_classes=data.num_classes,
+        **(model_kwargs or {}),
+    )
+    data_desc = {
+        "source": describe_source(data),
+        "train": len(data.train_labels),
+        "test": len(data.test_labels),
+        "classes": data.classes,
+    }
+    digest = config_hash(model.spec, config.as_dict(), data_desc)
+    run_dir = Path(runs_root or runs_dir()) / f"{name or run_name(model_name, attention)}-{digest}"
+    final, metrics_file = run_dir / "final.pt", run_dir / "metrics.json"
+
+    if final.exists() and metrics_file.exists():
+        load_weights(model, final)
+        history = History.from_dict(json.loads((run_dir / "history.json").read_text()))
+        return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        {"model": model.spec, "train": config.as_dict(), "data": data_desc, "profile": profile},
+        run_dir / "config.json",
+    )
+    started = time.perf_counter()
+    history = fit(model, data, config, run_dir=run_dir, device=device, progress=progress)
+    wall = time.perf_counter() - started
+    save_weights(model, final)
+
+    result = evaluate(model, data, config.image_size, config.eval_batch_size, device)
+    best = max(range(len(history.val_acc)), key=history.val_acc.__getitem__)
+    train_images = (len(data.train_labels) // config.batch_size) * config.batch_size
+    metrics = {
+        "name": name or run_name(model_name, attention),
+        "model": model_name,
+        "attention": attention or "none",
+        "params": count_params(model),
+        "accuracy": result["accuracy"],
+        "best_accuracy": history.val_acc[best],
+        "best_epoch": history.epoch[best],
+        "per_class_accuracy": result["per_class_accuracy"],
+        "confusion_matrix": result["confusion_matrix"],
+        "epochs": config.epochs,
+        "image_size": config.image_size,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "seed": config.seed,
+        "train_images": len(data.train_labels),
+        "test_images": len(data.test_labels),
+        "train_time_s": sum(history.epoch_time),
+        "wall_time_s": wall,
+        "train_images_per_s": train_images * len(history.epoch_time) / sum(history.epoch_time),
+        "inference_images_per_s": measure_throughput(
+            model, config.image_size, config.eval_batch_size // 4, device
+        ),
+        "data_source": describe_source(data),
+        "device": device_name(device),
+        "profile": profile,
+        "torch": torch.__version__,
+        "date": dt.date.today().isoformat(),
+        "run_dir": run_dir.name,
+    }
+    atomic_write_json(metrics, metrics_file)
+    return Run(model, history, metrics, run_dir)
