@@ -1,0 +1,110 @@
+"""The figures every chapter draws: learning curves, prediction strips, confusion matrices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .data import ImageDataset
+
+
+def to_numpy_image(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) uint8 or float in [0, 1] -> (H, W, 3) float in [0, 1] for imshow."""
+    x = image.detach().cpu().float()
+    if image.dtype == torch.uint8:
+        x = x / 255.0
+    return x.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def plot_class_grid(data: ImageDataset, per_class: int = 8, seed: int = 0):
+    """A grid with ``per_class`` training images of every class, one row per class."""
+    generator = torch.Generator().manual_seed(seed)
+    fig, axes = plt.subplots(
+        data.num_classes, per_class, figsize=(per_class * 0.8, data.num_classes * 0.8)
+    )
+    for row, name in enumerate(data.classes):
+        idx = (data.train_labels == row).nonzero().flatten()
+        pick = idx[torch.randperm(len(idx), generator=generator)[:per_class]]
+        for col, i in enumerate(pick):
+            ax = axes[row, col]
+            ax.imshow(to_numpy_image(data.train_images[i]), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def plot_history(
+    histories: Mapping[str, object], title: str | None = None, figsize=(12, 3.2)
+):
+    """Training loss per logged step, then loss and accuracy per epoch, runs on the same axes."""
+    fig, (ax_step, ax_loss, ax_acc) = plt.subplots(1, 3, figsize=figsize)
+    for i, (name, h) in enumerate(histories.items()):
+        color = f"C{i}"
+        ax_step.plot(h.step, h.step_loss, color=color, lw=0.8, label=name)
+        ax_loss.plot(h.epoch, h.train_loss, color=color, ls="--", label=f"{name} train")
+        ax_loss.plot(h.epoch, h.val_loss, color=color, label=f"{name} val")
+        ax_acc.plot(h.epoch, h.train_acc, color=color, ls="--", label=f"{name} train")
+        ax_acc.plot(h.epoch, h.val_acc, color=color, marker="o", ms=3, label=f"{name} val")
+    ax_step.set(xlabel="step", ylabel="training loss", title="loss every logged step")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss per epoch")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy per epoch")
+    for ax in (ax_step, ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_predictions(
+    images: torch.Tensor,
+    labels: Sequence[int],
+    preds: Sequence[int],
+    classes: Sequence[str],
+    columns: int = 9,
+):
+    """The seeds' strip of test images with predicted and true labels (red when wrong).
+
+    ``images`` are uint8 (N, 3, H, W) as stored, so no de-normalisation (and no clipping) is
+    needed; pass ``denormalize(x, mean, std)`` instead for normalised inputs.
+    """
+    n = len(images)
+    rows = (n + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, image, y, p in zip(np.ravel(axes), images, labels, preds, strict=False):
+        ax.imshow(to_numpy_image(image), interpolation="nearest")
+        ok = int(y) == int(p)
+        ax.set_title(
+            f"pred {classes[int(p)]}\ntrue {classes[int(y)]}",
+            fontsize=7,
+            color="black" if ok else "red",
+        )
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def plot_confusion(matrix, classes: Sequence[str], title: str = "confusion matrix"):
+    """Rows: true class; columns: predicted class; each row normalised to 1."""
+    m = np.asarray(matrix, dtype=float)
+    m = m / m.sum(axis=1, keepdims=True).clip(min=1)
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=60, fontsize=7, ha="right")
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if m[i, j] >= 0.05:
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                        color="white" if m[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig

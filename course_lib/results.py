@@ -1,0 +1,58 @@
+"""Results files: one JSON per finished run, which the leaderboard chapter reads.
+
+``results/<profile>/<chapter>__<name>.json`` holds a run's metrics plus what a reader needs to
+trust them: FLOPs, data source, device, profile, seed, and the seeds' reported numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .paths import results_dir
+from .train.checkpoint import atomic_write_json
+
+# What the source posts reported (COURSE_PLAN.md), to be shown beside our numbers.
+SEED_REPORTED = {
+    "alexnet-none@224": {"accuracy": 0.8242, "params": 14_601_930, "inference_images_per_s": 562,
+                         "source": "seed 000 (Paddle, official CIFAR-10, 224 px, 50 epochs)"},
+    "alexnet-triplet@224": {"accuracy": 0.8777, "params": 14_603_460, "inference_images_per_s": 544,
+                            "source": "seed 000 (Paddle, official CIFAR-10, 224 px, 50 epochs)"},
+    "alexnet-none@128": {"accuracy": 0.84286, "params": 7_524_042, "inference_images_per_s": 986,
+                         "source": "seed 001 (Paddle, official CIFAR-10, 128 px, 50 epochs)"},
+    "alexnet-simam@128": {"accuracy": 0.84355, "params": 7_524_042, "inference_images_per_s": 938,
+                          "source": "seed 001 (Paddle, official CIFAR-10, 128 px, 50 epochs)"},
+}  # fmt: skip
+
+
+def seed_reported(name: str, image_size: int) -> dict | None:
+    """The seeds' numbers for a run name such as ``alexnet-triplet`` at ``image_size``."""
+    return SEED_REPORTED.get(f"{name}@{image_size}")
+
+
+def write_result(metrics: dict, chapter: str, **extra) -> Path:
+    """Write a run's metrics (without the confusion matrix) for the leaderboard."""
+    profile = metrics.get("profile") or "unknown"
+    row = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+    row.update(chapter=chapter, **extra)
+    reported = seed_reported(row.get("name", ""), row.get("image_size", 0))
+    if reported:
+        row["seed_reported"] = reported
+    path = results_dir() / profile / f"{chapter}__{row['name']}-s{row.get('seed')}.json"
+    atomic_write_json(row, path)
+    return path
+
+
+def read_results(folder: str | Path | None = None) -> list[dict]:
+    """Every results file under ``folder`` (default ``results/``), each with its ``file``."""
+    folder = Path(folder or results_dir())
+    rows = []
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            row = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            row["file"] = str(path.relative_to(folder))
+            rows.append(row)
+    return rows

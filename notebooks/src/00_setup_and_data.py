@@ -1,0 +1,260 @@
+# %% [markdown]
+# # 00 · Set-up, CIFAR-10 and the training recipe
+#
+# This course takes six attention modules for CNNs, derives each one's math, builds it in the
+# library `course_lib`, plugs it into the same AlexNet and trains it on CIFAR-10. Before any
+# attention, this chapter checks the machine, looks at the data and takes apart the training
+# recipe every chapter shares.
+#
+# **Profiles.** One switch scales the whole course: `smoke` (CI: a few hundred images, seconds),
+# `quick` (a laptop CPU: 64 px, the full training set, 5 epochs) and `paper` (a GPU: the seeds'
+# 224 px, 50 epochs). It is read from `COURSE_PROFILE`, else `paper` on a GPU and `quick` on a CPU.
+
+# %%
+# On Colab: fetch the course and install course_lib (elsewhere this cell does nothing).
+import os
+import subprocess
+import sys
+
+COURSE_REPO = os.environ.get("COURSE_REPO", "https://github.com/cnn-attention-course/course")
+if "google.colab" in sys.modules and not os.path.exists("/content/course"):
+    subprocess.run(["git", "clone", "--depth", "1", COURSE_REPO, "/content/course"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/course"], check=True)
+    sys.path.insert(0, "/content/course")
+    os.environ["COURSE_DOWNLOAD"] = "1"  # Colab is online: torchvision may fetch CIFAR-10
+
+# %% tags=["parameters"]
+from course_lib.profiles import get_profile
+
+P = get_profile()  # COURSE_PROFILE, or automatic
+profile = P.name
+image_size = P.image_size
+seed = P.seed
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+from course_lib.data import BatchAugment, EvalTransform, load_cifar10
+from course_lib.env import environment_report
+from course_lib.plots import plot_class_grid, to_numpy_image
+
+P = get_profile(profile, image_size=image_size, seed=seed)
+plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
+for key, value in environment_report().items():
+    print(f"{key:12s} {value}")
+print(f"\nprofile in use: {P}")
+
+# %% [markdown]
+# ## 1 · CIFAR-10
+#
+# 60,000 colour images of 32 × 32 pixels in ten classes, 50,000 for training and 10,000 for
+# testing (Krizhevsky, 2009). `load_cifar10` finds them in this order: a path you pass (or
+# `COURSE_DATA`), torchvision's files in `data/`, an image-folder archive in `data/` or the
+# course's offline copy `../shared/data/cifar10-jpeg.tar.gz`, and last a download when you allow
+# it (`COURSE_DOWNLOAD=1`). The first load decodes every image once (about 15 s) and caches the
+# uint8 tensors in `data/cache/`; later loads take about a second.
+#
+# The offline copy stores the official split re-encoded as JPEG (quality 75). Its pixel
+# statistics are within 0.002 of the official files, but JPEG drops fine detail, so accuracies on
+# it run a little below those on the official set. Every result in this course names its source.
+
+# %%
+data = load_cifar10()
+print(data)
+
+# %% [markdown]
+# The images are held as one uint8 tensor per split, shape `(N, 3, 32, 32)`: 150 MB for the
+# training set, small enough to sit on the GPU whole, which is what lets augmentation run on
+# batches there (section 3).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("train:", tuple(data.train_images.shape), data.train_images.dtype)
+print("test: ", tuple(data.test_images.shape), data.test_images.dtype)
+print("classes:", ", ".join(data.classes))
+
+# %%
+fig = plot_class_grid(data, per_class=8, seed=seed)
+plt.show()
+
+# %% [markdown]
+# **Class balance.** CIFAR-10 is exactly balanced: 5,000 training and 1,000 test images per class,
+# so plain accuracy is a fair summary and a classifier that always says "cat" scores 10 %.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+train_counts = torch.bincount(data.train_labels, minlength=data.num_classes)
+test_counts = torch.bincount(data.test_labels, minlength=data.num_classes)
+for name, n_train, n_test in zip(data.classes, train_counts, test_counts):
+    print(f"{name:11s} train {int(n_train):5d}   test {int(n_test):5d}")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 2.4))
+ax.bar(range(10), train_counts, label="train")
+ax.bar(range(10), test_counts, label="test")
+ax.set_xticks(range(10), data.classes, rotation=30, fontsize=8)
+ax.set_ylabel("images")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Pixel statistics.** Inputs are normalised per channel, $\hat x_c = (x_c - \mu_c)/\sigma_c$,
+# with $\mu_c, \sigma_c$ computed over every pixel of every *training* image (never the test set).
+# The seeds used ImageNet's statistics (0.485, 0.456, 0.406 / 0.229, 0.224, 0.225); CIFAR-10's
+# own are a little different, most visibly in the blue channel.
+
+# %%
+imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+print("channel      mean (CIFAR-10 / ImageNet)    std (CIFAR-10 / ImageNet)")
+for c, name in enumerate("RGB"):
+    print(f"   {name}           {data.mean[c]:.4f} / {imagenet[0][c]:.3f}"
+          f"             {data.std[c]:.4f} / {imagenet[1][c]:.3f}")
+
+fig, ax = plt.subplots(figsize=(6, 2.4))
+for c, color in enumerate(["tab:red", "tab:green", "tab:blue"]):
+    values = data.train_images[:5000, c].flatten().float()
+    ax.hist(values.numpy(), bins=64, histtype="step", color=color, label="RGB"[c], density=True)
+ax.set(xlabel="pixel value", ylabel="density", title="pixel values, 5,000 training images")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 2 · Augmentation on whole batches
+#
+# The seeds' recipe, per image: a random resized crop keeping 60-100 % of the area (aspect
+# 3/4-4/3) scaled to the target size, a horizontal flip with probability 0.5, a rotation within
+# ±20°, and colour jitter of ±20 % in brightness, contrast and saturation.
+#
+# The seeds run it the usual way: a PIL image at a time, in DataLoader workers. `BatchAugment`
+# does the same to a whole batch of uint8 tensors on the training device. Crop, flip and rotation
+# are all affine maps of the pixel grid, so for each image they fold into one $2\times3$ matrix
+# $\theta$: an output point $p$ (in $[-1,1]$ coordinates) samples the input at
+# $$ q = c + \begin{pmatrix} f\,w & 0 \\ 0 & h \end{pmatrix} R(-\alpha)\, p, $$
+# with crop half-sizes $w, h$, crop centre $c$, flip sign $f=\pm1$ and angle $\alpha$. One
+# `affine_grid` + `grid_sample` call then resamples the whole batch, each image with its own
+# $\theta$. Below: one training image, augmented eight times.
+
+# %%
+augment = BatchAugment(P.image_size, data.mean, data.std)
+generator = torch.Generator().manual_seed(seed)
+image = data.train_images[7:8]
+batch = augment(image.repeat(8, 1, 1, 1), generator)
+mean = torch.tensor(data.mean).view(3, 1, 1)
+std = torch.tensor(data.std).view(3, 1, 1)
+
+fig, axes = plt.subplots(1, 9, figsize=(11, 1.6))
+axes[0].imshow(to_numpy_image(image[0]))
+axes[0].set_title(f"original {tuple(image.shape[-2:])}", fontsize=8)
+for ax, x in zip(axes[1:], batch):
+    ax.imshow(to_numpy_image(x * std + mean))
+    ax.set_title(f"{P.image_size} px", fontsize=8)
+for ax in axes:
+    ax.axis("off")
+plt.show()
+print("augmented batch:", tuple(batch.shape), batch.dtype)
+
+# %% [markdown]
+# Evaluation does none of this: it resizes to the target size and normalises. A check that the
+# normalisation does what the formula says: after `EvalTransform`, the training images have
+# channel means near 0 and standard deviations near 1.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x = EvalTransform(32, data.mean, data.std)(data.train_images[::5])  # every 5th: all classes
+print("means:", [round(v, 2) + 0.0 for v in x.mean(dim=(0, 2, 3)).tolist()])
+print("stds: ", [round(v, 2) for v in x.std(dim=(0, 2, 3)).tolist()])
+
+# %% [markdown]
+# ## 3 · The training recipe
+#
+# Every chapter trains with the seeds' recipe (`course_lib.train.TrainConfig`): Adam with learning
+# rate $10^{-3}$ and weight decay $10^{-5}$, batch 128, a cosine learning-rate schedule stepped
+# after every batch, cross-entropy with label smoothing 0.1, seed 42.
+#
+# ### Label smoothing
+#
+# With $K$ classes and true class $y$, plain cross-entropy trains towards the one-hot target. Label
+# smoothing with strength $\varepsilon$ replaces it by
+# $$ q_k = (1-\varepsilon)\,\mathbb 1[k=y] + \frac{\varepsilon}{K}, $$
+# so the loss for predicted probabilities $p$ becomes
+# $$ \mathcal L = -\sum_k q_k \log p_k = (1-\varepsilon)\,(-\log p_y) + \varepsilon\cdot
+# \frac1K\sum_k(-\log p_k). $$
+# The second term punishes a distribution that puts almost nothing on the other classes, so the
+# logits cannot grow without bound. `nn.CrossEntropyLoss(label_smoothing=0.1)` implements exactly
+# this; we check it against the formula:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+eps, K = 0.1, 10
+g = torch.Generator().manual_seed(0)
+logits = torch.randn(6, K, generator=g)
+target = torch.randint(0, K, (6,), generator=g)
+log_p = logits.log_softmax(dim=1)
+by_formula = ((1 - eps) * -log_p.gather(1, target[:, None]).squeeze(1) + eps * -log_p.mean(dim=1)).mean()
+by_torch = torch.nn.CrossEntropyLoss(label_smoothing=eps)(logits, target)
+print(f"formula {by_formula:.6f}   torch {by_torch:.6f}   equal: {torch.allclose(by_formula, by_torch)}")
+
+# %% [markdown]
+# The loss is smallest when $p = q$. With $\varepsilon = 0.1$ and $K = 10$ the best prediction
+# puts $1-\varepsilon+\varepsilon/K = 0.91$ on the true class and $0.01$ on each other one, i.e. a
+# logit gap of $\log(0.91/0.01) \approx 4.51$, instead of the infinite gap plain cross-entropy asks
+# for.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 2.4), sharey=True)
+y = 3
+onehot = torch.nn.functional.one_hot(torch.tensor(y), K).float()
+smoothed = (1 - eps) * onehot + eps / K
+for ax, q, title in [(axes[0], onehot, "one-hot target"), (axes[1], smoothed, f"smoothed, ε = {eps}")]:
+    ax.bar(range(K), q)
+    ax.set_xticks(range(K), data.classes, rotation=60, fontsize=7)
+    ax.set_title(title)
+axes[0].set_ylabel("target probability")
+fig.tight_layout()
+plt.show()
+print(f"best logit gap with smoothing: log(0.91/0.01) = {torch.log(torch.tensor(0.91 / 0.01)):.2f}")
+
+# %% [markdown]
+# ### The cosine schedule
+#
+# Over $T$ steps the learning rate falls from $\eta_0$ to $\eta_{\min} = 0$ along half a cosine,
+# $$ \eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})\left(1 + \cos\frac{\pi t}{T}\right), $$
+# stepped after every batch (not every epoch), so the decay is smooth. `fit` uses
+# `torch.optim.lr_scheduler.CosineAnnealingLR(T_max = steps per epoch × epochs)`; the plot follows
+# the scheduler for this profile and the check compares it with the formula.
+
+# %%
+epochs = P.epochs
+steps_per_epoch = (P.train_subset or 50000) // P.batch_size
+T = epochs * steps_per_epoch
+opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=P.lr)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=T)
+lrs = []
+for _ in range(T):
+    lrs.append(sched.get_last_lr()[0])
+    opt.step()
+    sched.step()
+formula = [P.lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * t / T)).item()) for t in range(T)]
+print(f"{T} steps; largest difference from the formula: {max(abs(a - b) for a, b in zip(lrs, formula)):.1e}")
+
+fig, ax = plt.subplots(figsize=(6, 2.4))
+ax.plot(lrs)
+for e in range(1, epochs):
+    ax.axvline(e * steps_per_epoch, color="grey", lw=0.5, ls=":")
+ax.set(xlabel="step", ylabel="learning rate", title=f"cosine schedule, {epochs} epochs × {steps_per_epoch} steps")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Set `COURSE_PROFILE=smoke` and re-run: what changes in the schedule plot, and why?
+# 2. Change `BatchAugment(..., degrees=45)` and look at the eight samples again. Which classes
+#    could a strong rotation hurt?
+# 3. Derive the logit gap that minimises the smoothed loss for general $\varepsilon$ and $K$.
+#    What happens as $\varepsilon \to 0$?
+# 4. Compute the normalisation statistics from the test set instead. How far are they from the
+#    training set's, and why must the training set's be used anyway?
