@@ -34,12 +34,11 @@ def _parse_pairs(pairs: list[str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .attention import ATTENTION
     from .data import load_cifar10, load_image_folder
+    from .models import MODELS
     from .profiles import get_profile
     from .train import TrainConfig, train_or_load
-
-    from .attention import ATTENTION
-    from .models import MODELS
 
     MODELS.get(args.model)  # unknown names fail here, before any data is loaded
     if args.attention:
@@ -78,7 +77,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         profile=profile.name,
         device=args.device,
     )
-    shown = {k: v for k, v in run.metrics.items() if k not in ("confusion_matrix", "per_class_accuracy")}
+    shown = {
+        k: v for k, v in run.metrics.items() if k not in ("confusion_matrix", "per_class_accuracy")
+    }
     print(json.dumps(shown, indent=2))
     print(f"run folder: {run.run_dir}")
     return 0
@@ -115,8 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .attention import list_attention
     from .models import list_models
 
-    parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a registered model (or load the finished run)")
@@ -128,12 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--seed", type=int)
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="any other profile or TrainConfig field, e.g. --set train_subset=5000")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other profile or TrainConfig field, e.g. --set train_subset=5000",
+    )
     train.add_argument("--data", default=None, help="CIFAR-10 source (default: search, see docs)")
     train.add_argument("--image-folder", default=None, help="train on your own image folder")
-    train.add_argument("--folder-size", type=int, default=None,
-                       help="resize your folder's images to this side when decoding")
+    train.add_argument(
+        "--folder-size",
+        type=int,
+        default=None,
+        help="resize your folder's images to this side when decoding",
+    )
     train.add_argument("--name", default=None, help="run name (default: <model>-<attention>)")
     train.add_argument("--device", default=None, help="cuda, cpu, ... (default: auto)")
     train.set_defaults(func=cmd_train)
@@ -142,10 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     nbs.add_argument("--profile", default=None, help="smoke, quick or paper (default: auto)")
     nbs.add_argument("--output-dir", default=None, help="default: executed/<profile>/")
     nbs.add_argument("--only", nargs="*", default=None, help="notebook prefixes, e.g. 00 03")
-    nbs.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                     help="a papermill parameter for every notebook")
-    nbs.add_argument("--inplace", action="store_true",
-                     help="write outputs back into notebooks/ (to commit them)")
+    nbs.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a papermill parameter for every notebook",
+    )
+    nbs.add_argument(
+        "--inplace", action="store_true", help="write outputs back into notebooks/ (to commit them)"
+    )
     nbs.set_defaults(func=cmd_run_notebooks)
 
     info = sub.add_parser("info", help="versions, device, profile and data source")

@@ -69,7 +69,9 @@ def run_notebooks(
             results.append(
                 NotebookResult(notebook.name, False, time.perf_counter() - started, message)
             )
-        print(f"    {'ok' if results[-1].ok else 'FAILED'} in {results[-1].seconds:.0f} s", flush=True)
+        print(
+            f"    {'ok' if results[-1].ok else 'FAILED'} in {results[-1].seconds:.0f} s", flush=True
+        )
     summary = [r.__dict__ for r in results]
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return results

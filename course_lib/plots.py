@@ -38,9 +38,7 @@ def plot_class_grid(data: ImageDataset, per_class: int = 8, seed: int = 0):
     return fig
 
 
-def plot_history(
-    histories: Mapping[str, object], title: str | None = None, figsize=(12, 3.2)
-):
+def plot_history(histories: Mapping[str, object], title: str | None = None, figsize=(12, 3.2)):
     """Training loss per logged step, then loss and accuracy per epoch, runs on the same axes."""
     fig, (ax_step, ax_loss, ax_acc) = plt.subplots(1, 3, figsize=figsize)
     for i, (name, h) in enumerate(histories.items()):
@@ -102,8 +100,15 @@ def plot_confusion(matrix, classes: Sequence[str], title: str = "confusion matri
     for i in range(len(classes)):
         for j in range(len(classes)):
             if m[i, j] >= 0.05:
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=5,
-                        color="white" if m[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{m[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=5,
+                    color="white" if m[i, j] > 0.5 else "black",
+                )
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()

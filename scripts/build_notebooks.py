@@ -28,7 +28,9 @@ def build(source: Path) -> Path:
     notebook.metadata.pop("jupytext", None)
     target = ROOT / "notebooks" / f"{source.stem}.ipynb"
     if target.exists():  # keep outputs of unchanged cells
-        old = {c.source: c for c in nbformat.read(target, as_version=4).cells if c.cell_type == "code"}
+        old = {
+            c.source: c for c in nbformat.read(target, as_version=4).cells if c.cell_type == "code"
+        }
         for cell in notebook.cells:
             if cell.cell_type == "code" and cell.source in old:
                 cell.outputs = old[cell.source].get("outputs", [])

@@ -25,7 +25,9 @@ def test_feature_sizes_formula_matches_the_model(size):
     seen = {}
     for name, layer in model.features.named_children():
         if name.startswith(("conv", "pool")):
-            layer.register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o.shape[-1]))
+            layer.register_forward_hook(
+                lambda m, i, o, name=name: seen.__setitem__(name, o.shape[-1])
+            )
     out = model(torch.zeros(1, 3, size, size))
     assert out.shape == (1, 10)
     assert dict(alexnet_feature_sizes(size)) == seen

@@ -1,5 +1,28 @@
 """Attention modules, one file per paper; each fits AlexNet's ``attention`` slot by name."""
 
+from .cbam import CBAM, ChannelAttention, SpatialAttention
+from .psa import PSAAttention, PSAModule, SEWeight
 from .registry import ATTENTION, create_attention, list_attention, register_attention
+from .se import SqueezeExcite
+from .self_attention import SelfAttention
+from .simam import SimAM
+from .triplet import AttentionGate, TripletAttention, ZPool
 
-__all__ = ["ATTENTION", "create_attention", "list_attention", "register_attention"]
+__all__ = [
+    "ATTENTION",
+    "CBAM",
+    "AttentionGate",
+    "ChannelAttention",
+    "PSAAttention",
+    "PSAModule",
+    "SEWeight",
+    "SelfAttention",
+    "SimAM",
+    "SpatialAttention",
+    "SqueezeExcite",
+    "TripletAttention",
+    "ZPool",
+    "create_attention",
+    "list_attention",
+    "register_attention",
+]

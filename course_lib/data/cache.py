@@ -18,7 +18,18 @@ FIELDS = ("train_images", "train_labels", "test_images", "test_labels")
 def cache_path(source: Path, **options) -> Path:
     """A cache file named after the source and keyed by its path, size, mtime and options."""
     stat = source.stat()
-    key = f"{CACHE_VERSION}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sorted(options.items())}"
+    key = "|".join(
+        map(
+            str,
+            (
+                CACHE_VERSION,
+                source.resolve(),
+                stat.st_size,
+                stat.st_mtime_ns,
+                sorted(options.items()),
+            ),
+        )
+    )
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     stem = source.name.split(".")[0] or "dataset"
     return data_dir() / "cache" / f"{stem}-{digest}.pt"

@@ -124,9 +124,7 @@ def load_cifar10(
     if dataset is None:
         places = "\n  - ".join(tried)
         raise DatasetError(
-            "CIFAR-10 was not found. Tried:\n  - "
-            + places
-            + "\nFix it with one of:\n"
+            "CIFAR-10 was not found. Tried:\n  - " + places + "\nFix it with one of:\n"
             f"  * point {DATA_ENV} (or source=...) at cifar10-jpeg.tar.gz, an image-folder tree "
             "(train/<class>/*.jpg, test/<class>/*.jpg) or a cifar-10-batches-py folder;\n"
             f"  * copy such an archive to {data_dir() / 'cifar10-jpeg.tar.gz'};\n"

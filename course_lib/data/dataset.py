@@ -28,7 +28,9 @@ class ImageDataset:
         for name in ("train_images", "test_images"):
             images = getattr(self, name)
             if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-                raise ValueError(f"{name} must be uint8 (N, 3, H, W); got {images.dtype} {tuple(images.shape)}")
+                raise ValueError(
+                    f"{name} must be uint8 (N, 3, H, W); got {images.dtype} {tuple(images.shape)}"
+                )
         if len(self.train_images) != len(self.train_labels) or len(self.test_images) != len(
             self.test_labels
         ):

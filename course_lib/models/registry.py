@@ -1,6 +1,6 @@
 """Models by name, the same in the CLI and the notebooks::
 
-    build_model("alexnet", attention="triplet", image_size=224, num_classes=10)
+build_model("alexnet", attention="triplet", image_size=224, num_classes=10)
 """
 
 from __future__ import annotations

@@ -181,7 +181,9 @@ def fit(
             if val["accuracy"] > best_acc:
                 best_acc = val["accuracy"]
                 save = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-                atomic_save({"spec": model_spec(model), "model": save, "epoch": epoch}, run_dir / "best.pt")
+                atomic_save(
+                    {"spec": model_spec(model), "model": save, "epoch": epoch}, run_dir / "best.pt"
+                )
             atomic_save(
                 {
                     "spec": model_spec(model),

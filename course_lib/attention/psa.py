@@ -1,0 +1,174 @@
+"""Pyramid Squeeze Attention (PSA), the module of EPSANet.
+
+Paper: Hu Zhang, Keke Zu, Jian Lu, Yuru Zou, Deyu Meng, "EPSANet: An Efficient Pyramid Squeeze
+Attention Block on Convolutional Neural Network", arXiv:2105.14447 (2021; its first version said
+"Pyramid Split Attention"), ACCV 2022. Official code: github.com/murufeng/EPSANet.
+
+PSA replaces the 3x3 convolution of a ResNet bottleneck. Its four steps (Sec. 3.2 of the paper;
+the comments name each step, as equation numbers differ between versions of the paper):
+
+1. Split and Concat (SPC): four convolutions of the *whole* input, kernels 3, 5, 7, 9 and
+   groups 1, 4, 8, 16, each producing ``planes / 4`` channels: F_i = Conv(k_i x k_i, G_i)(X).
+2. SE weights per scale: Z_i = SEWeight(F_i), one SE module shared by all four
+   branches.
+3. Softmax across the scales: att_i = exp(Z_i) / sum_j exp(Z_j), per channel, so for
+   every channel the four branch weights sum to 1.
+4. Re-weight and concatenate: Y_i = F_i * att_i, Out = Cat([Y_1, ..., Y_4]).
+
+The official code concatenates in *reverse* order, ``Cat([Y_4, Y_3, Y_2, Y_1])`` (its loop does
+``out = cat((y_i, out))``), so the 9x9 branch comes first. The order matters only for loading
+official weights into the next 1x1 conv; we follow the official order.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import register_attention
+
+PSA_KERNELS = (3, 5, 7, 9)
+PSA_GROUPS = (1, 4, 8, 16)
+
+
+class SEWeight(nn.Module):
+    """The SE weights of one branch: GAP -> 1x1 conv C->C/r -> ReLU -> 1x1 conv -> sigmoid.
+
+    Returns the weights, shape (B, C, 1, 1), not the re-weighted features. Both 1x1 convs have a
+    bias, as in the official ``SEWeightModule``. The squeezed width is ``max(1, C // r)`` so that
+    narrow inputs (e.g. AlexNet's 12-channel PSA branches) still work; for EPSANet (C >= 16) this
+    equals the official C // r.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, hidden, kernel_size=1)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Conv2d(hidden, channels, kernel_size=1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.pool(x)  # squeeze: g_c = mean of x_c over H, W
+        z = self.fc2(self.relu(self.fc1(z)))  # excite: W1 ReLU(W0 g)
+        return self.sigmoid(z)  # w = sigmoid(W1 ReLU(W0 g))
+
+
+class PSAModule(nn.Module):
+    """The PSA module: multi-scale features re-weighted by a softmax over scales.
+
+    Args:
+        in_channels: input channels (every branch sees all of them).
+        planes: output channels; each of the four branches produces ``planes // 4``.
+        kernels: the four branch kernel sizes (padding ``k // 2`` keeps the size).
+        groups: the four branch group counts; each must divide ``in_channels`` and
+            ``planes // 4``.
+        stride: stride of all four branches (EPSANet downsamples here).
+        reduction: the shared SE module's reduction ratio.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        planes: int,
+        kernels: tuple[int, ...] = PSA_KERNELS,
+        groups: tuple[int, ...] = PSA_GROUPS,
+        stride: int = 1,
+        reduction: int = 16,
+    ):
+        super().__init__()
+        if len(kernels) != 4 or len(groups) != 4:
+            raise ValueError(f"PSA has four branches: got kernels={kernels}, groups={groups}")
+        if planes % 4:
+            raise ValueError(f"PSA needs planes divisible by 4 (four branches), got {planes}")
+        self.split_channels = planes // 4
+        for g in groups:
+            if in_channels % g or self.split_channels % g:
+                raise ValueError(
+                    f"PSA group count {g} must divide in_channels={in_channels} and "
+                    f"planes//4={self.split_channels}"
+                )
+        self.kernels = tuple(kernels)
+        self.groups = tuple(groups)
+        # SPC: F_i = Conv(k_i x k_i, G_i)(X), one conv per scale; no bias (EPSANet has a BN next).
+        self.convs = nn.ModuleList(
+            nn.Conv2d(
+                in_channels,
+                self.split_channels,
+                kernel_size=k,
+                stride=stride,
+                padding=k // 2,
+                groups=g,
+                bias=False,
+            )
+            for k, g in zip(kernels, groups, strict=True)
+        )
+        self.se = SEWeight(self.split_channels, reduction)  # shared by the four branches
+
+    def _features_and_weights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b = x.shape[0]
+        feats = torch.stack([conv(x) for conv in self.convs], dim=1)  # (B, 4, C/4, H, W)
+        # SE weights: Z_i = SEWeight(F_i), the same module on each branch -> (B, 4, C/4, 1, 1)
+        se = torch.stack([self.se(feats[:, i]) for i in range(4)], dim=1)
+        weights = torch.softmax(se.view(b, 4, self.split_channels, 1, 1), dim=1)  # att_i
+        return feats, weights
+
+    def branch_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The softmax weights att_i, shape (B, 4, planes/4, 1, 1), branch i = kernels[i].
+
+        For every sample and channel the four weights sum to 1.
+        """
+        return self._features_and_weights(x)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats, weights = self._features_and_weights(x)
+        weighted = feats * weights  # re-weight: Y_i = F_i * att_i
+        # Out = Cat(Y_i), in the official (reverse) order: [Y_4, Y_3, Y_2, Y_1].
+        return torch.cat([weighted[:, i] for i in reversed(range(4))], dim=1)
+
+
+def fit_groups(
+    in_channels: int, planes: int, groups: tuple[int, ...] = PSA_GROUPS
+) -> tuple[int, ...]:
+    """For each official group count g, the largest official count <= g dividing both widths.
+
+    AlexNet's widths 48, 128, 192, 192, 128 give planes//4 = 12, 32, 48, 48, 32: the official
+    (1, 4, 8, 16) fit all but the 48-channel layer, where 8 and 16 do not divide 12 and become 4:
+    (1, 4, 4, 4).
+    """
+    split = planes // 4
+    fitted = []
+    for g in groups:
+        options = [c for c in PSA_GROUPS if c <= g and in_channels % c == 0 and split % c == 0]
+        fitted.append(max(options) if options else 1)
+    return tuple(fitted)
+
+
+@register_attention("psa")
+class PSAAttention(PSAModule):
+    """PSA as a drop-in for an attention slot: ``channels`` in, ``channels`` out.
+
+    In EPSANet, PSA *replaces* a convolution. After a convolution (AlexNet's ``attention`` slot)
+    we use it residual-free, ``out = PSA(x)``: a shape-preserving multi-scale re-mixing of the
+    conv's output, which adds parameters (its four branch convs) unlike SE-style gating. Group
+    counts are fitted to the width with :func:`fit_groups`.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernels: tuple[int, ...] = PSA_KERNELS,
+        groups: tuple[int, ...] = PSA_GROUPS,
+        reduction: int = 16,
+    ):
+        if channels % 4:
+            raise ValueError(f"PSA needs channels divisible by 4 (four branches), got {channels}")
+        super().__init__(
+            channels,
+            channels,
+            kernels=kernels,
+            groups=fit_groups(channels, channels, tuple(groups)),
+            stride=1,
+            reduction=reduction,
+        )

@@ -1,0 +1,82 @@
+"""SAGAN-style self-attention for convolutional feature maps.
+
+Paper: Han Zhang, Ian Goodfellow, Dimitris Metaxas, Augustus Odena, "Self-Attention Generative
+Adversarial Networks", ICML 2019, arXiv:1805.08318 (Sec. 3).
+
+For a feature map x with N = H*W positions x_1..x_N, as computed here (and in seed 004):
+
+    q_i = W_q x_i,  k_j = W_k x_j      (1x1 convs to C/8 channels)
+    s_ij = q_i^T k_j
+    beta_ij = exp(s_ij) / sum_j exp(s_ij)     (Eq. 1: softmax over the key positions j)
+    o_i = sum_j beta_ij v_j,  v_j = W_v x_j   (Eq. 2: W_v is a 1x1 conv C -> C)
+    y_i = gamma * o_i + x_i                   (Eq. 3: gamma is a learned scalar, starting at 0)
+
+The paper writes s_ij = f(x_i)^T g(x_j) and normalises over i for an output position j; as f
+and g are both learned 1x1 convs, swapping their names gives the form above. Its value path is
+two convs, v(h(x)); the usual PyTorch ports (and seed 004) merge them into one 1x1 conv C -> C.
+
+With gamma = 0 the block is the identity at initialisation and learns how much non-local
+evidence to mix in. The attention matrix is N x N: 4096 x 4096 for a 64x64 map, but
+50176 x 50176 (10 GB in float32, per image) for VGG16's 224x224 conv1_1 output, where seed 004
+puts one. Pass ``keep_attention=False`` to use PyTorch's fused ``scaled_dot_product_attention``,
+which on a GPU can avoid storing the matrix.
+
+Seed 004 also shows this computation (without gamma and the residual) under the name
+"TripletAttention": that name is wrong.
+Triplet Attention (Misra et al., WACV 2021) is a different module, with no query/key/value, in
+:mod:`course_lib.attention.triplet`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .registry import register_attention
+
+
+@register_attention("self_attention")
+class SelfAttention(nn.Module):
+    """SAGAN self-attention: ``gamma * attend(x) + x``, the identity at initialisation.
+
+    Args:
+        channels: input (= output) channels C.
+        reduction: query/key width is ``max(1, C // reduction)`` (8 in SAGAN).
+        keep_attention: keep the last attention map (B, N, N) in ``self.last_attention``
+            (detached) for plots. If False, use the fused ``scaled_dot_product_attention``.
+
+    The module returns a tensor (not a tuple), so forward hooks such as GradCAM's work on it.
+    """
+
+    def __init__(self, channels: int, reduction: int = 8, keep_attention: bool = True):
+        super().__init__()
+        inner = max(1, channels // reduction)
+        self.query = nn.Conv2d(channels, inner, kernel_size=1)  # f
+        self.key = nn.Conv2d(channels, inner, kernel_size=1)  # g
+        self.value = nn.Conv2d(channels, channels, kernel_size=1)  # h (and v) merged
+        self.gamma = nn.Parameter(torch.zeros(1))  # Eq. 3: initialised to 0
+        self.keep_attention = keep_attention
+        self.last_attention: torch.Tensor | None = None
+
+    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
+        """beta, shape (B, N, N): row i is the softmax over key positions j for query i."""
+        q = self.query(x).flatten(2)  # (B, C/8, N)
+        k = self.key(x).flatten(2)  # (B, C/8, N)
+        energy = torch.bmm(q.transpose(1, 2), k)  # s_ij = f(x_i)^T g(x_j), (B, N, N)
+        return torch.softmax(energy, dim=-1)  # Eq. 1: normalise over key positions
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        v = self.value(x).flatten(2)  # (B, C, N)
+        if self.keep_attention:
+            attn = self.attention_map(x)
+            self.last_attention = attn.detach()
+            out = torch.bmm(v, attn.transpose(1, 2))  # Eq. 2: o_i = sum_j beta_ij v_j, (B, C, N)
+        else:
+            q = self.query(x).flatten(2).transpose(1, 2)  # (B, N, C/8)
+            k = self.key(x).flatten(2).transpose(1, 2)
+            # the same softmax(q k^T) v, unscaled as in SAGAN (scale=1), without keeping beta
+            out = F.scaled_dot_product_attention(q, k, v.transpose(1, 2), scale=1.0)
+            out = out.transpose(1, 2)
+        return self.gamma * out.reshape(b, c, h, w) + x  # Eq. 3: y = gamma o + x

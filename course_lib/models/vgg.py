@@ -1,0 +1,178 @@
+"""VGG16, optionally with attention modules inserted after chosen layers (seed 004).
+
+VGG: Karen Simonyan, Andrew Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+Recognition", ICLR 2015, arXiv:1409.1556. The network is torchvision's ``vgg16`` (configuration
+D, no BatchNorm, adaptive 7x7 average pool before the classifier): 138,357,544 parameters at
+1000 classes.
+
+``attention_after`` lists indices into torchvision's ``vgg16().features``; an attention module
+goes right after each of those layers, its width taken from the last conv at or before it::
+
+    index: 0 conv1_1  1 relu  2 conv1_2  3 relu  4 pool
+           5 conv2_1  6 relu  7 conv2_2  8 relu  9 pool
+          10 conv3_1 ... 16 pool, 17 conv4_1 ... 23 pool, 24 conv5_1 ... 30 pool
+
+Seed 004's first variant puts SAGAN self-attention after conv1_1 and conv2_1 *and their ReLUs*:
+``attention_after=(1, 6)`` (64 and 128 channels), the default of ``vgg16_attention``. Its second
+variant hooks modules in at ``features`` indices 10, 17, 24 (conv3_1, conv4_1, conv5_1), but
+builds all three for 256 channels, which breaks at 17 and 24 (512 channels); here the width is
+read from the network. Inserted modules are named ``attn_<index>`` and the original layers keep
+their torchvision names, so ``features.0.weight`` etc. still match torchvision checkpoints.
+
+All ReLUs are made non-in-place: an in-place ReLU after a GradCAM target layer would overwrite
+the activation the CAM needs. This changes no weights.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from ..attention import create_attention
+from .registry import register_model
+
+VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"  # torchvision's VGG16_Weights.IMAGENET1K_V1
+VGG16_SEED_ATTENTION_AFTER = (1, 6)  # after conv1_1 + ReLU and conv2_1 + ReLU (seed 004)
+VGG_MIN_IMAGE_SIZE = 32  # five 2x2 max-pools
+
+
+def vgg16_weights_path(weights_path: str | Path | None = None) -> Path:
+    """Where ImageNet VGG16 weights are looked for: ``weights_path`` or torch's hub cache."""
+    if weights_path is not None:
+        return Path(weights_path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_WEIGHTS_FILE
+
+
+def _check_weights_file(weights_path: str | Path | None) -> Path:
+    path = vgg16_weights_path(weights_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ImageNet VGG16 weights not found at {path}. Nothing is downloaded at run time: "
+            f"copy torchvision's {VGG16_WEIGHTS_FILE} (VGG16_Weights.IMAGENET1K_V1) to "
+            f"{vgg16_weights_path()} or pass weights_path=..., or use pretrained=False."
+        )
+    return path
+
+
+def load_vgg16_imagenet(model: nn.Module, weights_path: str | Path | None = None) -> None:
+    """Load ImageNet weights from disk into a plain torchvision VGG16 (never downloads).
+
+    With a classifier of other than 1000 classes, every layer but the last is loaded.
+    """
+    path = _check_weights_file(weights_path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    last = model.classifier[-1]
+    if state["classifier.6.weight"].shape[0] != last.out_features:
+        state = {k: v for k, v in state.items() if not k.startswith("classifier.6.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("classifier.6.") for k in missing):
+        raise RuntimeError(
+            f"{path} is not a torchvision VGG16 checkpoint: missing {missing}, "
+            f"unexpected {unexpected}"
+        )
+
+
+def insert_after(
+    features: nn.Sequential,
+    indices: Sequence[int],
+    attention: str,
+    attention_kwargs: dict | None = None,
+) -> nn.Sequential:
+    """A copy of ``features`` with an attention module after each ``features[i]``, i in indices.
+
+    Original layers keep their names (``"0"``, ``"1"``, ...); each new one is ``attn_<i>``.
+    """
+    indices = sorted(set(indices))
+    for i in indices:
+        if not 0 <= i < len(features):
+            raise ValueError(f"attention_after index {i} is outside features[0:{len(features)}]")
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    channels = None
+    for i, layer in enumerate(features):
+        layers[str(i)] = layer
+        if isinstance(layer, nn.Conv2d):
+            channels = layer.out_channels
+        if i in indices:
+            if channels is None:
+                raise ValueError(f"attention_after index {i} comes before any convolution")
+            layers[f"attn_{i}"] = create_attention(attention, channels, **(attention_kwargs or {}))
+    return nn.Sequential(layers)
+
+
+@register_model("vgg16")
+def vgg16(
+    num_classes: int = 1000,
+    attention: str | None = None,
+    attention_after: Sequence[int] = (),
+    image_size: int = 224,
+    pretrained: bool = False,
+    weights_path: str | Path | None = None,
+    attention_kwargs: dict | None = None,
+) -> nn.Module:
+    """torchvision's VGG16 with ``attention`` inserted after ``features[i]`` for i in
+    ``attention_after``.
+
+    Args:
+        num_classes: output classes.
+        attention: an attention name (see :func:`course_lib.attention.list_attention`) or None.
+        attention_after: ``features`` indices to insert it after (needed when ``attention`` is
+            given).
+        image_size: input side; any size from 32 px works (adaptive pooling), it is only checked.
+        pretrained: load ImageNet weights from ``weights_path`` or torch's hub cache
+            (``torch.hub.get_dir()/checkpoints/vgg16-397923af.pth``); never downloads.
+        weights_path: a torchvision VGG16 checkpoint file.
+        attention_kwargs: passed to every attention module.
+    """
+    if image_size is not None and image_size < VGG_MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"VGG16 needs images of at least {VGG_MIN_IMAGE_SIZE} px (five 2x2 max-pools), "
+            f"got {image_size}"
+        )
+    has_attention = attention not in (None, "none")
+    if has_attention and not attention_after:
+        raise ValueError(
+            f"attention={attention!r} needs attention_after=[indices into vgg16().features], "
+            f"e.g. {list(VGG16_SEED_ATTENTION_AFTER)} for after conv1_1 and conv2_1 (seed 004)"
+        )
+    if pretrained:
+        _check_weights_file(weights_path)  # fail before building 138M parameters
+    model = torchvision.models.vgg16(weights=None, num_classes=num_classes)
+    if pretrained:
+        load_vgg16_imagenet(model, weights_path)  # before inserting: names still match
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    if has_attention:
+        model.features = insert_after(model.features, attention_after, attention, attention_kwargs)
+    model.attention = attention if has_attention else "none"
+    model.attention_after = tuple(sorted(set(attention_after))) if has_attention else ()
+    return model
+
+
+@register_model("vgg16_attention")
+def vgg16_attention(
+    num_classes: int = 1000,
+    attention: str | None = "self_attention",
+    attention_after: Sequence[int] = VGG16_SEED_ATTENTION_AFTER,
+    image_size: int = 224,
+    pretrained: bool = False,
+    weights_path: str | Path | None = None,
+    attention_kwargs: dict | None = None,
+) -> nn.Module:
+    """Seed 004's VGG16 + self-attention: SAGAN self-attention after conv1_1 and conv2_1 (and
+    their ReLUs). ``attention=None`` means the default, ``"self_attention"``.
+    """
+    return vgg16(
+        num_classes=num_classes,
+        attention=attention or "self_attention",
+        attention_after=attention_after,
+        image_size=image_size,
+        pretrained=pretrained,
+        weights_path=weights_path,
+        attention_kwargs=attention_kwargs,
+    )

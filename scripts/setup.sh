@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv and install course_lib with everything the course and its tests need.
+# torch and torchvision are pinned to the releases this course is tested with; set TORCH_SPEC
+# to install others (for example TORCH_SPEC="torch torchvision" on a machine with other wheels).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+# shellcheck disable=SC2086
+.venv/bin/python -m pip install -q $TORCH_SPEC
+.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -c "import course_lib, torch; print('course_lib ready, torch', torch.__version__)"

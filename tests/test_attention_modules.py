@@ -1,0 +1,306 @@
+"""Attention modules: shapes, parameter counts, equivalences and closed forms."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib.attention import (
+    CBAM,
+    ChannelAttention,
+    SimAM,
+    SpatialAttention,
+    SqueezeExcite,
+    TripletAttention,
+    create_attention,
+    list_attention,
+)
+from course_lib.attention.simam import closed_form_solution, energy, minimal_energy
+from course_lib.models import build_model
+
+ALEXNET_224_PARAMS = 14_601_930  # AlexNet without attention, 10 classes, 224 px
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def n_running_stats(module: nn.Module) -> int:
+    return sum(
+        b.numel()
+        for name, b in module.named_buffers()
+        if name.endswith("running_mean") or name.endswith("running_var")
+    )
+
+
+# --- every registered name ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list_attention())
+def test_registered_attention_preserves_shape(name):
+    torch.manual_seed(0)
+    module = create_attention(name, 48)
+    x = torch.randn(2, 48, 15, 15)
+    assert module(x).shape == x.shape
+
+
+@pytest.mark.parametrize("name", list_attention())
+def test_registered_attention_fits_alexnet(name):
+    torch.manual_seed(0)
+    model = build_model("alexnet", attention=name, image_size=64)
+    out = model(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 10)
+    assert torch.isfinite(out).all()
+
+
+def test_all_course_modules_registered():
+    assert {"triplet", "simam", "se", "cbam", "none"} <= set(list_attention())
+
+
+# --- Triplet Attention ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [8, 48, 192])
+def test_triplet_parameter_count_is_width_independent(channels):
+    module = TripletAttention(channels)
+    assert n_params(module) == 300  # 3 gates x (98 conv weights + 2 BN affine)
+    assert n_running_stats(module) == 6  # 3 x (running_mean + running_var), 1 element each
+    assert sum(b.numel() for b in module.buffers()) == 9  # + 3 num_batches_tracked
+
+
+def test_triplet_alexnet_parameter_counts():
+    plain = build_model("alexnet", image_size=224)
+    ta = build_model("alexnet", attention="triplet", image_size=224)
+    assert n_params(plain) == ALEXNET_224_PARAMS
+    assert n_params(ta) == ALEXNET_224_PARAMS + 1_500  # 5 modules x 300
+    # The seed's "+1530": parameters plus BatchNorm running mean/var, 5 x (300 + 6).
+    extra = n_params(ta) + n_running_stats(ta) - n_params(plain) - n_running_stats(plain)
+    assert extra == 1_530 == 5 * (300 + 6)
+
+
+def test_triplet_no_spatial():
+    module = TripletAttention(48, no_spatial=True)
+    assert n_params(module) == 200
+    assert module.gate_hw is None
+    x = torch.randn(2, 48, 9, 11)
+    out = module(x)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, module.forward_literal(x), atol=1e-5, rtol=1e-5)
+    assert set(module.gates(x)) == {"ch", "cw"}
+
+
+def test_triplet_gate_shapes_broadcast_in_x_layout():
+    module = TripletAttention(6).eval()
+    x = torch.randn(2, 6, 5, 7)  # B, C, H, W all different
+    gates = module.gates(x)
+    assert gates["ch"].shape == (2, 6, 1, 7)
+    assert gates["cw"].shape == (2, 6, 5, 1)
+    assert gates["hw"].shape == (2, 1, 5, 7)
+    mean_gate = (gates["ch"] + gates["cw"] + gates["hw"]) / 3
+    torch.testing.assert_close(module(x), x * mean_gate)
+    # Each gate equals the literal branch's gate, rotated back into x's layout.
+    g_ch = module.gate_ch.gate(x.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
+    g_cw = module.gate_cw.gate(x.permute(0, 3, 2, 1)).permute(0, 3, 2, 1)
+    torch.testing.assert_close(gates["ch"], g_ch)
+    torch.testing.assert_close(gates["cw"], g_cw)
+    torch.testing.assert_close(gates["hw"], module.gate_hw.gate(x))
+
+
+def _randomise_bn(module: nn.Module) -> None:
+    """Non-trivial BN affine parameters and running statistics, so eval mode is a real test."""
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_triplet_literal_and_fast_forms_agree(train):
+    torch.manual_seed(0)
+    fast = TripletAttention(12)
+    _randomise_bn(fast)
+    literal = copy.deepcopy(fast)
+    literal.literal = True
+    fast.train(train)
+    literal.train(train)
+
+    x = torch.randn(3, 12, 9, 13)
+    x_fast = x.clone().requires_grad_(True)
+    x_lit = x.clone().requires_grad_(True)
+    out_fast = fast(x_fast)
+    out_lit = literal(x_lit)
+    torch.testing.assert_close(out_fast, out_lit, atol=1e-5, rtol=1e-5)
+
+    weight = torch.randn_like(out_fast)  # a generic upstream gradient
+    (out_fast * weight).sum().backward()
+    (out_lit * weight).sum().backward()
+    torch.testing.assert_close(x_fast.grad, x_lit.grad, atol=1e-5, rtol=1e-5)
+    for (name, p_fast), (_, p_lit) in zip(
+        fast.named_parameters(), literal.named_parameters(), strict=True
+    ):
+        assert p_fast.grad is not None, name
+        torch.testing.assert_close(p_fast.grad, p_lit.grad, atol=1e-4, rtol=1e-4, msg=name)
+    # In train mode both forms update the BN running statistics identically.
+    for (name, b_fast), (_, b_lit) in zip(
+        fast.named_buffers(), literal.named_buffers(), strict=True
+    ):
+        torch.testing.assert_close(b_fast, b_lit, msg=name)
+
+
+# --- SimAM ----------------------------------------------------------------------------------
+
+
+def test_simam_has_no_parameters_and_default_lambda():
+    module = SimAM(48)
+    assert n_params(module) == 0
+    assert module.lam == 1e-4
+    assert create_attention("simam", 48, lam=1e-5).lam == 1e-5
+
+
+def test_simam_matches_direct_formula():
+    torch.manual_seed(0)
+    lam = 1e-4
+    x = torch.randn(2, 5, 6, 7)
+    n = 6 * 7 - 1
+    mu = x.mean(dim=(2, 3), keepdim=True)
+    var = ((x - mu) ** 2).sum(dim=(2, 3), keepdim=True) / n
+    e_inv = (x - mu) ** 2 / (4 * (var + lam)) + 0.5
+    torch.testing.assert_close(SimAM(lam=lam)(x), x * torch.sigmoid(e_inv))
+
+
+def test_simam_rejects_1x1_maps():
+    with pytest.raises(ValueError, match="1x1"):
+        SimAM()(torch.randn(2, 4, 1, 1))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_simam_closed_form_is_the_energy_minimum(seed):
+    gen = torch.Generator().manual_seed(seed)
+    lam = 1e-4
+    others = torch.randn(24, generator=gen, dtype=torch.float64) * 0.7 + 0.3
+    t = torch.randn((), generator=gen, dtype=torch.float64) * 2
+
+    w_cf, b_cf, e_cf = closed_form_solution(t, others, lam)
+    assert torch.isclose(energy(w_cf, b_cf, t, others, lam), e_cf, rtol=1e-10)
+
+    # Numerical minimisation of energy() from a generic start.
+    w = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(-0.1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = energy(w, b, t, others, lam)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    e_num = energy(w, b, t, others, lam).detach()
+    assert torch.isclose(e_num, e_cf, rtol=1e-4)
+    assert torch.isclose(w.detach(), w_cf, rtol=1e-4)
+    assert torch.isclose(b.detach(), b_cf, rtol=1e-4, atol=1e-8)
+    # No (w, b) nearby does better than the closed form.
+    for dw, db in [(1e-3, 0), (-1e-3, 0), (0, 1e-3), (0, -1e-3)]:
+        assert energy(w_cf + dw, b_cf + db, t, others, lam) > e_cf
+
+    # The paper prints w_t with a minus sign: that is the minimiser with swapped labels, same e*.
+    e_swapped = energy(-w_cf, -b_cf, t, others, lam, y_t=-1.0, y_o=1.0)
+    torch.testing.assert_close(e_swapped, e_cf)
+
+
+def test_simam_forward_inverse_energy_is_eq5_with_channel_statistics():
+    """What is compared: SimAM's ``1/e`` equals ``1 / minimal_energy(t, mu, var)`` when mu is the
+    mean over ALL H*W neurons of the channel and var = sum (x - mu)^2 / (H*W - 1): the paper's
+    approximation of the other neurons' statistics by the channel's. The exact per-neuron
+    minimum (statistics of the other neurons, closed_form_solution) differs, but only a little
+    and with the same ranking of neurons on a 16x16 map."""
+    torch.manual_seed(0)
+    lam = 1e-4
+    x = torch.randn(1, 1, 16, 16, dtype=torch.float64)
+    flat = x.flatten()
+    n = flat.numel() - 1
+    mu = flat.mean()
+    var = ((flat - mu) ** 2).sum() / n
+    inv_e = SimAM(lam=lam).inverse_energy(x).flatten()
+    torch.testing.assert_close(inv_e, 1 / minimal_energy(flat, mu, var, lam))
+
+    exact = torch.stack(
+        [
+            1 / closed_form_solution(flat[i], torch.cat([flat[:i], flat[i + 1 :]]), lam)[2]
+            for i in range(flat.numel())
+        ]
+    )
+    rel = ((exact - inv_e).abs() / exact).max()
+    assert rel < 0.05
+    assert torch.equal(exact.argsort(), inv_e.argsort())
+
+
+# --- SE and CBAM ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [48, 192])
+def test_se_parameter_count(channels):
+    h = max(channels // 16, 8)
+    assert n_params(SqueezeExcite(channels)) == channels * h + h + h * channels + channels
+
+
+def test_se_scales_by_a_factor_in_0_1():
+    torch.manual_seed(0)
+    x = torch.randn(2, 48, 7, 7)
+    out = SqueezeExcite(48)(x)
+    ratio = out / x
+    assert ((ratio > 0) & (ratio < 1)).all()
+    # One factor per (sample, channel).
+    assert torch.allclose(ratio, ratio[:, :, :1, :1].expand_as(ratio), atol=1e-5)
+    assert (out.abs() <= x.abs()).all()
+
+
+@pytest.mark.parametrize("channels", [48, 192])
+def test_cbam_parameter_count(channels):
+    h = max(channels // 16, 8)
+    channel_params = channels * h + h + h * channels + channels  # Linear layers with bias
+    spatial_params = 2 * 7 * 7 + 2  # bias-free conv + BN affine
+    assert n_params(ChannelAttention(channels)) == channel_params
+    assert n_params(SpatialAttention()) == spatial_params
+    assert n_params(CBAM(channels)) == channel_params + spatial_params
+    assert n_running_stats(CBAM(channels)) == 2
+
+
+def test_cbam_is_channel_then_spatial():
+    torch.manual_seed(0)
+    module = CBAM(16).eval()
+    x = torch.randn(2, 16, 6, 6)
+    expected = module.spatial(module.channel(x))
+    torch.testing.assert_close(module(x), expected)
+    assert module.channel.gate(x).shape == (2, 16, 1, 1)
+    assert module.spatial.gate(x).shape == (2, 1, 6, 6)
+
+
+# --- a few training steps -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["triplet", "simam", "se", "cbam"])
+def test_few_adam_steps_lower_the_loss(name):
+    torch.manual_seed(0)
+    model = build_model("alexnet", attention=name, image_size=64, dropout=0.0)
+    images = torch.randn(16, 3, 64, 64)
+    labels = torch.randint(0, 10, (16,))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    losses = []
+    for _ in range(8):
+        opt.zero_grad()
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        final = loss_fn(model(images), labels).item()
+    assert final < losses[0] - 0.02  # monotone descent of ~0.05-0.1 nats in practice

@@ -1,0 +1,70 @@
+"""The command line and the notebook runner."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from course_lib.cli import main
+from course_lib.notebook_runner import format_summary, run_notebooks
+from course_lib.profiles import get_profile
+from course_lib.train import TrainConfig
+
+from .conftest import cifar_source
+
+
+def test_unknown_model_is_an_error_listing_the_valid_names(capsys):
+    assert main(["train", "--model", "alexnt"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'alexnt'" in err and "alexnet" in err
+
+
+def test_train_command_writes_a_run(tmp_path, capsys):
+    argv = ["train", "--profile", "smoke", "--data", cifar_source(), "--batch-size", "32"]
+    argv += ["--set", "train_subset=64", "--set", "test_subset=20", "--set", "log_every=1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert '"profile": "smoke"' in out and '"train_images": 64' in out
+    runs = list((tmp_path / "runs").glob("alexnet-none-*/final.pt"))
+    assert len(runs) == 1
+
+
+def test_profiles(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    assert get_profile().name == "smoke"
+    monkeypatch.setenv("COURSE_PROFILE", "fast")
+    with pytest.raises(ValueError, match="smoke"):
+        get_profile()
+    config = TrainConfig.from_profile(get_profile("quick"), lr=5e-4)
+    assert (config.image_size, config.epochs, config.batch_size, config.lr) == (64, 5, 128, 5e-4)
+    paper = get_profile("paper")
+    assert (paper.image_size, paper.epochs, paper.batch_size) == (224, 50, 128)
+    with pytest.raises(ValueError, match="unknown profile field"):
+        paper.replace(epoch=3)
+
+
+def _notebook(path, code: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("value = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+def test_run_notebooks_goes_on_after_a_failure(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "00_ok.ipynb", "import os\nassert os.environ['COURSE_PROFILE'] == 'smoke'")
+    _notebook(folder / "01_broken.ipynb", "raise RuntimeError('boom')")
+    _notebook(folder / "02_ok.ipynb", "print(value)")
+    results = run_notebooks("smoke", output_dir=tmp_path / "out", notebooks_dir=folder)
+    assert [r.ok for r in results] == [True, False, True]
+    assert "boom" in results[1].error
+    assert (tmp_path / "out" / "02_ok.ipynb").exists()
+    assert (tmp_path / "out" / "summary.json").exists()
+    assert format_summary(results).endswith("2 passed, 1 failed")
