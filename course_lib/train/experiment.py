@@ -73,6 +73,7 @@ def train_or_load(
     An interrupted run resumes from its last finished epoch.
     """
     device = pick_device(device)
+    attention = None if attention in (None, "none") else attention  # one name for "no attention"
     torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
     model = build_model(
         model_name,
