@@ -18,7 +18,12 @@ from course_lib.attention import (
     create_attention,
     list_attention,
 )
-from course_lib.attention.simam import closed_form_solution, energy, minimal_energy
+from course_lib.attention.simam import (
+    closed_form_solution,
+    energy,
+    minimal_energy,
+    numerical_minimum,
+)
 from course_lib.models import build_model
 
 ALEXNET_224_PARAMS = 14_601_930  # AlexNet without attention, 10 classes, 224 px
@@ -190,18 +195,7 @@ def test_simam_closed_form_is_the_energy_minimum(seed):
     assert torch.isclose(energy(w_cf, b_cf, t, others, lam), e_cf, rtol=1e-10)
 
     # Numerical minimisation of energy() from a generic start.
-    w = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(-0.1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = energy(w, b, t, others, lam)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    e_num = energy(w, b, t, others, lam).detach()
+    w, b, e_num = numerical_minimum(t, others, lam)
     assert torch.isclose(e_num, e_cf, rtol=1e-4)
     assert torch.isclose(w.detach(), w_cf, rtol=1e-4)
     assert torch.isclose(b.detach(), b_cf, rtol=1e-4, atol=1e-8)

@@ -28,7 +28,7 @@ from torch import nn
 
 from .registry import register_attention
 
-__all__ = ["SimAM", "closed_form_solution", "energy", "minimal_energy"]
+__all__ = ["SimAM", "closed_form_solution", "energy", "minimal_energy", "numerical_minimum"]
 
 
 def energy(
@@ -87,6 +87,27 @@ def closed_form_solution(
     w = 2 * (t - mu) / ((t - mu) ** 2 + 2 * var + 2 * lam)
     b = -(t + mu) * w / 2
     return w, b, minimal_energy(t, mu, var, lam)
+
+
+def numerical_minimum(
+    t: torch.Tensor | float, others: torch.Tensor, lam: float = 1e-4, start=(0.1, -0.1)
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Minimise :func:`energy` over ``(w, b)`` with L-BFGS, in float64: the check on the closed
+    form. Returns ``(w, b, e)`` at the optimum found."""
+    others = others.flatten().double()
+    t = torch.as_tensor(t, dtype=torch.float64)
+    w = torch.tensor(start[0], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(start[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([w, b], lr=1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = energy(w, b, t, others, lam)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return w.detach(), b.detach(), energy(w, b, t, others, lam).detach()
 
 
 class SimAM(nn.Module):

@@ -1,12 +1,19 @@
 """Models, built by name with :func:`build_model`."""
 
-from .alexnet import AlexNet, alexnet_feature_sizes, alexnet_min_image_size, conv_output_size
+from .alexnet import (
+    ALEXNET_CONVS,
+    AlexNet,
+    alexnet_feature_sizes,
+    alexnet_min_image_size,
+    conv_output_size,
+)
 from .epsanet import EPSABlock, EPSANet
 from .moganet import MogaNet
 from .registry import MODELS, build_model, list_models, register_model
 from .vgg import vgg16, vgg16_attention
 
 __all__ = [
+    "ALEXNET_CONVS",
     "MODELS",
     "AlexNet",
     "EPSABlock",

@@ -1,0 +1,203 @@
+"""The steps every chapter repeats, so that a notebook reads as the chapter's argument.
+
+Load the data for a profile, train (or load) a model, compare runs in one table, draw the
+prediction strip and the GradCAM / GradCAM++ maps on a fixed set of test images, and write the
+results row the leaderboard reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from .data import EvalTransform, ImageDataset, load_cifar10
+from .device import device_name
+from .explain import compute_cam, plot_cam_grid
+from .measure import count_flops, count_params
+from .plots import plot_predictions
+from .profiles import Profile
+from .results import seed_reported, write_result
+from .train import Run, TrainConfig, predict, train_or_load
+
+
+def load_course_data(profile: Profile, source=None) -> ImageDataset:
+    """CIFAR-10 at the profile's size (class-balanced subsets for ``smoke``)."""
+    return load_cifar10(
+        source,
+        train_subset=profile.train_subset,
+        test_subset=profile.test_subset,
+        seed=profile.seed,
+    )
+
+
+def train_variant(
+    data: ImageDataset,
+    profile: Profile,
+    attention: str | None = None,
+    seeds: Sequence[int] | None = None,
+    model: str = "alexnet",
+    model_kwargs: dict | None = None,
+    progress: bool = True,
+    **config_overrides,
+) -> list[Run]:
+    """Train (or load) ``model`` with ``attention`` once per seed; the first run is the profile's
+    main seed (the one whose curves, predictions and CAMs a chapter shows)."""
+    seeds = list(seeds or profile.seeds)
+    if profile.seed in seeds:
+        seeds.remove(profile.seed)
+    seeds.insert(0, profile.seed)
+    runs = []
+    for seed in seeds:
+        config = TrainConfig.from_profile(profile, seed=seed, **config_overrides)
+        runs.append(
+            train_or_load(
+                model,
+                data,
+                config,
+                attention,
+                model_kwargs=model_kwargs,
+                profile=profile.name,
+                progress=progress,
+            )
+        )
+    return runs
+
+
+def seed_table(variants: Mapping[str, Sequence[Run]], baseline: str | None = None) -> str:
+    """Accuracy as mean ± standard deviation over seeds, per variant, and the difference to
+    ``baseline`` compared with the run-to-run spread."""
+    import statistics
+
+    rows = {}
+    for name, runs in variants.items():
+        accs = [r.metrics["accuracy"] for r in runs]
+        std = statistics.stdev(accs) if len(accs) > 1 else float("nan")
+        rows[name] = (statistics.mean(accs), std, len(accs), [r.metrics["seed"] for r in runs])
+    lines = [f"{'variant':22s} {'mean acc':>9s} {'std':>7s} {'runs':>5s}  seeds"]
+    for name, (mean, std, n, seeds) in rows.items():
+        lines.append(f"{name:22s} {mean:9.4f} {std:7.4f} {n:5d}  {seeds}")
+    if baseline in rows:
+        b_mean, b_std, b_n, _ = rows[baseline]
+        for name, (mean, std, n, _) in rows.items():
+            if name == baseline:
+                continue
+            diff = mean - b_mean
+            spread = max(b_std, std) if n > 1 and b_n > 1 else float("nan")
+            if spread != spread:  # NaN: a single run cannot tell noise from an effect
+                verdict = "one run each: no spread to compare with"
+            elif abs(diff) <= 2 * spread:
+                verdict = "within noise (|diff| <= 2 x the larger std)"
+            else:
+                verdict = "larger than 2 x the run-to-run std"
+            lines.append(f"{name} - {baseline}: {diff * 100:+.2f} points; {verdict}")
+    return "\n".join(lines)
+
+
+def fixed_test_images(data: ImageDataset, n: int = 18, seed: int = 0) -> torch.Tensor:
+    """``n`` test-image indices, as many per class as possible, the same in every chapter."""
+    generator = torch.Generator().manual_seed(seed)
+    per_class = [
+        (data.test_labels == c)
+        .nonzero()
+        .flatten()[torch.randperm(int((data.test_labels == c).sum()), generator=generator)]
+        for c in range(data.num_classes)
+    ]
+    chosen = [int(idx[r]) for r in range(n) for idx in per_class if r < len(idx)][:n]
+    return torch.tensor(chosen)
+
+
+def prediction_strip(run: Run, data: ImageDataset, indices: torch.Tensor, columns: int = 9):
+    """The seeds' 18-image strip: predicted and true labels, wrong ones in red."""
+    image_size = run.metrics["image_size"]
+    transform = EvalTransform(image_size, data.mean, data.std)
+    device = next(run.model.parameters()).device
+    logits = predict(run.model, data.test_images[indices], transform, device=device)
+    return plot_predictions(
+        data.test_images[indices],
+        data.test_labels[indices],
+        logits.argmax(1),
+        data.classes,
+        columns,
+    )
+
+
+def cam_maps(
+    runs: Mapping[str, Run],
+    data: ImageDataset,
+    indices: torch.Tensor,
+    methods=("gradcam", "gradcam++"),
+) -> dict[str, object]:
+    """``{"<run> GradCAM": maps, "<run> GradCAM++": maps, ...}`` for the true classes."""
+    maps = {}
+    for name, run in runs.items():
+        transform = EvalTransform(run.metrics["image_size"], data.mean, data.std)
+        inputs = transform(data.test_images[indices])
+        for method in methods:
+            label = {"gradcam": "GradCAM", "gradcam++": "GradCAM++"}[method]
+            maps[f"{name}\n{label}"] = compute_cam(
+                run.model, inputs, method, classes=data.test_labels[indices].tolist()
+            )
+    return maps
+
+
+def cam_comparison(runs: Mapping[str, Run], data: ImageDataset, indices: torch.Tensor):
+    """GradCAM and GradCAM++ of every run, side by side, on the same test images."""
+    maps = cam_maps(runs, data, indices)
+    titles = [data.classes[int(c)] for c in data.test_labels[indices]]
+    return plot_cam_grid(data.test_images[indices], maps, titles)
+
+
+def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None) -> str:
+    """A text table of accuracy, parameters, FLOPs, time and throughput per run."""
+    header = (
+        f"{'run':22s} {'accuracy':>8s} {'best':>6s} {'params':>11s} {'MFLOPs':>8s} "
+        f"{'train s':>8s} {'train img/s':>11s} {'infer img/s':>11s}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, run in runs.items():
+        m = run.metrics
+        mflops = (flops or {}).get(name)
+        lines.append(
+            f"{name:22s} {m['accuracy']:8.4f} {m['best_accuracy']:6.4f} {m['params']:11,d} "
+            f"{(mflops or 0) / 1e6:8.1f} {m['train_time_s']:8.0f} "
+            f"{m['train_images_per_s']:11.0f} {m['inference_images_per_s']:11.0f}"
+        )
+    first = next(iter(runs.values())).metrics
+    lines.append(
+        f"data: {first['data_source']}; {first['train_images']} train / {first['test_images']} "
+        f"test images; profile {first['profile']}; device {first['device']}; seed {first['seed']}"
+    )
+    return "\n".join(lines)
+
+
+def report(run: Run, chapter: str, **extra) -> str:
+    """Write the run's results row (with FLOPs) and say where, with the seeds' numbers beside."""
+    flops = count_flops(run.model, run.metrics["image_size"])
+    path = write_result(run.metrics, chapter, flops=flops, **extra)
+    line = f"wrote {path.parent.name}/{path.name}: accuracy {run.metrics['accuracy']:.4f}"
+    reported = seed_reported(run.metrics["name"], run.metrics["image_size"])
+    if reported:
+        line += f"; the seed reported {reported['accuracy']:.4f} ({reported['source']})"
+    return line
+
+
+def describe_setup(profile: Profile) -> str:
+    """One line for the top of a chapter: profile and device."""
+    return f"profile {profile.name} | device {device_name()} | params counted by course_lib"
+
+
+__all__ = [
+    "cam_comparison",
+    "cam_maps",
+    "compare_runs",
+    "count_flops",
+    "count_params",
+    "describe_setup",
+    "fixed_test_images",
+    "load_course_data",
+    "prediction_strip",
+    "report",
+    "seed_table",
+    "train_variant",
+]

@@ -1,0 +1,244 @@
+# %% [markdown]
+# # 03 · SimAM: attention from an energy function, with no parameters
+#
+# *Yang, Zhang, Li, Xie — "SimAM: A Simple, Parameter-Free Attention Module for Convolutional
+# Neural Networks", ICML 2021.*
+#
+# SimAM borrows an idea from neuroscience: an informative neuron fires differently from its
+# neighbours and suppresses them (spatial suppression). It scores every neuron by how easily it
+# can be told apart from the other neurons of its channel — the minimum of a small energy
+# function — and, because that minimum has a closed form, the module needs no parameters and fits
+# in a few lines. This chapter derives the closed form, checks it against a numerical optimiser,
+# and trains AlexNet-SimAM against the baseline.
+
+# %%
+# On Colab: fetch the course and install course_lib (elsewhere this cell does nothing).
+import os
+import subprocess
+import sys
+
+COURSE_REPO = os.environ.get("COURSE_REPO", "https://github.com/cnn-attention-course/course")
+if "google.colab" in sys.modules and not os.path.exists("/content/course"):
+    subprocess.run(["git", "clone", "--depth", "1", COURSE_REPO, "/content/course"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/course"], check=True)
+    sys.path.insert(0, "/content/course")
+    os.environ["COURSE_DOWNLOAD"] = "1"  # Colab is online: torchvision may fetch CIFAR-10
+
+# %% tags=["parameters"]
+from course_lib.profiles import get_profile
+
+P = get_profile()  # COURSE_PROFILE, or automatic: paper on a GPU, quick on a CPU
+profile = P.name
+image_size = 128 if P.name == "paper" else P.image_size  # seed 001 used 128 px
+epochs = P.epochs
+batch_size = P.batch_size
+lr = 5e-4 if P.name == "paper" else P.lr  # seed 001 used 5e-4
+seed = P.seed  # the run whose curves, predictions and CAMs are shown
+seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows no spread
+lam = 1e-4  # SimAM's lambda: the official default (seed 001 used 1e-5)
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import torch
+
+from course_lib.attention import SimAM
+from course_lib.attention.simam import closed_form_solution, energy, minimal_energy, numerical_minimum
+from course_lib.chapter import (
+    cam_comparison,
+    compare_runs,
+    fixed_test_images,
+    load_course_data,
+    prediction_strip,
+    report,
+    seed_table,
+    train_variant,
+)
+from course_lib.device import device_name
+from course_lib.measure import count_flops, count_params
+from course_lib.models import build_model
+from course_lib.plots import plot_history
+
+P = get_profile(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                seed=seed, seeds=tuple(seeds))
+plt.rcParams.update({"figure.dpi": 72})
+print(f"profile {P.name} | device {device_name()} | {P} | lambda {lam}")
+
+# %% [markdown]
+# ## 1 · The energy of a neuron
+#
+# Take one channel of a feature map, with $M = H\times W$ neurons. Single out a target neuron $t$;
+# call the others $x_i$, $i = 1..M-1$. Fit a linear score $w x + b$ that says $+1$ for the target
+# and $-1$ for the others, with a small ridge penalty $\lambda$:
+# $$ e_t(w_t, b_t) = \frac{1}{M-1}\sum_{i=1}^{M-1}\big(-1 - (w_t x_i + b_t)\big)^2
+#    + \big(1 - (w_t t + b_t)\big)^2 + \lambda w_t^2 . $$
+# If the target is easy to separate from the rest, a line fits both labels well and the energy is
+# low. **Low energy = distinctive = important.**
+#
+# ## 2 · The closed form, step by step
+#
+# Write $\mu$ and $\sigma^2$ for the mean and variance of the others,
+# $\mu = \frac1{M-1}\sum_i x_i$, $\sigma^2 = \frac1{M-1}\sum_i (x_i-\mu)^2$.
+#
+# **Step 1: the bias.** Setting $\partial e_t / \partial b_t = 0$ and dividing by 2:
+# $$ \frac{1}{M-1}\sum_i\big(1 + w x_i + b\big) - \big(1 - w t - b\big) = 0
+#    \;\Rightarrow\; (1 + w\mu + b) - (1 - wt - b) = 0 \;\Rightarrow\; w(\mu + t) + 2b = 0, $$
+# so
+# $$ b_t = -\tfrac12\, w_t\,(t + \mu). $$
+#
+# **Step 2: the weight.** Put $b_t$ back and let $d = t - \mu$. Then $w x_i + b = w(x_i - \mu) - wd/2$
+# and $w t + b = wd/2$, and the energy becomes
+# $$ e(w) = \frac{1}{M-1}\sum_i\Big(1 - \tfrac{wd}{2} + w(x_i-\mu)\Big)^2 + \Big(1-\tfrac{wd}{2}\Big)^2
+#         + \lambda w^2 = 2\Big(1 - \tfrac{wd}{2}\Big)^2 + w^2(\sigma^2 + \lambda), $$
+# because the cross term averages to zero. Setting $e'(w) = 0$:
+# $$ w_t = \frac{2(t-\mu)}{(t-\mu)^2 + 2\sigma^2 + 2\lambda}. $$
+# (The paper prints this with a minus sign, which is the minimiser when the labels are swapped to
+# $-1$ for the target and $+1$ for the others; the energy below is the same either way.)
+#
+# **Step 3: the minimal energy.** With $D = d^2 + 2\sigma^2 + 2\lambda$, $1 - wd/2 = (2\sigma^2 +
+# 2\lambda)/D$, and
+# $$ e_t^* = \frac{2(2\sigma^2+2\lambda)^2 + 4d^2(\sigma^2+\lambda)}{D^2}
+#          = \frac{4(\sigma^2+\lambda)}{(t-\mu)^2 + 2\sigma^2 + 2\lambda}. $$
+#
+# ## 3 · Checking the closed form against an optimiser
+#
+# `closed_form_solution` evaluates the three formulas; `numerical_minimum` minimises the energy
+# over $(w, b)$ with L-BFGS from an arbitrary start, knowing nothing of the derivation. On random
+# channels:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'trial':>5s} {'e* closed form':>15s} {'e* optimiser':>13s} {'w closed':>9s} {'w optimiser':>12s}  equal")
+for trial in range(5):
+    g = torch.Generator().manual_seed(trial)
+    channel = torch.randn(49, generator=g, dtype=torch.float64) * (trial + 1)
+    t, others = channel[0], channel[1:]
+    w_cf, b_cf, e_cf = closed_form_solution(t, others, lam)
+    w_num, b_num, e_num = numerical_minimum(t, others, lam)
+    same = torch.allclose(e_cf, e_num, rtol=1e-6) and torch.allclose(w_cf, w_num, rtol=1e-4)
+    print(f"{trial:5d} {e_cf:15.6f} {e_num:13.6f} {w_cf:9.4f} {w_num:12.4f}  {same}")
+
+# %% [markdown]
+# ## 4 · From energy to attention
+#
+# Computing $\mu, \sigma^2$ of "the others" for every neuron separately would cost $M$ means per
+# channel. The paper uses one mean and variance per channel over all its neurons instead (the
+# official code divides by $n = M - 1$), a close approximation for realistic $M$. Then
+# $$ \frac{1}{e_t^*} = \frac{(t-\mu)^2 + 2\sigma^2 + 2\lambda}{4(\sigma^2 + \lambda)}
+#    = \frac{(t-\mu)^2}{4(\sigma^2+\lambda)} + \frac12 , $$
+# and SimAM rescales every neuron by $\operatorname{sigmoid}(1/e_t^*)$:
+# $$ \tilde X = \operatorname{sigmoid}\!\Big(\frac{1}{E}\Big) \odot X. $$
+# The weight is at least $\operatorname{sigmoid}(1/2) \approx 0.62$ (a neuron exactly at the
+# mean) and approaches 1 for outliers; the sigmoid keeps it bounded, and it is monotone in
+# $1/e^*$: more distinctive, more weight. The module:
+
+# %%
+print(inspect.getsource(SimAM.inverse_energy))
+print(inspect.getsource(SimAM.forward))
+
+# %% [markdown]
+# The 1×1 trap: with one neuron per channel, $n = M - 1 = 0$ and the variance is $0/0$. The
+# official code returns NaN silently; `course_lib` refuses with an error that says what to do:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    SimAM(64)(torch.randn(2, 64, 1, 1))
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
+# ## 5 · The effect of λ
+#
+# $\lambda$ regularises the weight $w_t$ and sets a floor under the variance: in a nearly flat
+# channel ($\sigma^2 \to 0$), $1/e^* = (t-\mu)^2 / 4\lambda + 1/2$ would explode for tiny
+# deviations without it. Below, the weight a neuron gets as a function of its distance from the
+# mean, for a channel with standard deviation 0.01 (left) and 1 (right):
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
+for ax, sigma in zip(axes, (0.01, 1.0)):
+    dist = torch.linspace(0, 3 * sigma, 200)
+    for lam_value in (1e-5, 1e-4, 1e-2):
+        inv_e = 1 / minimal_energy(dist + 0.0, 0.0, sigma**2, lam_value)
+        ax.plot(dist / sigma, torch.sigmoid(inv_e), label=f"λ = {lam_value:g}")
+    ax.set(xlabel="|t - μ| / σ", ylabel="sigmoid(1/e*)", title=f"channel std σ = {sigma}")
+    ax.legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# For ordinary activations ($\sigma \approx 1$) λ between $10^{-5}$ and $10^{-4}$ makes no visible
+# difference; it matters only for channels that are almost constant. That is why seed 001's
+# $10^{-5}$ and the official $10^{-4}$ should train alike.
+#
+# ## 6 · Zero parameters, a few FLOPs
+#
+# SimAM adds no parameters; `FlopCounterMode` counts only convolutions and matrix products, so its
+# element-wise work does not show up there either (it is $O(CHW)$, a handful of operations per
+# activation).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for size in (128, 64):
+    plain, sim = (build_model("alexnet", attention=a, image_size=size) for a in (None, "simam"))
+    print(f"{size:4d} px: AlexNet {count_params(plain):,d} | AlexNet-SimAM {count_params(sim):,d} parameters")
+
+# %% [markdown]
+# ## 7 · Training AlexNet-SimAM
+#
+# Seed 001 trained at 128 px with learning rate 5e-4 (the `paper` profile does the same); the
+# `quick` profile keeps its 64 px and 1e-3, so the baseline of chapter 01 is reused.
+
+# %%
+data = load_course_data(P)
+simam_kwargs = {"attention_kwargs": {"lam": lam}} if lam != 1e-4 else None
+variants = {"AlexNet": train_variant(data, P, attention=None),
+            "AlexNet-SimAM": train_variant(data, P, attention="simam", model_kwargs=simam_kwargs)}
+main = {name: runs[0] for name, runs in variants.items()}
+flops = {name: count_flops(run.model, P.image_size) for name, run in main.items()}
+print(compare_runs(main, flops))
+
+# %%
+fig = plot_history({n: r.history for n, r in main.items()}, title=f"{P.image_size} px, seed {P.seed}")
+plt.show()
+
+# %% [markdown]
+# **Noise or effect?** Seed 001 reported 84.286 % → 84.355 %: +0.07 points from one run each. The
+# spread between seeds of the *same* network is usually larger than that; the table says how it
+# compares here.
+
+# %%
+print(seed_table(variants, baseline="AlexNet"))
+
+# %% [markdown]
+# ## 8 · Predictions and GradCAM beside the baseline
+
+# %%
+fig = prediction_strip(main["AlexNet-SimAM"], data, fixed_test_images(data, n=18))
+plt.show()
+
+# %%
+fig = cam_comparison(main, data, fixed_test_images(data, n=8))
+plt.show()
+
+# %% [markdown]
+# ## 9 · Results
+
+# %%
+for run in variants["AlexNet-SimAM"]:
+    print(report(run, "03_simam", lam=lam))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Compute, for one channel, the exact per-neuron statistics of "the others" and compare
+#    $1/e^*$ with SimAM's channel-statistics version. How large is the largest difference for
+#    $M = 9$ (a 3×3 map at 64 px) and for $M = 3136$ (56×56)?
+# 2. Set `lam = 1e-5` (the seed's value) and re-run the training section. Is the difference
+#    larger than the spread between seeds?
+# 3. SimAM is placed before each ReLU here. What does it do to a channel that is entirely
+#    negative, and does the order (SimAM, then ReLU) matter?
+# 4. Why is the minimum weight sigmoid(1/2) and not 0? What would change with
+#    `sigmoid(1/E - 1/2)`?
