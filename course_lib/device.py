@@ -31,8 +31,9 @@ def autocast(device: torch.device):
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
-    """channels_last on CUDA, where cuDNN's convolutions prefer it."""
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    """channels_last: cuDNN's convolutions prefer it, and on a 2-core CPU oneDNN runs AlexNet
+    9 % and AlexNet-PSA's grouped convolutions 2.4x faster in it (measured at 64 px)."""
+    return torch.channels_last
 
 
 def synchronize(device: torch.device) -> None:

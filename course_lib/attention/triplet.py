@@ -80,6 +80,9 @@ class AttentionGate(nn.Module):
 
     def gate_from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         """sigma(BN(conv(pooled))) for an already Z-pooled map (B, 2, P, Q) -> (B, 1, P, Q)."""
+        # channels_last: oneDNN's 2->1 convolution is 3-4x faster in that layout on a CPU (and
+        # it is cuDNN's preferred one); the values are the same.
+        pooled = pooled.contiguous(memory_format=torch.channels_last)
         return torch.sigmoid(self.bn(self.conv(pooled)))
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
