@@ -44,15 +44,17 @@ def write_result(metrics: dict, chapter: str, **extra) -> Path:
 
 
 def read_results(folder: str | Path | None = None) -> list[dict]:
-    """Every results file under ``folder`` (default ``results/``), each with its ``file``."""
+    """Every results file under ``folder`` (default ``results/``), each with its ``file``;
+    an unreadable file gives a row with an ``error`` instead of stopping the reader."""
     folder = Path(folder or results_dir())
     rows = []
     for path in sorted(folder.rglob("*.json")):
         try:
             row = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            row["file"] = str(path.relative_to(folder))
-            rows.append(row)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            row = {"error": f"not readable JSON ({err})"}
+        if not isinstance(row, dict):
+            row = {"error": "not a JSON object"}
+        row["file"] = str(path.relative_to(folder))
+        rows.append(row)
     return rows
