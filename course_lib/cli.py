@@ -1,10 +1,11 @@
-"""Command line: ``python -m course_lib {train,run-notebooks,info}``.
+"""Command line: ``python -m course_lib {train,run-notebooks,bench,info}``.
 
 Examples::
 
     python -m course_lib train --model alexnet --attention triplet --profile quick
     python -m course_lib train --model alexnet --profile quick --epochs 1 --set lr=5e-4
     python -m course_lib run-notebooks --profile smoke
+    python -m course_lib bench --image-size 64 --models alexnet
     python -m course_lib info
 """
 
@@ -76,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         name=args.name,
         profile=profile.name,
         device=args.device,
+        compile=args.compile,
     )
     shown = {
         k: v for k, v in run.metrics.items() if k not in ("confusion_matrix", "per_class_accuracy")
@@ -102,6 +104,22 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
         print("no notebooks found", file=sys.stderr)
         return 1
     return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    run_bench(
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        models=args.models,
+        attentions=args.attention,
+        device=args.device,
+        iters=args.iters,
+        compile=args.compile,
+        output=args.output,
+    )
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -149,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--name", default=None, help="run name (default: <model>-<attention>)")
     train.add_argument("--device", default=None, help="cuda, cpu, ... (default: auto)")
+    train.add_argument("--compile", action="store_true", help="torch.compile the training step")
     train.set_defaults(func=cmd_train)
 
     nbs = sub.add_parser("run-notebooks", help="execute every notebook with papermill")
@@ -167,6 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--inplace", action="store_true", help="write outputs back into notebooks/ (to commit them)"
     )
     nbs.set_defaults(func=cmd_run_notebooks)
+
+    bench = sub.add_parser("bench", help="parameters, FLOPs, throughput and overheads")
+    bench.add_argument("--image-size", type=int, default=64)
+    bench.add_argument("--batch-size", type=int, default=128)
+    bench.add_argument("--models", nargs="*", default=None, help="default: every registered model")
+    bench.add_argument("--attention", nargs="*", default=None, help="default: every module")
+    bench.add_argument("--device", default=None)
+    bench.add_argument("--iters", type=int, default=5, help="timed steps per measurement")
+    bench.add_argument("--compile", action="store_true", help="torch.compile the models")
+    bench.add_argument("--output", default=None, help="default: results/bench-<device>-<px>.json")
+    bench.set_defaults(func=cmd_bench)
 
     info = sub.add_parser("info", help="versions, device, profile and data source")
     info.set_defaults(func=cmd_info)

@@ -67,6 +67,7 @@ def train_or_load(
     device: str | torch.device | None = None,
     progress: bool = True,
     runs_root: str | Path | None = None,
+    compile: bool = False,
 ) -> Run:
     """Build ``model_name`` (with ``attention``), train it with ``config``, or load the run.
 
@@ -103,7 +104,9 @@ def train_or_load(
         run_dir / "config.json",
     )
     started = time.perf_counter()
-    history = fit(model, data, config, run_dir=run_dir, device=device, progress=progress)
+    history = fit(
+        model, data, config, run_dir=run_dir, device=device, progress=progress, compile=compile
+    )
     wall = time.perf_counter() - started
     save_weights(model, final)
 

@@ -1,0 +1,183 @@
+"""``python -m course_lib bench``: where the time goes, model by model, on this device.
+
+For every registered model (or a chosen few) at one image size: parameters, forward FLOPs,
+training and inference images per second, peak GPU memory; every attention module's
+training-step cost as a ratio over plain AlexNet measured in the same run; and the data side:
+the seeds' per-image PIL pipeline against the batched on-device augmentation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .attention import list_attention
+from .device import device_name, pick_device, synchronize
+from .measure import count_flops, count_params, measure_throughput
+from .models import MODELS, build_model, list_models
+from .paths import results_dir
+
+MODEL_ALIASES = {"moganet_xt", "moganet_t", "moganet_s", "moganet_b", "moganet_l", "moganet_xl"}
+
+
+def bench_model(
+    name: str,
+    image_size: int,
+    batch_size: int,
+    device: torch.device,
+    attention: str | None = None,
+    iters: int = 5,
+    compile: bool = False,
+) -> dict:
+    """Parameters, FLOPs, train and inference images/s and peak memory for one model."""
+    torch.manual_seed(0)
+    model = build_model(name, attention=attention, image_size=image_size, num_classes=10)
+    row = {
+        "model": name,
+        "attention": attention or "none",
+        "image_size": image_size,
+        "batch_size": batch_size,
+        "params": count_params(model),
+        "flops": count_flops(model, image_size),
+    }
+    model = model.to(device)
+    if compile:
+        model = torch.compile(model)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    row["train_images_per_s"] = measure_throughput(
+        model, image_size, batch_size, device, train=True, warmup=2, iters=iters
+    )
+    row["inference_images_per_s"] = measure_throughput(
+        model, image_size, batch_size, device, train=False, warmup=2, iters=iters
+    )
+    row["peak_memory_mb"] = (
+        torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    )
+    return row
+
+
+def bench_pipelines(image_size: int, batch_size: int, device: torch.device, batches: int = 10):
+    """Images/s of the per-image PIL pipeline (DataLoader, 2 workers) and of BatchAugment."""
+    from torch.utils.data import DataLoader
+
+    from .data import BatchAugment, TensorImageDataset, pil_train_transform
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(
+        0, 256, (batch_size * batches, 3, 32, 32), dtype=torch.uint8, generator=g
+    )
+    labels = torch.zeros(len(images), dtype=torch.long)
+    mean, std = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+    loader = DataLoader(
+        TensorImageDataset(images, labels, pil_train_transform(image_size, mean, std)),
+        batch_size=batch_size,
+        num_workers=2,
+    )
+    start = time.perf_counter()
+    for x, _ in loader:
+        x.to(device)
+    synchronize(device)
+    pil = len(images) / (time.perf_counter() - start)
+
+    augment = BatchAugment(image_size, mean, std)
+    on_device = images.to(device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    augment(on_device[:batch_size], gen)  # warm-up
+    synchronize(device)
+    start = time.perf_counter()
+    for i in range(batches):
+        augment(on_device[i * batch_size : (i + 1) * batch_size], gen)
+    synchronize(device)
+    batched = len(images) / (time.perf_counter() - start)
+    return {"pil_images_per_s": pil, "batched_images_per_s": batched}
+
+
+def run_bench(
+    image_size: int = 64,
+    batch_size: int = 128,
+    models: list[str] | None = None,
+    attentions: list[str] | None = None,
+    device: str | None = None,
+    iters: int = 5,
+    compile: bool = False,
+    output: str | Path | None = None,
+) -> dict:
+    """Benchmark and write ``results/bench-<device>-<size>px.json``; returns the report."""
+    device = pick_device(device)
+    models = models or [m for m in list_models() if m not in MODEL_ALIASES]
+    attentions = attentions or [a for a in list_attention() if a != "none"]
+    rows = []
+    for name in models:
+        MODELS.get(name)
+        variants = [None, *attentions] if name == "alexnet" else [None]
+        for attention in variants:
+            row = bench_model(name, image_size, batch_size, device, attention, iters, compile)
+            print(_format_row(row), flush=True)
+            rows.append(row)
+    plain = next((r for r in rows if r["model"] == "alexnet" and r["attention"] == "none"), None)
+    if plain:
+        for r in rows:
+            if r["model"] == "alexnet" and r["attention"] != "none":
+                r["train_overhead_vs_alexnet"] = (
+                    plain["train_images_per_s"] / r["train_images_per_s"]
+                )
+                r["inference_overhead_vs_alexnet"] = (
+                    plain["inference_images_per_s"] / r["inference_images_per_s"]
+                )
+    report = {
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "image_size": image_size,
+        "batch_size": batch_size,
+        "compile": compile,
+        "models": rows,
+        "pipelines": bench_pipelines(image_size, batch_size, device),
+    }
+    if plain:
+        report["alexnet_epoch_seconds_50k"] = 50000 / plain["train_images_per_s"]
+    path = Path(output or results_dir() / f"bench-{device.type}-{image_size}px.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(format_report(report))
+    print(f"wrote {path}")
+    return report
+
+
+def _format_row(r: dict) -> str:
+    memory = f"{r['peak_memory_mb']:8.0f}" if r.get("peak_memory_mb") is not None else "     n/a"
+    return (
+        f"{r['model']:16s} {r['attention']:15s} {r['params']:>12,d} {r['flops'] / 1e6:9.1f} "
+        f"{r['train_images_per_s']:9.0f} {r['inference_images_per_s']:9.0f} {memory}"
+    )
+
+
+def format_report(report: dict) -> str:
+    header = (
+        f"{'model':16s} {'attention':15s} {'params':>12s} {'MFLOPs':>9s} {'train/s':>9s} "
+        f"{'infer/s':>9s} {'peak MB':>8s} {'train x':>8s}"
+    )
+    lines = [
+        f"device {report['device']} | torch {report['torch']} | {report['image_size']} px | "
+        f"batch {report['batch_size']} | compile {report['compile']}",
+        header,
+    ]
+    for r in report["models"]:
+        ratio = r.get("train_overhead_vs_alexnet")
+        lines.append(_format_row(r) + (f" {ratio:7.2f}x" if ratio else ""))
+    p = report["pipelines"]
+    lines.append(
+        f"augmentation: PIL per image (2 workers) {p['pil_images_per_s']:.0f} img/s, "
+        f"batched on device {p['batched_images_per_s']:.0f} img/s"
+    )
+    if "alexnet_epoch_seconds_50k" in report:
+        lines.append(
+            f"plain AlexNet: one 50,000-image epoch of training steps ~ "
+            f"{report['alexnet_epoch_seconds_50k']:.0f} s"
+        )
+    return "\n".join(lines)
