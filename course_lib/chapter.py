@@ -18,6 +18,7 @@ from .measure import count_flops, count_params
 from .plots import plot_predictions
 from .profiles import Profile
 from .results import seed_reported, write_result
+from .stats import summarize, verdict
 from .train import Run, TrainConfig, predict, train_or_load
 
 
@@ -65,32 +66,20 @@ def train_variant(
 
 
 def seed_table(variants: Mapping[str, Sequence[Run]], baseline: str | None = None) -> str:
-    """Accuracy as mean ± standard deviation over seeds, per variant, and the difference to
-    ``baseline`` compared with the run-to-run spread."""
-    import statistics
-
-    rows = {}
+    """Accuracy as mean ± standard deviation (and 95 % CI) over seeds, per variant, and each
+    variant against ``baseline`` with Welch's t-test (significant only when p < 0.05)."""
+    lines = [f"{'variant':22s} {'mean acc':>9s} {'std':>7s} {'95% CI':>8s} {'runs':>5s}  seeds"]
+    accuracies = {n: [r.metrics["accuracy"] for r in runs] for n, runs in variants.items()}
     for name, runs in variants.items():
-        accs = [r.metrics["accuracy"] for r in runs]
-        std = statistics.stdev(accs) if len(accs) > 1 else float("nan")
-        rows[name] = (statistics.mean(accs), std, len(accs), [r.metrics["seed"] for r in runs])
-    lines = [f"{'variant':22s} {'mean acc':>9s} {'std':>7s} {'runs':>5s}  seeds"]
-    for name, (mean, std, n, seeds) in rows.items():
-        lines.append(f"{name:22s} {mean:9.4f} {std:7.4f} {n:5d}  {seeds}")
-    if baseline in rows:
-        b_mean, b_std, b_n, _ = rows[baseline]
-        for name, (mean, std, n, _) in rows.items():
-            if name == baseline:
-                continue
-            diff = mean - b_mean
-            spread = max(b_std, std) if n > 1 and b_n > 1 else float("nan")
-            if spread != spread:  # NaN: a single run cannot tell noise from an effect
-                verdict = "one run each: no spread to compare with"
-            elif abs(diff) <= 2 * spread:
-                verdict = "within noise (|diff| <= 2 x the larger std)"
-            else:
-                verdict = "larger than 2 x the run-to-run std"
-            lines.append(f"{name} - {baseline}: {diff * 100:+.2f} points; {verdict}")
+        s = summarize(accuracies[name])
+        seeds = [r.metrics["seed"] for r in runs]
+        lines.append(
+            f"{name:22s} {s['mean']:9.4f} {s['std']:7.4f} {s['ci95']:8.4f} {s['n']:5d}  {seeds}"
+        )
+    if baseline in accuracies:
+        for name, accs in accuracies.items():
+            if name != baseline:
+                lines.append(f"{name}: {verdict(accs, accuracies[baseline], baseline)}")
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_lib {train,run-notebooks,bench,info}``.
+"""Command line: ``python -m course_lib {train,run-notebooks,bench,sweep,info}``.
 
 Examples::
 
@@ -37,6 +37,7 @@ def _parse_pairs(pairs: list[str]) -> dict:
 def cmd_train(args: argparse.Namespace) -> int:
     from .attention import ATTENTION
     from .data import load_cifar10, load_image_folder
+    from .distributed import init_from_env, is_main
     from .models import MODELS
     from .profiles import get_profile
     from .train import TrainConfig, train_or_load
@@ -44,6 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     MODELS.get(args.model)  # unknown names fail here, before any data is loaded
     if args.attention:
         ATTENTION.get(args.attention)
+    device = init_from_env() or args.device  # under torchrun: this rank's device
     profile = get_profile(args.profile)
     overrides = _parse_pairs(args.set)
     profile_fields = set(profile.fields())
@@ -67,8 +69,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             test_subset=profile.test_subset,
             seed=profile.seed,
         )
-    print(f"profile {profile.name}: {config}")
-    print(f"data: {data}")
+    if is_main():
+        print(f"profile {profile.name}: {config}")
+        print(f"data: {data}")
     run = train_or_load(
         args.model,
         data,
@@ -76,9 +79,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         attention=args.attention,
         name=args.name,
         profile=profile.name,
-        device=args.device,
+        device=device,
         compile=args.compile,
     )
+    if not is_main():
+        return 0
+    if args.write_result:
+        from .results import write_result
+
+        write_result(run.metrics, args.write_result)
     shown = {
         k: v for k, v in run.metrics.items() if k not in ("confusion_matrix", "per_class_accuracy")
     }
@@ -120,6 +129,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         output=args.output,
     )
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import SweepSpec, run_sweep
+
+    if args.config:
+        spec = SweepSpec.from_toml(args.config)
+    else:
+        spec = SweepSpec(models=args.models, attentions=args.attention, seeds=args.seeds,
+                         profile=args.profile, overrides=_parse_pairs(args.set))  # fmt: skip
+    rows = run_sweep(spec, gpus=args.gpus)
+    return 0 if all(not r["failed"] for r in rows) else 1
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -168,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", default=None, help="run name (default: <model>-<attention>)")
     train.add_argument("--device", default=None, help="cuda, cpu, ... (default: auto)")
     train.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    train.add_argument(
+        "--write-result",
+        default=None,
+        metavar="CHAPTER",
+        help="also write the results row for the leaderboard under this chapter",
+    )
     train.set_defaults(func=cmd_train)
 
     nbs = sub.add_parser("run-notebooks", help="execute every notebook with papermill")
@@ -197,6 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compile", action="store_true", help="torch.compile the models")
     bench.add_argument("--output", default=None, help="default: results/bench-<device>-<px>.json")
     bench.set_defaults(func=cmd_bench)
+
+    sweep = sub.add_parser("sweep", help="models x attention x seeds, with statistics")
+    sweep.add_argument(
+        "--config", default=None, help="a TOML file (models, attentions, seeds, ...)"
+    )
+    sweep.add_argument("--models", nargs="*", default=["alexnet"])
+    sweep.add_argument("--attention", nargs="*", default=["none"])
+    sweep.add_argument("--seeds", nargs="*", type=int, default=[42, 43, 44])
+    sweep.add_argument("--profile", default=None)
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument(
+        "--gpus", nargs="*", default=None, help="GPU ids: one training subprocess per GPU at a time"
+    )
+    sweep.set_defaults(func=cmd_sweep)
 
     info = sub.add_parser("info", help="versions, device, profile and data source")
     info.set_defaults(func=cmd_info)

@@ -9,7 +9,6 @@ as within noise. Missing variants, duplicate files and unreadable rows are repor
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .results import read_results
+from .stats import summarize, verdict, welch_test
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
 EXPECTED_VARIANTS = (
@@ -56,20 +56,16 @@ class Entry:
 
     @property
     def mean(self) -> float:
-        return statistics.mean(self.accuracies)
+        return summarize(self.accuracies)["mean"]
 
     @property
     def std(self) -> float:
-        return statistics.stdev(self.accuracies) if self.n > 1 else float("nan")
+        return summarize(self.accuracies)["std"]
 
     @property
     def ci95(self) -> float:
         """Half-width of the 95 % confidence interval of the mean (t distribution)."""
-        if self.n < 2:
-            return float("nan")
-        from scipy import stats
-
-        return float(stats.t.ppf(0.975, self.n - 1) * self.std / math.sqrt(self.n))
+        return summarize(self.accuracies)["ci95"]
 
 
 @dataclass
@@ -88,17 +84,6 @@ class Leaderboard:
         for s in self.skipped:
             notes.append(f"unusable result skipped: {s}")
         return notes
-
-
-def welch_test(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Two-sided p-value of Welch's t-test, or None with fewer than two runs on a side."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    if statistics.pvariance(a) == 0 and statistics.pvariance(b) == 0:
-        return 0.0 if statistics.mean(a) != statistics.mean(b) else 1.0
-    from scipy import stats
-
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def build_leaderboard(
@@ -160,13 +145,7 @@ def build_leaderboard(
         if base is None or base is e:
             continue
         e.p_value = welch_test(e.accuracies, base.accuracies)
-        diff = (e.mean - base.mean) * 100
-        if e.p_value is None:
-            e.verdict = f"{diff:+.2f} pts vs {baseline}; too few runs to test"
-        elif e.p_value < alpha:
-            e.verdict = f"{diff:+.2f} pts vs {baseline}; significant (Welch p = {e.p_value:.3f})"
-        else:
-            e.verdict = f"{diff:+.2f} pts vs {baseline}; within noise (Welch p = {e.p_value:.2f})"
+        e.verdict = verdict(e.accuracies, base.accuracies, baseline, alpha)
     entries.sort(key=lambda e: (e.reduced, e.name.split("-")[0], -e.mean))
     present = {e.name for e in entries}
     return Leaderboard(entries, [v for v in expected if v not in present], duplicates, skipped)

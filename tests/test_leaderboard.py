@@ -7,7 +7,8 @@ import statistics
 
 import pytest
 
-from course_lib.leaderboard import build_leaderboard, format_markdown, welch_test
+from course_lib.leaderboard import build_leaderboard, format_markdown
+from course_lib.stats import welch_test
 
 
 def _write(folder, name, seed, accuracy, profile="quick", **extra):

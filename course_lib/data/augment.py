@@ -113,23 +113,41 @@ class BatchAugment:
         )
         return theta
 
-    def color_jitter(self, x: torch.Tensor, generator=None) -> torch.Tensor:
-        n, device = x.shape[0], x.device
+    def sample_params(self, n: int, generator=None, device=None) -> dict[str, torch.Tensor]:
+        """Every random draw for ``n`` images: jitter factors, then the affine matrices.
+
+        Drawing them apart from applying them lets distributed training draw a whole global
+        batch's parameters on every rank and apply only its own shard.
+        """
 
         def factor(v: float) -> torch.Tensor:
             return _uniform(n, 1.0 - v, 1.0 + v, generator, device).view(n, 1, 1, 1)
 
-        x = (x * factor(self.brightness)).clamp_(0.0, 1.0)
-        mean_gray = _grayscale(x).mean(dim=(2, 3), keepdim=True)
-        x = (mean_gray + factor(self.contrast) * (x - mean_gray)).clamp_(0.0, 1.0)
-        gray = _grayscale(x)
-        return (gray + factor(self.saturation) * (x - gray)).clamp_(0.0, 1.0)
+        params = {"brightness": factor(self.brightness), "contrast": factor(self.contrast)}
+        params["saturation"] = factor(self.saturation)
+        params["theta"] = self.affine_matrices(n, generator, device)
+        return params
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None):
+    @staticmethod
+    def select(params: dict[str, torch.Tensor], index) -> dict[str, torch.Tensor]:
+        """The parameters of some of the images (a slice or an index tensor)."""
+        return {k: v[index] for k, v in params.items()}
+
+    def color_jitter(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = (x * params["brightness"]).clamp_(0.0, 1.0)
+        mean_gray = _grayscale(x).mean(dim=(2, 3), keepdim=True)
+        x = (mean_gray + params["contrast"] * (x - mean_gray)).clamp_(0.0, 1.0)
+        gray = _grayscale(x)
+        return (gray + params["saturation"] * (x - gray)).clamp_(0.0, 1.0)
+
+    def apply(self, images: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Augment uint8 ``images`` with given parameters (one row per image)."""
         x = images.float().div_(255.0)
-        x = self.color_jitter(x, generator)  # at the source resolution: cheaper
-        theta = self.affine_matrices(x.shape[0], generator, x.device)
+        x = self.color_jitter(x, params)  # at the source resolution: cheaper
         size = (x.shape[0], x.shape[1], self.image_size, self.image_size)
-        grid = F.affine_grid(theta, size, align_corners=False)
+        grid = F.affine_grid(params["theta"], size, align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return normalize(x, self.mean, self.std)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None):
+        return self.apply(images, self.sample_params(images.shape[0], generator, images.device))

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..data import ImageDataset
 from ..device import device_name, pick_device
+from ..distributed import barrier, is_main, world_size
 from ..measure import count_params, measure_throughput
 from ..models import build_model
 from ..paths import runs_dir
@@ -99,15 +100,19 @@ def train_or_load(
         return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        {"model": model.spec, "train": config.as_dict(), "data": data_desc, "profile": profile},
-        run_dir / "config.json",
-    )
+    if is_main():
+        atomic_write_json(
+            {"model": model.spec, "train": config.as_dict(), "data": data_desc, "profile": profile},
+            run_dir / "config.json",
+        )
     started = time.perf_counter()
     history = fit(
         model, data, config, run_dir=run_dir, device=device, progress=progress, compile=compile
     )
     wall = time.perf_counter() - started
+    if not is_main():  # rank 0 writes the run; the others are done
+        barrier()
+        return Run(model, history, {}, run_dir)
     save_weights(model, final)
 
     result = evaluate(model, data, config.image_size, config.eval_batch_size, device)
@@ -142,6 +147,8 @@ def train_or_load(
         "torch": torch.__version__,
         "date": dt.date.today().isoformat(),
         "run_dir": run_dir.name,
+        "world_size": world_size(),
     }
     atomic_write_json(metrics, metrics_file)
+    barrier()
     return Run(model, history, metrics, run_dir)

@@ -23,6 +23,8 @@ from tqdm.auto import tqdm
 
 from ..data import BatchAugment, EvalTransform, ImageDataset
 from ..device import autocast, memory_format, pick_device, synchronize
+from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
+from ..distributed import world_size as get_world_size
 from .checkpoint import atomic_save, atomic_write_json, load_weights, model_spec, read_checkpoint
 from .config import TrainConfig
 from .evaluate import evaluate
@@ -94,6 +96,12 @@ def fit(
         raise ValueError(
             f"batch_size {config.batch_size} is larger than the training set ({n_train} images)"
         )
+    # Data parallel: config.batch_size is the GLOBAL batch; rank r takes every world-th image of
+    # it, and DDP averages the gradients, so a step equals the single-process step on the same
+    # global batch (the learning rate is not rescaled: it is config.lr, whatever the world size).
+    world, this_rank = get_world_size(), rank()
+    if config.batch_size % world:
+        raise ValueError(f"global batch {config.batch_size} is not divisible by {world} ranks")
     total_steps = steps_per_epoch * config.epochs
     # fused Adam: one kernel for all parameters (16x faster than the default loop on a CPU)
     optimizer = torch.optim.Adam(
@@ -107,7 +115,13 @@ def fit(
         else EvalTransform(config.image_size, data.mean, data.std)
     )
     history, start_epoch, best_acc = History(), 0, -1.0
-    step_model = torch.compile(model) if compile else model
+    step_model = model
+    if is_distributed():
+        step_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if compile:
+        step_model = torch.compile(step_model)
 
     last = run_dir / "last.pt" if run_dir else None
     if last is not None and last.exists():
@@ -126,7 +140,7 @@ def fit(
         total=total_steps,
         initial=start_epoch * steps_per_epoch,
         desc=model_spec(model).get("name", "train"),
-        disable=not progress,
+        disable=not progress or not is_main(),
         mininterval=1.0,
         unit="step",
     )
@@ -143,7 +157,16 @@ def fit(
         window = []
         for i in range(steps_per_epoch):
             idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-            x = augment(train_x[idx], aug_gen) if config.augment else augment(train_x[idx])
+            if config.augment:  # draw for the global batch: the same images get the same draws
+                params = augment.sample_params(config.batch_size, aug_gen, device)
+                idx, params = (
+                    idx[this_rank::world],
+                    augment.select(params, slice(this_rank, None, world)),
+                )
+                x = augment.apply(train_x[idx], params)
+            else:
+                idx = idx[this_rank::world]
+                x = augment(train_x[idx])
             x = x.contiguous(memory_format=fmt)
             y = train_y[idx]
             with autocast(device):  # bf16 on CUDA; cuDNN's BatchNorm keeps fp32 statistics
@@ -159,7 +182,7 @@ def fit(
             window.append(loss.detach())
             step = epoch * steps_per_epoch + i + 1
             if len(window) == config.log_every or i == steps_per_epoch - 1:
-                losses = torch.stack(window).float().cpu()  # the only host sync in a step
+                losses = all_reduce_mean(torch.stack(window).float()).cpu()  # the only host sync
                 _check_finite(losses, step - len(window) + 1, epoch)
                 history.step.append(step)
                 history.step_loss.append(float(losses.mean()))
@@ -170,6 +193,8 @@ def fit(
         epoch_time = time.perf_counter() - started
 
         seen = steps_per_epoch * config.batch_size
+        loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
+        # every rank evaluates the (small) test set, so all ranks agree on the best epoch
         val = evaluate(model, data, config.image_size, config.eval_batch_size, device)
         history.epoch.append(epoch + 1)
         history.train_loss.append(float(loss_sum) / steps_per_epoch)
@@ -182,7 +207,7 @@ def fit(
         if not math.isfinite(history.train_loss[-1]):
             raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
 
-        if run_dir is not None:
+        if run_dir is not None and is_main():
             if val["accuracy"] > best_acc:
                 best_acc = val["accuracy"]
                 save = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -203,5 +228,7 @@ def fit(
                 last,
             )
             atomic_write_json(history.as_dict(), run_dir / "history.json")
+        best_acc = max(best_acc, val["accuracy"])
+        barrier()  # no rank runs ahead of rank 0's checkpoint
     bar.close()
     return history

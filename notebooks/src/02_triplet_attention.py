@@ -243,9 +243,9 @@ fig = plot_history({n: r.history for n, r in main.items()}, title=f"{P.image_siz
 plt.show()
 
 # %% [markdown]
-# **Is the difference real?** The table below puts the mean over seeds beside the run-to-run
-# spread. A difference smaller than about twice the standard deviation is noise at this number
-# of runs; chapter 09 applies a proper test (Welch's t-test) across all variants.
+# **Is the difference real?** The table puts the mean over seeds beside the run-to-run spread
+# and applies Welch's t-test (two-sided, unequal variances): a difference is called significant
+# only when p < 0.05; otherwise it is within noise at this number of runs.
 
 # %%
 print(seed_table(variants, baseline="AlexNet"))

@@ -1,0 +1,176 @@
+"""``python -m course_lib sweep``: models x attention modules x seeds, then statistics.
+
+    python -m course_lib sweep --attention none triplet simam --seeds 42 43 44 --profile quick
+    python -m course_lib sweep --config sweeps/attention.toml --gpus 0 1 2 3
+
+Finished runs are loaded (``train_or_load``), the rest are trained: in this process, or with
+``--gpus`` one ``python -m course_lib train`` subprocess per GPU at a time. Each finished run
+writes its results row (chapter ``sweep``); the sweep then aggregates per variant — mean,
+standard deviation, 95 % confidence interval, runs, failed and missing seeds — writes
+``results/sweep-<profile>.json`` and prints each variant against the baseline with Welch's t-test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Queue
+
+import tomllib
+
+from .paths import results_dir
+from .stats import summarize, verdict
+
+
+@dataclass
+class SweepSpec:
+    models: list[str] = field(default_factory=lambda: ["alexnet"])
+    attentions: list[str] = field(default_factory=lambda: ["none"])
+    seeds: list[int] = field(default_factory=lambda: [42, 43, 44])
+    profile: str | None = None
+    overrides: dict = field(default_factory=dict)  # profile / TrainConfig fields
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> SweepSpec:
+        """``models``, ``attentions``, ``seeds``, ``profile`` and an ``[overrides]`` table."""
+        spec = tomllib.loads(Path(path).read_text())
+        unknown = set(spec) - {"models", "attentions", "seeds", "profile", "overrides"}
+        if unknown:
+            raise ValueError(f"unknown keys in {path}: {sorted(unknown)}")
+        return cls(**spec)
+
+    def jobs(self) -> list[tuple[str, str, int]]:
+        return list(itertools.product(self.models, self.attentions, self.seeds))
+
+
+def variant_name(model: str, attention: str | None) -> str:
+    return f"{model}-{attention or 'none'}"
+
+
+def aggregate(outcomes: list[dict], baseline: str = "alexnet-none") -> list[dict]:
+    """Per variant: mean, std, ci95, n, seeds, and the failed and missing seeds.
+
+    ``outcomes`` holds one dict per job: ``variant``, ``seed``, ``status`` ("ok", "failed" or
+    "missing") and, when ok, ``accuracy``.
+    """
+    variants: dict[str, list[dict]] = {}
+    for o in outcomes:
+        variants.setdefault(o["variant"], []).append(o)
+    rows = []
+    accuracies = {
+        v: [o["accuracy"] for o in os_ if o["status"] == "ok"] for v, os_ in variants.items()
+    }
+    for name, items in variants.items():
+        row = {"variant": name, **summarize(accuracies[name])}
+        row["seeds"] = sorted(o["seed"] for o in items if o["status"] == "ok")
+        row["failed"] = sorted(o["seed"] for o in items if o["status"] == "failed")
+        row["missing"] = sorted(o["seed"] for o in items if o["status"] == "missing")
+        if name != baseline and accuracies.get(baseline) and accuracies[name]:
+            row["vs_baseline"] = verdict(accuracies[name], accuracies[baseline], baseline)
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'variant':24s} {'n':>3s} {'mean':>7s} {'std':>7s} {'95% CI':>7s}  notes"]
+    for r in rows:
+        notes = []
+        if r["failed"]:
+            notes.append(f"failed seeds {r['failed']}")
+        if r["missing"]:
+            notes.append(f"missing seeds {r['missing']}")
+        if r.get("vs_baseline"):
+            notes.append(r["vs_baseline"])
+        lines.append(
+            f"{r['variant']:24s} {r['n']:3d} {r['mean']:7.4f} {r['std']:7.4f} {r['ci95']:7.4f}  "
+            + "; ".join(notes)
+        )
+    return "\n".join(lines)
+
+
+def _train_in_process(spec: SweepSpec, model: str, attention: str, seed: int) -> dict:
+    from .chapter import load_course_data
+    from .profiles import get_profile
+    from .results import write_result
+    from .train import TrainConfig, train_or_load
+
+    profile = get_profile(spec.profile)
+    fields = set(profile.fields())
+    profile = profile.replace(seed=seed, **{k: v for k, v in spec.overrides.items() if k in fields})
+    config = TrainConfig.from_profile(
+        profile, **{k: v for k, v in spec.overrides.items() if k not in fields}
+    )
+    data = load_course_data(profile)
+    att = None if attention == "none" else attention
+    run = train_or_load(model, data, config, att, profile=profile.name)
+    write_result(run.metrics, "sweep")
+    return run.metrics
+
+
+def _train_in_subprocess(spec: SweepSpec, model: str, attention: str, seed: int, gpu: str):
+    command = [sys.executable, "-m", "course_lib", "train", "--model", model]
+    command += ["--attention", attention, "--seed", str(seed), "--write-result", "sweep"]
+    if spec.profile:
+        command += ["--profile", spec.profile]
+    for key, value in spec.overrides.items():
+        command += ["--set", f"{key}={value}"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    start = done.stdout.index("{")
+    return json.loads(done.stdout[start : done.stdout.rindex("}") + 1])
+
+
+def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "alexnet-none"):
+    """Run (or load) every job, then aggregate; returns the aggregated rows."""
+    from .profiles import get_profile
+
+    profile_name = get_profile(spec.profile).name
+    jobs = spec.jobs()
+
+    def run_job(job, gpu=None) -> dict:
+        model, attention, seed = job
+        outcome = {"variant": variant_name(model, attention), "seed": seed}
+        try:
+            if gpu is None:
+                metrics = _train_in_process(spec, model, attention, seed)
+            else:
+                metrics = _train_in_subprocess(spec, model, attention, seed, gpu)
+            outcome.update(status="ok", accuracy=metrics["accuracy"])
+        except Exception as err:  # a failed run is reported, the sweep goes on
+            outcome.update(status="failed", error=f"{type(err).__name__}: {err}")
+        print(f"[sweep] {outcome['variant']} seed {seed}: {outcome['status']}", flush=True)
+        return outcome
+
+    if gpus:
+        free: Queue = Queue()
+        for gpu in gpus:
+            free.put(gpu)
+
+        def on_a_free_gpu(job):
+            gpu = free.get()
+            try:
+                return run_job(job, gpu)
+            finally:
+                free.put(gpu)
+
+        with ThreadPoolExecutor(max_workers=len(gpus)) as pool:
+            outcomes = list(pool.map(on_a_free_gpu, jobs))
+    else:
+        outcomes = [run_job(job) for job in jobs]
+
+    rows = aggregate(outcomes, baseline)
+    path = results_dir() / f"sweep-{profile_name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = {"profile": profile_name, "spec": spec.__dict__, "variants": rows, "runs": outcomes}
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(format_table(rows))
+    print(f"wrote {path}")
+    return rows
