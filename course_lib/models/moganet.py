@@ -346,58 +346,21 @@ def _build(arch: str, num_classes: int, attention: str | None, **kwargs) -> Moga
     return MogaNet(arch, num_classes=num_classes, **kwargs)
 
 
-# ``image_size`` is accepted for build_model and ignored: MogaNet pools globally.
+def _factory(arch: str):
+    def build(
+        num_classes: int = 1000,
+        attention: str | None = None,
+        image_size: int | None = None,  # accepted for build_model, ignored: MogaNet pools
+        **kwargs,
+    ) -> MogaNet:
+        return _build(arch, num_classes, attention, **kwargs)
+
+    build.__name__ = f"moganet_{arch}"
+    build.__doc__ = f"MogaNet-{arch} from the official arch zoo ({MOGANET_ARCHS[arch]})."
+    return build
 
 
-@register_model("moganet_xtiny")
-@register_model("moganet_xt")
-def moganet_xtiny(
-    num_classes: int = 1000, attention: str | None = None, image_size: int | None = None, **kwargs
-) -> MogaNet:
-    """MogaNet-XT: 2.97M parameters at 1000 classes."""
-    return _build("xtiny", num_classes, attention, **kwargs)
-
-
-@register_model("moganet_tiny")
-@register_model("moganet_t")
-def moganet_tiny(
-    num_classes: int = 1000, attention: str | None = None, image_size: int | None = None, **kwargs
-) -> MogaNet:
-    """MogaNet-T: 5.20M parameters at 1000 classes."""
-    return _build("tiny", num_classes, attention, **kwargs)
-
-
-@register_model("moganet_small")
-@register_model("moganet_s")
-def moganet_small(
-    num_classes: int = 1000, attention: str | None = None, image_size: int | None = None, **kwargs
-) -> MogaNet:
-    """MogaNet-S."""
-    return _build("small", num_classes, attention, **kwargs)
-
-
-@register_model("moganet_base")
-@register_model("moganet_b")
-def moganet_base(
-    num_classes: int = 1000, attention: str | None = None, image_size: int | None = None, **kwargs
-) -> MogaNet:
-    """MogaNet-B."""
-    return _build("base", num_classes, attention, **kwargs)
-
-
-@register_model("moganet_large")
-@register_model("moganet_l")
-def moganet_large(
-    num_classes: int = 1000, attention: str | None = None, image_size: int | None = None, **kwargs
-) -> MogaNet:
-    """MogaNet-L."""
-    return _build("large", num_classes, attention, **kwargs)
-
-
-@register_model("moganet_xlarge")
-@register_model("moganet_xl")
-def moganet_xlarge(
-    num_classes: int = 1000, attention: str | None = None, image_size: int | None = None, **kwargs
-) -> MogaNet:
-    """MogaNet-XL."""
-    return _build("xlarge", num_classes, attention, **kwargs)
+# every arch under its full name (moganet_xtiny, ...) and its short one (moganet_xt, ...)
+for _short, _arch in MOGANET_ALIASES.items():
+    if "-" not in _short:
+        register_model(f"moganet_{_short}")(register_model(f"moganet_{_arch}")(_factory(_arch)))
