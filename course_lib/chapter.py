@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from .data import EvalTransform, ImageDataset, load_cifar10
-from .device import device_name
 from .explain import compute_cam, plot_cam_grid
 from .measure import count_flops, count_params
 from .plots import plot_predictions
@@ -171,18 +170,12 @@ def report(run: Run, chapter: str, **extra) -> str:
     return line
 
 
-def describe_setup(profile: Profile) -> str:
-    """One line for the top of a chapter: profile and device."""
-    return f"profile {profile.name} | device {device_name()} | params counted by course_lib"
-
-
 __all__ = [
     "cam_comparison",
     "cam_maps",
     "compare_runs",
     "count_flops",
     "count_params",
-    "describe_setup",
     "fixed_test_images",
     "load_course_data",
     "prediction_strip",

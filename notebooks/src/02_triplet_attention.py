@@ -57,7 +57,7 @@ from course_lib.chapter import (
 )
 from course_lib.data import EvalTransform
 from course_lib.device import device_name
-from course_lib.measure import count_buffers, count_flops, count_params
+from course_lib.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.plots import plot_history
 
