@@ -49,6 +49,8 @@ def run_notebooks(
     output_dir = Path(output_dir or repo_root() / "executed" / profile)
     output_dir.mkdir(parents=True, exist_ok=True)
     os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it: parameters follow the profile
+    # progress bars would fill the saved outputs with thousands of updates; tables give times
+    os.environ.setdefault("COURSE_PROGRESS", "off")
     results = []
     for notebook in find_notebooks(notebooks_dir, only):
         target = notebook if inplace else output_dir / notebook.name

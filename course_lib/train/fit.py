@@ -13,6 +13,7 @@ written atomically, so an interruption loses at most the epoch in progress.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,7 @@ def fit(
         total=total_steps,
         initial=start_epoch * steps_per_epoch,
         desc=model_spec(model).get("name", "train"),
-        disable=not progress or not is_main(),
+        disable=not progress or not is_main() or os.environ.get("COURSE_PROGRESS") == "off",
         mininterval=1.0,
         unit="step",
     )
