@@ -38,7 +38,7 @@ seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows n
 # seed 003's experiment (EPSANet-50 vs ResNet-50): 224 px, 10 epochs, batch 64, Adam 1e-3, plain
 # cross-entropy, no augmentation. Off a GPU it is reduced to what a CPU finishes in minutes.
 psa_seeds = list(seeds)  # AlexNet-PSA is 3-7x slower than AlexNet on a CPU: [seed] is faster
-REDUCED = {"paper": (224, 10, 64, None, None), "quick": (32, 3, 64, 5000, 1000), "smoke": (32, 1, 32, 64, 50)}
+REDUCED = {"paper": (224, 10, 64, None, None), "quick": (32, 3, 64, 3000, 1000), "smoke": (32, 1, 32, 64, 50)}
 resnet_image_size, resnet_epochs, resnet_batch_size, resnet_train_subset, resnet_test_subset = REDUCED[P.name]
 
 # %%

@@ -37,7 +37,7 @@ seed = P.seed  # the run whose curves, predictions and CAMs are shown
 seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows no spread
 # seed 004: 224 px, Adam 1e-4. At 224 px the attention after conv1_1 is a 50176 x 50176 matrix per
 # image (10 GB in float32), so even the paper profile trains at 64 px; on a CPU, 32 px and a subset.
-REDUCED = {"paper": (64, 20, 64, None, None), "quick": (32, 2, 32, 2000, 500), "smoke": (32, 1, 16, 32, 20)}
+REDUCED = {"paper": (64, 20, 64, None, None), "quick": (32, 2, 32, 1000, 500), "smoke": (32, 1, 16, 32, 20)}
 vgg_image_size, vgg_epochs, vgg_batch_size, vgg_train_subset, vgg_test_subset = REDUCED[P.name]
 vgg_lr = 1e-4
 folder_images_per_class = 60 if P.name != "smoke" else 12
