@@ -279,7 +279,7 @@ def test_cbam_is_channel_then_spatial():
 # --- a few training steps -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["triplet", "simam", "se", "cbam"])
+@pytest.mark.parametrize("name", ["triplet", "simam", "se", "cbam", "psa"])
 def test_few_adam_steps_lower_the_loss(name):
     torch.manual_seed(0)
     model = build_model("alexnet", attention=name, image_size=64, dropout=0.0)

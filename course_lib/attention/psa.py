@@ -149,10 +149,13 @@ def fit_groups(
 class PSAAttention(PSAModule):
     """PSA as a drop-in for an attention slot: ``channels`` in, ``channels`` out.
 
-    In EPSANet, PSA *replaces* a convolution. After a convolution (AlexNet's ``attention`` slot)
-    we use it residual-free, ``out = PSA(x)``: a shape-preserving multi-scale re-mixing of the
-    conv's output, which adds parameters (its four branch convs) unlike SE-style gating. Group
-    counts are fitted to the width with :func:`fit_groups`.
+    In EPSANet, PSA *replaces* a convolution and is followed by a BatchNorm (the bottleneck's
+    ``conv2 -> bn2 -> relu``). In AlexNet's ``attention`` slot it is used the same way,
+    ``out = BN(PSA(x))`` before AlexNet's own ReLU: a shape-preserving multi-scale re-mixing of
+    the conv's output, which adds parameters (its four branch convs) unlike SE-style gating.
+    Without the BatchNorm the signal fades through five stacked PSA modules (each output is a
+    softmax-weighted quarter of four convolutions) and AlexNet-PSA does not train at all: the
+    loss stays at ln 10. Group counts are fitted to the width with :func:`fit_groups`.
     """
 
     def __init__(
@@ -172,3 +175,7 @@ class PSAAttention(PSAModule):
             stride=1,
             reduction=reduction,
         )
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(super().forward(x))
