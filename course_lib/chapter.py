@@ -156,6 +156,10 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
         f"data: {first['data_source']}; {first['train_images']} train / {first['test_images']} "
         f"test images; profile {first['profile']}; device {first['device']}; seed {first['seed']}"
     )
+    lines.append(
+        "times and images/s are measured during training and vary with the machine's load; "
+        "`python -m course_lib bench` measures speed under controlled conditions"
+    )
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .paths import results_dir
 from .results import read_results
 from .stats import summarize, verdict, welch_test
 
@@ -97,7 +98,9 @@ def build_leaderboard(
     groups: dict[tuple, list[dict]] = defaultdict(list)
     seen: dict[tuple, str] = {}
     duplicates, skipped = [], []
-    for row in read_results(folder):
+    folder = Path(folder or results_dir())
+    # results/<profile>/*.json are the per-run rows; files beside them (sweeps, benches) are not
+    for row in read_results(folder / profile if profile else folder):
         if "error" in row:
             skipped.append(f"{row['file']} ({row['error']})")
             continue
