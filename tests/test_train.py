@@ -113,3 +113,16 @@ def test_evaluate_reports_per_class_and_confusion(cifar_small):
     assert result["accuracy"] == pytest.approx(float(cm.diag().sum()) / 100)
     per_class = list(result["per_class_accuracy"].values())
     assert per_class == pytest.approx((cm.diag().float() / 10).tolist())
+
+
+def test_a_run_from_older_code_is_set_aside_and_retrained(cifar_small):
+    config = CONFIG.replace(epochs=1)
+    first = train_or_load("alexnet", cifar_small, config, profile="smoke", progress=False)
+    # simulate a library change: the saved weights lose a layer the model now has
+    ckpt = torch.load(first.run_dir / "final.pt", weights_only=True)
+    ckpt["model"].pop("classifier.7.bias")
+    torch.save(ckpt, first.run_dir / "final.pt")
+    with pytest.warns(UserWarning, match="another version of the model"):
+        again = train_or_load("alexnet", cifar_small, config, profile="smoke", progress=False)
+    assert again.run_dir == first.run_dir and (again.run_dir / "final.pt").exists()
+    assert list(first.run_dir.parent.glob(f"{first.run_dir.name}.stale-*"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..distributed import barrier, is_main, world_size
 from ..measure import count_params, measure_throughput
 from ..models import build_model
 from ..paths import runs_dir
-from .checkpoint import atomic_write_json, load_weights, save_weights
+from .checkpoint import CheckpointError, atomic_write_json, load_weights, save_weights
 from .config import TrainConfig, config_hash
 from .evaluate import evaluate
 from .fit import History, fit
@@ -51,6 +52,18 @@ def describe_source(data: ImageDataset) -> str:
     if name == "cifar10-jpeg.tar.gz":
         return "CIFAR-10, cifar10-jpeg.tar.gz (offline copy, JPEG q75)"
     return name
+
+
+def _set_aside(run_dir: Path, err: Exception) -> None:
+    """A run folder whose weights no longer fit the model (the library's code changed since):
+    move it aside, say so, and train again rather than fail or load the wrong thing."""
+    stale = run_dir.with_name(f"{run_dir.name}.stale-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    run_dir.rename(stale)
+    warnings.warn(
+        f"{run_dir.name} was trained with another version of the model and is kept as "
+        f"{stale.name}; training again. ({str(err).splitlines()[0]})",
+        stacklevel=3,
+    )
 
 
 def run_name(model_name: str, attention: str | None) -> str:
@@ -95,9 +108,17 @@ def train_or_load(
     final, metrics_file = run_dir / "final.pt", run_dir / "metrics.json"
 
     if final.exists() and metrics_file.exists():
-        load_weights(model, final)
-        history = History.from_dict(json.loads((run_dir / "history.json").read_text()))
-        return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
+        try:
+            load_weights(model, final)
+            history = History.from_dict(json.loads((run_dir / "history.json").read_text()))
+            return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
+        except CheckpointError as err:
+            _set_aside(run_dir, err)
+    elif (run_dir / "last.pt").exists():
+        try:
+            load_weights(model, run_dir / "last.pt")  # resumable only if it fits this code
+        except CheckpointError as err:
+            _set_aside(run_dir, err)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_main():
