@@ -126,3 +126,6 @@ def test_a_run_from_older_code_is_set_aside_and_retrained(cifar_small):
         again = train_or_load("alexnet", cifar_small, config, profile="smoke", progress=False)
     assert again.run_dir == first.run_dir and (again.run_dir / "final.pt").exists()
     assert list(first.run_dir.parent.glob(f"{first.run_dir.name}.stale-*"))
+    # retrained from the seed's fresh weights, not from what the stale checkpoint held
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.allclose(a.cpu(), b.cpu(), atol=1e-6)

@@ -89,14 +89,18 @@ def train_or_load(
     """
     device = pick_device(device)
     attention = None if attention in (None, "none") else attention  # one name for "no attention"
-    torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
-    model = build_model(
-        model_name,
-        attention=attention,
-        image_size=config.image_size,
-        num_classes=data.num_classes,
-        **(model_kwargs or {}),
-    )
+
+    def fresh_model() -> nn.Module:
+        torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
+        return build_model(
+            model_name,
+            attention=attention,
+            image_size=config.image_size,
+            num_classes=data.num_classes,
+            **(model_kwargs or {}),
+        )
+
+    model = fresh_model()
     data_desc = {
         "source": describe_source(data),
         "train": len(data.train_labels),
@@ -114,11 +118,13 @@ def train_or_load(
             return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
         except CheckpointError as err:
             _set_aside(run_dir, err)
+            model = fresh_model()  # a failed load_state_dict may have copied some tensors
     elif (run_dir / "last.pt").exists():
         try:
             load_weights(model, run_dir / "last.pt")  # resumable only if it fits this code
         except CheckpointError as err:
             _set_aside(run_dir, err)
+            model = fresh_model()
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_main():
