@@ -78,6 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config,
         attention=args.attention,
         name=args.name,
+        model_kwargs=_parse_pairs(args.model_arg),
         profile=profile.name,
         device=device,
         compile=args.compile,
@@ -177,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="any other profile or TrainConfig field, e.g. --set train_subset=5000",
+    )
+    train.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an argument of the model's builder, e.g. --model-arg classifier=compact for VGG16",
     )
     train.add_argument("--data", default=None, help="CIFAR-10 source (default: search, see docs)")
     train.add_argument("--image-folder", default=None, help="train on your own image folder")

@@ -29,6 +29,14 @@ def test_train_command_writes_a_run(tmp_path, capsys):
     assert len(runs) == 1
 
 
+def test_train_command_passes_model_arguments(tmp_path, capsys):
+    argv = ["train", "--profile", "smoke", "--data", cifar_source(), "--model", "vgg16"]
+    argv += ["--model-arg", "classifier=compact", "--image-size", "32", "--batch-size", "32"]
+    argv += ["--set", "train_subset=32", "--set", "test_subset=10", "--set", "log_every=1"]
+    assert main(argv) == 0
+    assert '"params": 15245130' in capsys.readouterr().out  # the compact head, not 134M
+
+
 def test_profiles(monkeypatch):
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     assert get_profile().name == "smoke"

@@ -141,6 +141,19 @@ def test_vgg16_small_input_and_chosen_layers():
         build_model("vgg16", attention="se", image_size=64)
 
 
+def test_vgg16_compact_classifier():
+    imagenet = on_meta("vgg16", num_classes=10, attention=None, image_size=32)
+    compact = on_meta("vgg16", num_classes=10, attention=None, image_size=32, classifier="compact")
+    convs = 14_714_688  # VGG16's 13 convolutions
+    assert count_params(compact) == convs + (512 * 512 + 512) * 2 + 512 * 10 + 10 == 15_245_130
+    assert count_params(imagenet) == convs + 25088 * 4096 + 4096 + 4096 * 4097 + 4097 * 10
+    torch.manual_seed(0)
+    model = build_model("vgg16_attention", num_classes=10, image_size=32, classifier="compact")
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="compact"):
+        build_model("vgg16", num_classes=10, image_size=32, classifier="tiny")
+
+
 def test_vgg16_pretrained_never_downloads(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth"):

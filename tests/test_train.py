@@ -64,6 +64,9 @@ def test_finished_runs_are_loaded_not_retrained(cifar_small, monkeypatch):
     config = CONFIG.replace(epochs=1)
     first = train_or_load("alexnet", cifar_small, config, profile="smoke", progress=False)
     assert (first.run_dir / "final.pt").exists() and (first.run_dir / "best.pt").exists()
+    assert not (first.run_dir / "last.pt").exists(), "a finished run keeps no resume state"
+    # one epoch: the best epoch is the final one, so the weights are stored once (hard link)
+    assert (first.run_dir / "best.pt").samefile(first.run_dir / "final.pt")
     metrics = json.loads((first.run_dir / "metrics.json").read_text())
     assert metrics["params"] == 5_426_890 and metrics["profile"] == "smoke"
     assert sum(map(sum, metrics["confusion_matrix"])) == 100

@@ -19,6 +19,12 @@ builds all three for 256 channels, which breaks at 17 and 24 (512 channels); her
 read from the network. Inserted modules are named ``attn_<index>`` and the original layers keep
 their torchvision names, so ``features.0.weight`` etc. still match torchvision checkpoints.
 
+``classifier="compact"`` swaps torchvision's head for one sized for small images. At 32 px the
+last feature map is 1x1, and torchvision's adaptive pool copies that one vector 49 times into a
+25,088-wide input for a 4096-4096 MLP: 119.6M of the 134.3M parameters (10 classes) learn from
+a single 512-vector. The compact head averages the feature map to 512 numbers and applies
+512-512-classes with dropout 0.5 (the usual CIFAR VGG16): 15,245,130 parameters at 10 classes.
+
 All ReLUs are made non-in-place: an in-place ReLU after a GradCAM target layer would overwrite
 the activation the CAM needs. This changes no weights.
 """
@@ -39,6 +45,21 @@ from .registry import register_model
 VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"  # torchvision's VGG16_Weights.IMAGENET1K_V1
 VGG16_SEED_ATTENTION_AFTER = (1, 6)  # after conv1_1 + ReLU and conv2_1 + ReLU (seed 004)
 VGG_MIN_IMAGE_SIZE = 32  # five 2x2 max-pools
+VGG_CLASSIFIERS = ("imagenet", "compact")
+
+
+def compact_classifier(num_classes: int, width: int = 512, dropout: float = 0.5) -> nn.Sequential:
+    """Global-average-pooled 512 features -> width -> width -> classes, dropout before each."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(512, width),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(width, width),
+        nn.ReLU(),
+        nn.Linear(width, num_classes),
+    )
 
 
 def vgg16_weights_path(weights_path: str | Path | None = None) -> Path:
@@ -62,15 +83,21 @@ def _check_weights_file(weights_path: str | Path | None) -> Path:
 def load_vgg16_imagenet(model: nn.Module, weights_path: str | Path | None = None) -> None:
     """Load ImageNet weights from disk into a plain torchvision VGG16 (never downloads).
 
-    With a classifier of other than 1000 classes, every layer but the last is loaded.
+    With a classifier of other than 1000 classes, every layer but the last is loaded; with the
+    compact classifier, the convolutions only.
     """
     path = _check_weights_file(weights_path)
     state = torch.load(path, map_location="cpu", weights_only=True)
-    last = model.classifier[-1]
-    if state["classifier.6.weight"].shape[0] != last.out_features:
-        state = {k: v for k, v in state.items() if not k.startswith("classifier.6.")}
+    own = model.state_dict()
+    # layers whose shape differs (last layer, compact head) keep their fresh initialisation
+    fresh = {
+        k
+        for k, v in state.items()
+        if k.startswith("classifier.") and (k not in own or own[k].shape != v.shape)
+    }
+    state = {k: v for k, v in state.items() if k not in fresh}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("classifier.6.") for k in missing):
+    if unexpected or any(not k.startswith("classifier.") for k in missing):
         raise RuntimeError(
             f"{path} is not a torchvision VGG16 checkpoint: missing {missing}, "
             f"unexpected {unexpected}"
@@ -113,6 +140,7 @@ def vgg16(
     pretrained: bool = False,
     weights_path: str | Path | None = None,
     attention_kwargs: dict | None = None,
+    classifier: str = "imagenet",
 ) -> nn.Module:
     """torchvision's VGG16 with ``attention`` inserted after ``features[i]`` for i in
     ``attention_after``.
@@ -127,7 +155,11 @@ def vgg16(
             (``torch.hub.get_dir()/checkpoints/vgg16-397923af.pth``); never downloads.
         weights_path: a torchvision VGG16 checkpoint file.
         attention_kwargs: passed to every attention module.
+        classifier: ``"imagenet"`` (torchvision's 7x7 pool and 4096-4096 MLP) or ``"compact"``
+            (global average pool, 512-512 MLP; for small images, see the module docstring).
     """
+    if classifier not in VGG_CLASSIFIERS:
+        raise ValueError(f"unknown VGG classifier {classifier!r}; choose one of {VGG_CLASSIFIERS}")
     if image_size is not None and image_size < VGG_MIN_IMAGE_SIZE:
         raise ValueError(
             f"VGG16 needs images of at least {VGG_MIN_IMAGE_SIZE} px (five 2x2 max-pools), "
@@ -142,6 +174,9 @@ def vgg16(
     if pretrained:
         _check_weights_file(weights_path)  # fail before building 138M parameters
     model = torchvision.models.vgg16(weights=None, num_classes=num_classes)
+    if classifier == "compact":
+        model.avgpool = nn.AdaptiveAvgPool2d(1)
+        model.classifier = compact_classifier(num_classes)
     if pretrained:
         load_vgg16_imagenet(model, weights_path)  # before inserting: names still match
     for m in model.modules():
@@ -163,6 +198,7 @@ def vgg16_attention(
     pretrained: bool = False,
     weights_path: str | Path | None = None,
     attention_kwargs: dict | None = None,
+    classifier: str = "imagenet",
 ) -> nn.Module:
     """Seed 004's VGG16 + self-attention: SAGAN self-attention after conv1_1 and conv2_1 (and
     their ReLUs). ``attention=None`` means the default, ``"self_attention"``.
@@ -175,4 +211,5 @@ def vgg16_attention(
         pretrained=pretrained,
         weights_path=weights_path,
         attention_kwargs=attention_kwargs,
+        classifier=classifier,
     )

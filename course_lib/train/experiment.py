@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -64,6 +65,22 @@ def _set_aside(run_dir: Path, err: Exception) -> None:
         f"{stale.name}; training again. ({str(err).splitlines()[0]})",
         stacklevel=3,
     )
+
+
+def _slim_finished_run(run_dir: Path, best_is_final: bool) -> None:
+    """A finished run needs no resume state: drop ``last.pt`` (weights plus Adam's two moments,
+    three times the size of the weights). When the best epoch is the last one, ``best.pt``
+    becomes a hard link to ``final.pt`` so the weights are stored once (a copy is kept where
+    the file system has no hard links)."""
+    (run_dir / "last.pt").unlink(missing_ok=True)
+    if best_is_final:
+        tmp = run_dir / ".best.pt.link"
+        try:
+            tmp.unlink(missing_ok=True)
+            os.link(run_dir / "final.pt", tmp)
+            os.replace(tmp, run_dir / "best.pt")
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
 
 def run_name(model_name: str, attention: str | None) -> str:
@@ -177,5 +194,6 @@ def train_or_load(
         "world_size": world_size(),
     }
     atomic_write_json(metrics, metrics_file)
+    _slim_finished_run(run_dir, best_is_final=best == len(history.val_acc) - 1)
     barrier()
     return Run(model, history, metrics, run_dir)
