@@ -14,7 +14,9 @@ from course_lib.attention import (
     SimAM,
     SpatialAttention,
     SqueezeExcite,
+    ThreeAxisZPool,
     TripletAttention,
+    ZPool,
     create_attention,
     list_attention,
 )
@@ -125,8 +127,9 @@ def _randomise_bn(module: nn.Module) -> None:
                 m.running_var.uniform_(0.5, 2.0)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("train", [True, False])
-def test_triplet_literal_and_fast_forms_agree(train):
+def test_triplet_literal_and_fast_forms_agree(train, layout):
     torch.manual_seed(0)
     fast = TripletAttention(12)
     _randomise_bn(fast)
@@ -135,7 +138,7 @@ def test_triplet_literal_and_fast_forms_agree(train):
     fast.train(train)
     literal.train(train)
 
-    x = torch.randn(3, 12, 9, 13)
+    x = torch.randn(3, 12, 9, 13).contiguous(memory_format=layout)
     x_fast = x.clone().requires_grad_(True)
     x_lit = x.clone().requires_grad_(True)
     out_fast = fast(x_fast)
@@ -156,6 +159,20 @@ def test_triplet_literal_and_fast_forms_agree(train):
         fast.named_buffers(), literal.named_buffers(), strict=True
     ):
         torch.testing.assert_close(b_fast, b_lit, msg=name)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_three_axis_zpool_matches_zpool_and_its_gradient_is_exact(layout):
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64).contiguous(memory_format=layout)
+    over_h, over_w, over_c = ThreeAxisZPool.apply(x)
+    torch.testing.assert_close(over_h, ZPool()(x.permute(0, 2, 1, 3)))  # (B, 2, C, W)
+    torch.testing.assert_close(over_w, ZPool()(x.permute(0, 3, 1, 2)))  # (B, 2, C, H)
+    torch.testing.assert_close(over_c, ZPool()(x))  # (B, 2, H, W)
+    # finite differences against the hand-written backward (no ties in random doubles)
+    assert torch.autograd.gradcheck(ThreeAxisZPool.apply, (x.requires_grad_(),))
+    grad = torch.autograd.grad(sum(m.sum() for m in ThreeAxisZPool.apply(x)), x)[0]
+    assert grad.is_contiguous(memory_format=layout), "the gradient keeps x's memory layout"
 
 
 # --- SimAM ----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from course_lib.attention import AttentionGate, TripletAttention, ZPool
+from course_lib.attention import AttentionGate, ThreeAxisZPool, TripletAttention, ZPool
 from course_lib.chapter import (
     cam_comparison,
     compare_runs,
@@ -114,6 +114,19 @@ print("output:", tuple(ta(x).shape))
 print(inspect.getsource(TripletAttention.forward_literal))
 print(inspect.getsource(TripletAttention.pooled_maps))
 print(inspect.getsource(TripletAttention.forward_fast))
+
+# %% [markdown]
+# Two more pieces of bookkeeping make the fast form fast on a CPU without changing a formula.
+# The six reductions (max and mean over H, over W, over C) are one autograd node,
+# `ThreeAxisZPool`, with a hand-written backward: the gradient of a mean spreads $1/n$ of the
+# upstream gradient over the pooled axis, the gradient of a max goes to the arg-max entry, and
+# all six are written into one tensor instead of six that autograd would add up. (The test
+# suite checks this backward against finite differences.) And each gate's $7\times7$
+# convolution runs on its map with the longer axis last — a transposed map convolved with the
+# transposed kernel is the transposed result — because oneDNN is up to 5× faster that way.
+
+# %%
+print(inspect.getsource(ThreeAxisZPool.backward))
 
 # %% [markdown]
 # The two forms must agree — outputs, input gradients and parameter gradients up to float32
