@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -61,6 +62,38 @@ def bench_model(
     return row
 
 
+def paired_train_overhead(
+    name: str,
+    attention: str,
+    image_size: int,
+    batch_size: int,
+    device: torch.device,
+    iters: int = 5,
+    rounds: int = 3,
+    compile: bool = False,
+) -> list[float]:
+    """Training-step cost of ``name`` with ``attention`` over the plain model, ``rounds`` times.
+
+    Each round times the plain model and then the variant, back to back, so that both see the
+    same machine load; a ratio from two far-apart measurements drifts with the load (on a
+    shared 2-core CPU by 10-20 %). Returns one ratio per round.
+    """
+    models = []
+    for variant in (None, attention):
+        torch.manual_seed(0)
+        model = build_model(name, attention=variant, image_size=image_size, num_classes=10)
+        model = model.to(device)
+        models.append(torch.compile(model) if compile else model)
+    ratios = []
+    for _ in range(rounds):
+        plain, with_attention = (
+            measure_throughput(m, image_size, batch_size, device, train=True, warmup=2, iters=iters)
+            for m in models
+        )
+        ratios.append(plain / with_attention)
+    return ratios
+
+
 def bench_pipelines(image_size: int, batch_size: int, device: torch.device, batches: int = 10):
     """Images/s of the per-image PIL pipeline (DataLoader, 2 workers) and of BatchAugment."""
     from torch.utils.data import DataLoader
@@ -106,8 +139,13 @@ def run_bench(
     iters: int = 5,
     compile: bool = False,
     output: str | Path | None = None,
+    rounds: int = 3,
 ) -> dict:
-    """Benchmark and write ``results/bench-<device>-<size>px.json``; returns the report."""
+    """Benchmark and write ``results/bench-<device>-<size>px.json``; returns the report.
+
+    Each attention module's training-step overhead over plain AlexNet is the median of
+    ``rounds`` paired measurements (:func:`paired_train_overhead`), with their range.
+    """
     device = pick_device(device)
     models = models or [m for m in list_models() if m not in MODEL_ALIASES]
     attentions = attentions or [a for a in list_attention() if a != "none"]
@@ -123,8 +161,23 @@ def run_bench(
     if plain:
         for r in rows:
             if r["model"] == "alexnet" and r["attention"] != "none":
-                r["train_overhead_vs_alexnet"] = (
-                    plain["train_images_per_s"] / r["train_images_per_s"]
+                ratios = paired_train_overhead(
+                    "alexnet",
+                    r["attention"],
+                    image_size,
+                    batch_size,
+                    device,
+                    iters,
+                    rounds,
+                    compile,
+                )
+                r["train_overhead_vs_alexnet"] = statistics.median(ratios)
+                r["train_overhead_rounds"] = ratios
+                print(
+                    f"alexnet + {r['attention']}: training step {statistics.median(ratios):.2f}x "
+                    f"plain AlexNet (median of {rounds} paired rounds, "
+                    f"{min(ratios):.2f}-{max(ratios):.2f})",
+                    flush=True,
                 )
                 r["inference_overhead_vs_alexnet"] = (
                     plain["inference_images_per_s"] / r["inference_images_per_s"]
@@ -136,6 +189,8 @@ def run_bench(
         "image_size": image_size,
         "batch_size": batch_size,
         "compile": compile,
+        "iters": iters,
+        "overhead_rounds": rounds,
         "models": rows,
         "pipelines": bench_pipelines(image_size, batch_size, device),
     }
@@ -169,7 +224,12 @@ def format_report(report: dict) -> str:
     ]
     for r in report["models"]:
         ratio = r.get("train_overhead_vs_alexnet")
-        lines.append(_format_row(r) + (f" {ratio:7.2f}x" if ratio else ""))
+        spread = r.get("train_overhead_rounds")
+        lines.append(
+            _format_row(r)
+            + (f" {ratio:7.2f}x" if ratio else "")
+            + (f" ({min(spread):.2f}-{max(spread):.2f})" if spread else "")
+        )
     p = report["pipelines"]
     lines.append(
         f"augmentation: PIL per image (2 workers) {p['pil_images_per_s']:.0f} img/s, "

@@ -128,6 +128,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         iters=args.iters,
         compile=args.compile,
         output=args.output,
+        rounds=args.rounds,
     )
     return 0
 
@@ -229,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--attention", nargs="*", default=None, help="default: every module")
     bench.add_argument("--device", default=None)
     bench.add_argument("--iters", type=int, default=5, help="timed steps per measurement")
+    bench.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="paired plain/attention measurements per overhead ratio (the median is reported)",
+    )
     bench.add_argument("--compile", action="store_true", help="torch.compile the models")
     bench.add_argument("--output", default=None, help="default: results/bench-<device>-<px>.json")
     bench.set_defaults(func=cmd_bench)
