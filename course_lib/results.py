@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .atomic import atomic_write_json
 from .paths import results_dir
-from .train.checkpoint import atomic_write_json
 
 # What the source posts reported (COURSE_PLAN.md), to be shown beside our numbers.
 SEED_REPORTED = {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_save
 from ..paths import data_dir
 from .dataset import ImageDataset
 
@@ -37,13 +37,10 @@ def cache_path(source: Path, **options) -> Path:
 
 def save_cache(dataset: ImageDataset, path: Path) -> None:
     """Write atomically, so that an interrupted write never leaves a half cache behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {name: getattr(dataset, name) for name in FIELDS}
     payload.update(classes=dataset.classes, source=dataset.source)
     payload.update(mean=list(dataset.mean), std=list(dataset.std))
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    atomic_save(payload, path)
 
 
 def load_cache(path: Path) -> ImageDataset | None:

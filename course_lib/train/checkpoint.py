@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..atomic import atomic_save, atomic_write_json
+
+__all__ = [
+    "CheckpointError",
+    "atomic_save",
+    "atomic_write_json",
+    "cpu_state_dict",
+    "load_weights",
+    "model_spec",
+    "read_checkpoint",
+    "save_weights",
+]
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint does not fit the model it is loaded into, or cannot be read."""
-
-
-def atomic_save(obj, path: str | Path) -> None:
-    """torch.save to a temporary file, then rename: an interruption never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_json(obj, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def model_spec(model: nn.Module) -> dict:
@@ -36,9 +30,14 @@ def model_spec(model: nn.Module) -> dict:
     return dict(getattr(model, "spec", {"name": type(model).__name__}))
 
 
+def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's weights and buffers, detached and on the CPU (as a checkpoint stores them)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def save_weights(model: nn.Module, path: str | Path, **extra) -> None:
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_save({"spec": model_spec(model), "model": state, **extra}, path)
+    """Write the model's spec and weights (plus ``extra`` entries) atomically to ``path``."""
+    atomic_save({"spec": model_spec(model), "model": cpu_state_dict(model), **extra}, path)
 
 
 def read_checkpoint(path: str | Path) -> dict:

@@ -26,7 +26,15 @@ from ..data import BatchAugment, EvalTransform, ImageDataset
 from ..device import autocast, memory_format, pick_device, synchronize
 from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
 from ..distributed import world_size as get_world_size
-from .checkpoint import atomic_save, atomic_write_json, load_weights, model_spec, read_checkpoint
+from .checkpoint import (
+    atomic_save,
+    atomic_write_json,
+    cpu_state_dict,
+    load_weights,
+    model_spec,
+    read_checkpoint,
+    save_weights,
+)
 from .config import TrainConfig
 from .evaluate import evaluate
 
@@ -208,17 +216,14 @@ def fit(
         if not math.isfinite(history.train_loss[-1]):
             raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
 
+        improved, best_acc = val["accuracy"] > best_acc, max(best_acc, val["accuracy"])
         if run_dir is not None and is_main():
-            if val["accuracy"] > best_acc:
-                best_acc = val["accuracy"]
-                save = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-                atomic_save(
-                    {"spec": model_spec(model), "model": save, "epoch": epoch}, run_dir / "best.pt"
-                )
+            if improved:
+                save_weights(model, run_dir / "best.pt", epoch=epoch)
             atomic_save(
                 {
                     "spec": model_spec(model),
-                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                    "model": cpu_state_dict(model),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "history": history.as_dict(),
@@ -229,7 +234,6 @@ def fit(
                 last,
             )
             atomic_write_json(history.as_dict(), run_dir / "history.json")
-        best_acc = max(best_acc, val["accuracy"])
         barrier()  # no rank runs ahead of rank 0's checkpoint
     bar.close()
     return history
