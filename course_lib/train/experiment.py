@@ -127,21 +127,19 @@ def train_or_load(
     digest = config_hash(model.spec, config.as_dict(), data_desc)
     run_dir = Path(runs_root or runs_dir()) / f"{name or run_name(model_name, attention)}-{digest}"
     final, metrics_file = run_dir / "final.pt", run_dir / "metrics.json"
-
-    if final.exists() and metrics_file.exists():
+    finished = final.exists() and metrics_file.exists()
+    # a finished run is loaded, an interrupted one resumed; either only if it fits this code
+    found = final if finished else run_dir / "last.pt"
+    if found.exists():
         try:
-            load_weights(model, final)
-            history = History.from_dict(json.loads((run_dir / "history.json").read_text()))
-            return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
+            load_weights(model, found)
         except CheckpointError as err:
             _set_aside(run_dir, err)
             model = fresh_model()  # a failed load_state_dict may have copied some tensors
-    elif (run_dir / "last.pt").exists():
-        try:
-            load_weights(model, run_dir / "last.pt")  # resumable only if it fits this code
-        except CheckpointError as err:
-            _set_aside(run_dir, err)
-            model = fresh_model()
+            finished = False
+    if finished:
+        history = History.from_dict(json.loads((run_dir / "history.json").read_text()))
+        return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_main():
