@@ -40,26 +40,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .distributed import init_from_env, is_main
     from .models import MODELS
     from .profiles import get_profile
-    from .train import TrainConfig, train_or_load
+    from .train import apply_overrides, train_or_load
 
     MODELS.get(args.model)  # unknown names fail here, before any data is loaded
     if args.attention:
         ATTENTION.get(args.attention)
     device = init_from_env() or args.device  # under torchrun: this rank's device
-    profile = get_profile(args.profile)
-    overrides = _parse_pairs(args.set)
-    profile_fields = set(profile.fields())
-    profile = profile.replace(
-        epochs=args.epochs,
-        image_size=args.image_size,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        **{k: v for k, v in overrides.items() if k in profile_fields},
-    )
-    config = TrainConfig.from_profile(
-        profile, **{k: v for k, v in overrides.items() if k not in profile_fields}
-    )
+    flags = {"epochs": args.epochs, "image_size": args.image_size, "batch_size": args.batch_size,
+             "lr": args.lr, "seed": args.seed}  # fmt: skip
+    overrides = {**_parse_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
+    profile, config = apply_overrides(get_profile(args.profile), overrides)
     if args.image_folder:
         data = load_image_folder(args.image_folder, size=args.folder_size)
     else:

@@ -49,10 +49,6 @@ class SweepSpec:
         return list(itertools.product(self.models, self.attentions, self.seeds))
 
 
-def variant_name(model: str, attention: str | None) -> str:
-    return f"{model}-{attention or 'none'}"
-
-
 def aggregate(outcomes: list[dict], baseline: str = "alexnet-none") -> list[dict]:
     """Per variant: mean, std, ci95, n, seeds, and the failed and missing seeds.
 
@@ -98,17 +94,11 @@ def _train_in_process(spec: SweepSpec, model: str, attention: str, seed: int) ->
     from .chapter import load_course_data
     from .profiles import get_profile
     from .results import write_result
-    from .train import TrainConfig, train_or_load
+    from .train import apply_overrides, train_or_load
 
-    profile = get_profile(spec.profile)
-    fields = set(profile.fields())
-    profile = profile.replace(seed=seed, **{k: v for k, v in spec.overrides.items() if k in fields})
-    config = TrainConfig.from_profile(
-        profile, **{k: v for k, v in spec.overrides.items() if k not in fields}
-    )
+    profile, config = apply_overrides(get_profile(spec.profile), {**spec.overrides, "seed": seed})
     data = load_course_data(profile)
-    att = None if attention == "none" else attention
-    run = train_or_load(model, data, config, att, profile=profile.name)
+    run = train_or_load(model, data, config, attention, profile=profile.name)
     write_result(run.metrics, "sweep")
     return run.metrics
 
@@ -131,13 +121,14 @@ def _train_in_subprocess(spec: SweepSpec, model: str, attention: str, seed: int,
 def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "alexnet-none"):
     """Run (or load) every job, then aggregate; returns the aggregated rows."""
     from .profiles import get_profile
+    from .train.experiment import run_name
 
     profile_name = get_profile(spec.profile).name
     jobs = spec.jobs()
 
     def run_job(job, gpu=None) -> dict:
         model, attention, seed = job
-        outcome = {"variant": variant_name(model, attention), "seed": seed}
+        outcome = {"variant": run_name(model, attention), "seed": seed}
         try:
             if gpu is None:
                 metrics = _train_in_process(spec, model, attention, seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..profiles import Profile
@@ -41,6 +42,20 @@ class TrainConfig:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def apply_overrides(
+    profile: Profile, overrides: Mapping[str, object]
+) -> tuple[Profile, TrainConfig]:
+    """Apply KEY=VALUE overrides: a profile field (such as ``train_subset``, which decides the
+    data) changes the profile, any other (such as ``log_every``) the TrainConfig built from it.
+    ``None`` values are ignored."""
+    fields = set(profile.fields())
+    profile = profile.replace(**{k: v for k, v in overrides.items() if k in fields})
+    config = TrainConfig.from_profile(
+        profile, **{k: v for k, v in overrides.items() if k not in fields}
+    )
+    return profile, config
 
 
 def config_hash(*parts: dict) -> str:
