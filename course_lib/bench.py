@@ -20,9 +20,11 @@ from .attention import list_attention
 from .device import device_name, pick_device, synchronize
 from .measure import count_flops, count_params, measure_throughput
 from .models import MODELS, build_model, list_models
+from .models.moganet import MOGANET_ALIASES
 from .paths import results_dir
 
-MODEL_ALIASES = {"moganet_xt", "moganet_t", "moganet_s", "moganet_b", "moganet_l", "moganet_xl"}
+# every MogaNet arch is registered twice (moganet_xtiny, moganet_xt): bench each once
+MODEL_ALIASES = {f"moganet_{short}" for short in MOGANET_ALIASES}
 
 
 def bench_model(

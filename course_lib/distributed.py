@@ -54,12 +54,11 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     """The mean of ``tensor`` over all ranks (a copy; the input is unchanged)."""
     if not is_distributed():
         return tensor
-    out = tensor.clone()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out / world_size()
+    return all_reduce_sum(tensor) / world_size()
 
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """The sum of ``tensor`` over all ranks (a copy; the input is unchanged)."""
     if not is_distributed():
         return tensor
     out = tensor.clone()

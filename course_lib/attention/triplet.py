@@ -51,8 +51,9 @@ class ZPool(nn.Module):
 
     Reduces ``dim`` to 2 channels-like entries: (B, N, ...) -> (B, 2, ...) for ``dim=1``.
     ``amax`` is used instead of ``max(...)[0]``: same values; on ties its gradient is shared
-    equally among the tied entries, so it does not depend on the memory layout (which keeps the
-    literal and the fast forms of Triplet Attention gradient-exact).
+    equally among the tied entries, so it does not depend on the memory layout of the rotated
+    copy. (The fast form's :class:`ThreeAxisZPool` gives a tie's gradient to one entry; the two
+    forms' gradients are equal wherever the maximum is unique.)
     """
 
     def __init__(self, dim: int = 1):
