@@ -26,33 +26,27 @@ import torch
 from torch import nn
 
 from .registry import register_attention
+from .se import SqueezeExcite
 
 PSA_KERNELS = (3, 5, 7, 9)
 PSA_GROUPS = (1, 4, 8, 16)
 
 
-class SEWeight(nn.Module):
+class SEWeight(SqueezeExcite):
     """The SE weights of one branch: GAP -> 1x1 conv C->C/r -> ReLU -> 1x1 conv -> sigmoid.
 
-    Returns the weights, shape (B, C, 1, 1), not the re-weighted features. Both 1x1 convs have a
-    bias, as in the official ``SEWeightModule``. The squeezed width is ``max(1, C // r)`` so that
-    narrow inputs (e.g. AlexNet's 12-channel PSA branches) still work; for EPSANet (C >= 16) this
-    equals the official C // r.
+    :class:`SqueezeExcite`'s gate, returned rather than applied: the weights, shape
+    (B, C, 1, 1), not the re-weighted features. Both 1x1 convs have a bias, as in the official
+    ``SEWeightModule`` (and the parameter names match it). The squeezed width is
+    ``max(1, C // r)`` so that narrow inputs (e.g. AlexNet's 12-channel PSA branches) still work;
+    for EPSANet (C >= 16) this equals the official C // r.
     """
 
     def __init__(self, channels: int, reduction: int = 16):
-        super().__init__()
-        hidden = max(1, channels // reduction)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, hidden, kernel_size=1)
-        self.relu = nn.ReLU()
-        self.fc2 = nn.Conv2d(hidden, channels, kernel_size=1)
-        self.sigmoid = nn.Sigmoid()
+        super().__init__(channels, reduction, min_channels=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.pool(x)  # squeeze: g_c = mean of x_c over H, W
-        z = self.fc2(self.relu(self.fc1(z)))  # excite: W1 ReLU(W0 g)
-        return self.sigmoid(z)  # w = sigmoid(W1 ReLU(W0 g))
+        return self.gate(x)  # w = sigmoid(W1 ReLU(W0 mean_HW(x)))
 
 
 class PSAModule(nn.Module):
