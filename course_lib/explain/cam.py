@@ -21,6 +21,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
+from ..plots import to_numpy_image
 from .target_layers import target_layer
 
 CAM_METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus}
@@ -51,7 +52,7 @@ def overlay(image: torch.Tensor, cam: np.ndarray, alpha: float = 0.5) -> np.ndar
     x = image.float().unsqueeze(0) / 255.0
     if x.shape[-2:] != cam.shape:
         x = torch.nn.functional.interpolate(x, size=cam.shape, mode="bilinear", align_corners=False)
-    rgb = x[0].permute(1, 2, 0).clamp(0, 1).numpy().astype(np.float32)
+    rgb = to_numpy_image(x[0]).astype(np.float32)
     return show_cam_on_image(rgb, cam, use_rgb=True, image_weight=1.0 - alpha)
 
 
