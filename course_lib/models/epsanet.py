@@ -20,15 +20,7 @@ import torchvision
 from torch import nn
 
 from ..attention.psa import PSA_GROUPS, PSA_KERNELS, PSAModule
-from .registry import register_model
-
-
-def _no_attention(name: str, attention: str | None) -> None:
-    if attention not in (None, "none"):
-        raise ValueError(
-            f"{name} has its own attention built in and takes attention=None, got {attention!r}; "
-            "to try an attention module by name, use build_model('alexnet', attention=...)"
-        )
+from .registry import register_model, reject_attention
 
 
 class EPSABlock(nn.Module):
@@ -117,7 +109,7 @@ def epsanet50(
     num_classes: int = 1000, attention: str | None = None, image_size: int | None = None
 ) -> EPSANet:
     """EPSANet-50 (small): 22.56M parameters at 1000 classes. ``image_size`` is not needed."""
-    _no_attention("epsanet50", attention)
+    reject_attention("epsanet50", attention)
     return EPSANet([3, 4, 6, 3], num_classes=num_classes)
 
 
@@ -126,7 +118,7 @@ def epsanet101(
     num_classes: int = 1000, attention: str | None = None, image_size: int | None = None
 ) -> EPSANet:
     """EPSANet-101 (small), layers 3-4-23-3. ``image_size`` is not needed."""
-    _no_attention("epsanet101", attention)
+    reject_attention("epsanet101", attention)
     return EPSANet([3, 4, 23, 3], num_classes=num_classes)
 
 
@@ -135,5 +127,5 @@ def resnet50(
     num_classes: int = 1000, attention: str | None = None, image_size: int | None = None
 ) -> nn.Module:
     """torchvision's ResNet-50 (random weights), the reference EPSANet-50 is compared with."""
-    _no_attention("resnet50", attention)
+    reject_attention("resnet50", attention)
     return torchvision.models.resnet50(weights=None, num_classes=num_classes)

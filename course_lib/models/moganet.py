@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from .registry import register_model
+from .registry import register_model, reject_attention
 
 # embed dims, depths and FFN ratios per stage: the official arch zoo (= seed 002's)
 MOGANET_ARCHS: dict[str, dict[str, list[int]]] = {
@@ -337,12 +337,7 @@ class MogaNet(nn.Module):
 
 
 def _build(arch: str, num_classes: int, attention: str | None, **kwargs) -> MogaNet:
-    if attention not in (None, "none"):
-        raise ValueError(
-            f"MogaNet has its own attention built in and takes attention=None, got "
-            f"{attention!r}; to try an attention module by name, use "
-            "build_model('alexnet', attention=...)"
-        )
+    reject_attention("MogaNet", attention)
     return MogaNet(arch, num_classes=num_classes, **kwargs)
 
 

@@ -24,6 +24,17 @@ def build_model(name: str, **kwargs) -> nn.Module:
     return model
 
 
+def reject_attention(model_name: str, attention: str | None) -> None:
+    """A clear error for a model with attention built in (EPSANet, MogaNet, ...) that is given
+    an attention module by name."""
+    if attention not in (None, "none"):
+        raise ValueError(
+            f"{model_name} has its own attention built in and takes attention=None, got "
+            f"{attention!r}; to try an attention module by name, use "
+            "build_model('alexnet', attention=...)"
+        )
+
+
 def _plain(value) -> bool:
     return value is None or isinstance(value, (bool, int, float, str, list, tuple, dict))
 
