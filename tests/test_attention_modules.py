@@ -6,11 +6,13 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import (
     CBAM,
     ChannelAttention,
+    MeanGateProduct,
     SimAM,
     SpatialAttention,
     SqueezeExcite,
@@ -20,6 +22,7 @@ from course_lib.attention import (
     create_attention,
     list_attention,
 )
+from course_lib.attention.same_conv import row_band_kernel, same_conv2d
 from course_lib.attention.simam import (
     closed_form_solution,
     energy,
@@ -173,6 +176,56 @@ def test_three_axis_zpool_matches_zpool_and_its_gradient_is_exact(layout):
     assert torch.autograd.gradcheck(ThreeAxisZPool.apply, (x.requires_grad_(),))
     grad = torch.autograd.grad(sum(m.sum() for m in ThreeAxisZPool.apply(x)), x)[0]
     assert grad.is_contiguous(memory_format=layout), "the gradient keeps x's memory layout"
+
+
+@pytest.mark.parametrize(
+    "shape", [(2, 2, 16, 48), (2, 2, 48, 16), (2, 2, 7, 7), (2, 2, 3, 20), (2, 2, 1, 12)]
+)
+@pytest.mark.parametrize("k", [3, 7])
+def test_same_conv2d_equals_conv2d_with_its_gradients(shape, k):
+    """Both rewrites (longer axis last, rows as channels) give F.conv2d's values and gradients."""
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(1, 2, k, k, dtype=torch.float64, requires_grad=True)
+    ours = same_conv2d(x, weight)
+    reference = F.conv2d(x, weight, padding=k // 2)
+    torch.testing.assert_close(ours, reference)
+    assert ours.is_contiguous()
+    upstream = torch.randn_like(reference)
+    grads = torch.autograd.grad(ours, (x, weight), upstream)
+    grads_reference = torch.autograd.grad(reference, (x, weight), upstream)
+    for g, g_ref in zip(grads, grads_reference):
+        torch.testing.assert_close(g, g_ref)
+
+
+def test_row_band_kernel_holds_the_kernel_rows_on_its_band():
+    weight = torch.arange(2 * 3 * 3, dtype=torch.float32).view(1, 2, 3, 3)
+    band = row_band_kernel(weight, rows=4)  # (4 output rows, 2 channels x 4 input rows, 3)
+    assert band.shape == (4, 8, 3)
+    torch.testing.assert_close(band[2, 0 * 4 + 1], weight[0, 0, 0])  # row above: kernel row 0
+    torch.testing.assert_close(band[2, 1 * 4 + 3], weight[0, 1, 2])  # row below: kernel row 2
+    assert band[0, 3].abs().sum() == 0, "rows farther apart than k // 2 do not interact"
+
+
+def test_mean_gate_product_gradients_are_exact():
+    """The hand-written backward (window sums) against finite differences, in both layouts."""
+    torch.manual_seed(0)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(2, 3, 4, 5, dtype=torch.float64).contiguous(memory_format=layout)
+        gates = [torch.rand(2, 3, 1, 5), torch.rand(2, 3, 4, 1), torch.rand(2, 1, 4, 5)]
+        inputs = (x, *(g.double() for g in gates))
+        inputs = tuple(t.requires_grad_() for t in inputs)
+        torch.testing.assert_close(
+            MeanGateProduct.apply(*inputs), x * (inputs[1] + inputs[2] + inputs[3]) / 3
+        )
+        assert torch.autograd.gradcheck(MeanGateProduct.apply, inputs)
+        assert torch.autograd.gradcheck(MeanGateProduct.apply, inputs[:3])  # no_spatial
+
+
+@pytest.mark.parametrize("module", [TripletAttention, CBAM])
+def test_gates_reject_an_even_kernel(module):
+    with pytest.raises(ValueError, match="odd"):
+        module(16, kernel_size=4)
 
 
 # --- SimAM ----------------------------------------------------------------------------------

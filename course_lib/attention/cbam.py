@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .registry import register_attention
+from .same_conv import pooled_map_conv, same_conv2d
 from .se import se_hidden_channels
 
 __all__ = ["CBAM", "ChannelAttention", "SpatialAttention"]
@@ -74,14 +75,14 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, kernel_size: int = 7):
         super().__init__()
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.conv = pooled_map_conv(kernel_size)
         # PyTorch momentum convention (0.01 here is Paddle's 0.99); see triplet.AttentionGate.
         self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=0.01)
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """M_s(F) of Eq. 3, shape (B, 1, H, W)."""
         pooled = torch.stack([x.amax(dim=1), x.mean(dim=1)], dim=1)  # channel max, mean
-        return torch.sigmoid(self.bn(self.conv(pooled)))
+        return torch.sigmoid(self.bn(same_conv2d(pooled, self.conv.weight)))  # = self.conv(pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)

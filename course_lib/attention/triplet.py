@@ -27,7 +27,10 @@ Two formulations are provided, giving the same numbers:
   ``x * (g_ch + g_cw + g_hw) / 3`` with gates of shapes (B, C, 1, W), (B, C, H, 1), (B, 1, H, W).
   The six reductions (max and mean over H, W and C) share one autograd node,
   :class:`ThreeAxisZPool`, whose backward writes the input gradient once instead of summing six
-  full-size gradients.
+  full-size gradients; the product with the gates is another, :class:`MeanGateProduct`, whose
+  backward sums over H and W as pooling windows; the 7x7 convs run as
+  :func:`~course_lib.attention.same_conv.same_conv2d` (see that module). All three are CPU
+  speed-ups that keep the formulas; the tests check each against its plain form.
 
 Parameters: each gate is a 2->1 7x7 conv without bias (98 weights) and a BatchNorm2d(1) (weight and
 bias: 2), so 100 per gate and 300 per module at any width (200 with ``no_spatial``), plus 6
@@ -42,8 +45,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .registry import register_attention
+from .same_conv import pooled_map_conv, same_conv2d
 
-__all__ = ["AttentionGate", "ThreeAxisZPool", "TripletAttention", "ZPool"]
+__all__ = ["AttentionGate", "MeanGateProduct", "ThreeAxisZPool", "TripletAttention", "ZPool"]
 
 
 class ZPool(nn.Module):
@@ -109,6 +113,59 @@ class ThreeAxisZPool(torch.autograd.Function):
         return grad
 
 
+class MeanGateProduct(torch.autograd.Function):
+    """``x * mean(gates)`` for gates that broadcast against ``x`` (B, C, H, W), as one node.
+
+    The gates are the small maps (B, C, 1, W), (B, C, H, 1) and (B, 1, H, W). Forward adds them
+    (scaled by 1 / n while still small) into one full-size tensor in ``x``'s memory layout and
+    multiplies. Backward: d out / d x = the gate sum; d out / d gate = ``grad * x`` summed over
+    the axes the gate broadcasts along, divided by n. Autograd's own backward does the same sums
+    with ``sum``, which over the strided H or W axis of a channels_last tensor is up to 20x
+    slower on a CPU than the equal window sum ``avg_pool2d(..., divisor_override=1)`` used here.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, *gates: torch.Tensor) -> torch.Tensor:
+        scale = 1.0 / len(gates)
+        total = torch.empty_like(x)  # keeps x's memory layout
+        if len(gates) == 1:
+            total.copy_(gates[0])
+        else:
+            torch.add(gates[0] * scale, gates[1] * scale, out=total)
+        for gate in gates[2:]:
+            total.add_(gate * scale)
+        ctx.save_for_backward(x, total)
+        ctx.scale = scale
+        ctx.gate_shapes = [gate.shape for gate in gates]
+        ctx.gate_dtypes = [gate.dtype for gate in gates]
+        return x * total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, total = ctx.saved_tensors
+        grad_x = grad * total if ctx.needs_input_grad[0] else None
+        grad_times_x = grad * x
+        grad_gates = [
+            (_sum_to_shape(grad_times_x, shape) * ctx.scale).to(dtype)
+            for shape, dtype in zip(ctx.gate_shapes, ctx.gate_dtypes)
+        ]
+        return grad_x, *grad_gates
+
+
+def _sum_to_shape(t: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``t.sum_to_size(shape)`` for a (B, C, H, W) ``t``; sums over H or W as window sums."""
+    b, c, h, w = t.shape
+    if shape == t.shape:
+        return t
+    if tuple(shape) == (b, 1, h, w):
+        return t.sum(dim=1, keepdim=True)  # contiguous in channels_last, fast in both layouts
+    if tuple(shape) == (b, c, 1, w):
+        return F.avg_pool2d(t, (h, 1), divisor_override=1)
+    if tuple(shape) == (b, c, h, 1):
+        return F.avg_pool2d(t, (1, w), divisor_override=1)
+    return t.sum_to_size(shape)
+
+
 def _layout(x: torch.Tensor) -> torch.memory_format:
     """x's memory format: channels_last when x is stored that way (and not also NCHW)."""
     if (
@@ -131,7 +188,7 @@ class AttentionGate(nn.Module):
         super().__init__()
         self.pool = ZPool(dim=1)
         # The official BasicConv: conv without bias, BatchNorm2d(eps=1e-5, momentum=0.01), no ReLU.
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.conv = pooled_map_conv(kernel_size)
         # momentum=0.01 in PyTorch's convention: running = 0.99 * running + 0.01 * batch.
         # The Paddle momentum trap: Paddle's `momentum` weighs the OLD statistics
         # (running = momentum * running + (1 - momentum) * batch), so a Paddle port that keeps
@@ -140,25 +197,11 @@ class AttentionGate(nn.Module):
         self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=0.01)
 
     def gate_from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
-        """sigma(BN(conv(pooled))) for an already Z-pooled map (B, 2, P, Q) -> (B, 1, P, Q)."""
-        return torch.sigmoid(self.bn(self.conv_oriented(pooled)))
+        """sigma(BN(conv(pooled))) for an already Z-pooled map (B, 2, P, Q) -> (B, 1, P, Q).
 
-    def conv_oriented(self, pooled: torch.Tensor) -> torch.Tensor:
-        """``self.conv(pooled)``, computed with the longer spatial axis last.
-
-        A convolution of the transposed map with the transposed kernel is the transposed
-        convolution, so the values are the same. oneDNN's 2->1 convolution on a CPU is up to 5x
-        faster on a (192, 3) map stored as (3, 192), and 3-4x faster in channels_last layout.
+        ``same_conv2d`` computes ``self.conv(pooled)`` (same numbers, faster on a CPU).
         """
-        tall = pooled.shape[-2] > pooled.shape[-1]
-        if tall:
-            pooled = pooled.transpose(-2, -1)
-        pooled = pooled.contiguous(memory_format=torch.channels_last)
-        weight = self.conv.weight.transpose(-2, -1) if tall else self.conv.weight
-        out = F.conv2d(
-            pooled, weight, padding=self.conv.padding[::-1] if tall else self.conv.padding
-        )
-        return out.transpose(-2, -1) if tall else out
+        return torch.sigmoid(self.bn(same_conv2d(pooled, self.conv.weight)))
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The attention map sigma(BN(conv(ZPool(x)))), shape (B, 1, H, W)."""
@@ -241,15 +284,7 @@ class TripletAttention(nn.Module):
 
     def forward_fast(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 as ``x * (g_ch + g_cw + g_hw) / 3`` with broadcast gates: no rotated copies."""
-        # The gates are tiny; giving them x's memory layout keeps the full-size broadcasts below
-        # in one layout (a channels_last x times an NCHW gate sum is ~10x slower on a CPU).
-        g = [gate.contiguous(memory_format=_layout(x)) for gate in self.gates(x).values()]
-        # Divide the small gates before broadcasting: two full-size adds and one multiply.
-        scale = 1.0 / len(g)
-        total = g[0] * scale
-        for gate in g[1:]:
-            total = total + gate * scale
-        return x * total
+        return MeanGateProduct.apply(x, *self.gates(x).values())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_literal(x) if self.literal else self.forward_fast(x)
