@@ -85,7 +85,7 @@ def test_psa_attention_fits_groups_to_alexnet_widths():
 
 def test_self_attention_is_identity_at_init_and_rows_sum_to_one():
     torch.manual_seed(0)
-    attn = SelfAttention(32)
+    attn = SelfAttention(32).eval()
     x = torch.randn(2, 32, 6, 6)
     assert torch.equal(attn(x), x)
     beta = attn.last_attention
@@ -97,6 +97,37 @@ def test_self_attention_is_identity_at_init_and_rows_sum_to_one():
     assert not torch.allclose(y, x)
     attn.keep_attention = False  # the fused path computes the same
     assert torch.allclose(attn(x), y, atol=1e-5)
+    assert attn.last_attention is None
+    attn.keep_attention = True
+    attn.train()  # training steps use the fused path too and keep no map
+    assert torch.allclose(attn(x), y, atol=1e-5) and attn.last_attention is None
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("training", [True, False])
+def test_self_attention_equals_the_papers_conv_formulation(layout, training):
+    """Both paths (fused in training, explicit map in eval) == Eqs. 1-3 with the 1x1 convs."""
+    torch.manual_seed(0)
+    attn = SelfAttention(16).train(training)
+    with torch.no_grad():
+        attn.gamma.fill_(0.7)
+    x = torch.randn(2, 16, 5, 7).contiguous(memory_format=layout).requires_grad_()
+    q = attn.query(x).flatten(2)  # (B, C/8, N)
+    k = attn.key(x).flatten(2)
+    v = attn.value(x).flatten(2)  # (B, C, N)
+    beta = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (B, N, N), softmax over j
+    reference = attn.gamma * (v @ beta.transpose(1, 2)).view(2, 16, 5, 7) + x
+    y = attn(x)
+    torch.testing.assert_close(y, reference)
+    if not training:
+        torch.testing.assert_close(attn.last_attention, beta.detach())
+    upstream = torch.randn_like(y)
+    params = [x, *attn.parameters()]
+    for g, g_ref in zip(
+        torch.autograd.grad(y, params, upstream),
+        torch.autograd.grad(reference, params, upstream),
+    ):
+        torch.testing.assert_close(g, g_ref, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("attention", ["psa", "self_attention"])

@@ -18,8 +18,8 @@ two convs, v(h(x)); the usual PyTorch ports (and seed 004) merge them into one 1
 With gamma = 0 the block is the identity at initialisation and learns how much non-local
 evidence to mix in. The attention matrix is N x N: 4096 x 4096 for a 64x64 map, but
 50176 x 50176 (10 GB in float32, per image) for VGG16's 224x224 conv1_1 output, where seed 004
-puts one. Pass ``keep_attention=False`` to use PyTorch's fused ``scaled_dot_product_attention``,
-which on a GPU can avoid storing the matrix.
+puts one. So training steps use PyTorch's fused ``scaled_dot_product_attention``, which does not
+store the matrix; in eval mode the map is formed and kept for plots (``keep_attention``).
 
 Seed 004 also shows this computation (without gamma and the residual) under the name
 "TripletAttention": that name is wrong.
@@ -43,8 +43,10 @@ class SelfAttention(nn.Module):
     Args:
         channels: input (= output) channels C.
         reduction: query/key width is ``max(1, C // reduction)`` (8 in SAGAN).
-        keep_attention: keep the last attention map (B, N, N) in ``self.last_attention``
-            (detached) for plots. If False, use the fused ``scaled_dot_product_attention``.
+        keep_attention: in eval mode, keep the last attention map (B, N, N) in
+            ``self.last_attention`` (detached) for plots. Training steps (and ``False``) use the
+            fused ``scaled_dot_product_attention``, which does not form the map, and leave
+            ``last_attention`` at None.
 
     The module returns a tensor (not a tuple), so forward hooks such as GradCAM's work on it.
     """
@@ -59,24 +61,51 @@ class SelfAttention(nn.Module):
         self.keep_attention = keep_attention
         self.last_attention: torch.Tensor | None = None
 
+    @staticmethod
+    def tokens(x: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) as N = H*W position vectors (B, N, C), position n = h * W + w.
+
+        A view without a copy when x is channels_last (its memory is already (B, H, W, C)).
+        """
+        b, c, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(b, h * w, c)
+
+    @staticmethod
+    def project(conv: nn.Conv2d, tokens: torch.Tensor) -> torch.Tensor:
+        """A 1x1 conv applied to every position vector: ``tokens @ W^T + b``, (B, N, C_out)."""
+        return F.linear(tokens, conv.weight.flatten(1), conv.bias)
+
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """beta, shape (B, N, N): row i is the softmax over key positions j for query i."""
-        q = self.query(x).flatten(2)  # (B, C/8, N)
-        k = self.key(x).flatten(2)  # (B, C/8, N)
-        energy = torch.bmm(q.transpose(1, 2), k)  # s_ij = f(x_i)^T g(x_j), (B, N, N)
+        t = self.tokens(x)
+        q, k = self.project(self.query, t), self.project(self.key, t)  # (B, N, C/8)
+        energy = torch.bmm(q, k.transpose(1, 2))  # s_ij = f(x_i)^T g(x_j), (B, N, N)
         return torch.softmax(energy, dim=-1)  # Eq. 1: normalise over key positions
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Computed on position vectors (B, N, C) rather than on (B, C, N): for a channels_last x
+        # that is its memory order, so no copies are made and the output is channels_last too.
         b, c, h, w = x.shape
-        v = self.value(x).flatten(2)  # (B, C, N)
-        if self.keep_attention:
+        t = self.tokens(x)
+        v = self.project(self.value, t)  # (B, N, C)
+        if self.keep_attention and not self.training:
             attn = self.attention_map(x)
             self.last_attention = attn.detach()
-            out = torch.bmm(v, attn.transpose(1, 2))  # Eq. 2: o_i = sum_j beta_ij v_j, (B, C, N)
+            out = torch.bmm(attn, v)  # Eq. 2: o_i = sum_j beta_ij v_j, (B, N, C)
         else:
-            q = self.query(x).flatten(2).transpose(1, 2)  # (B, N, C/8)
-            k = self.key(x).flatten(2).transpose(1, 2)
-            # the same softmax(q k^T) v, unscaled as in SAGAN (scale=1), without keeping beta
-            out = F.scaled_dot_product_attention(q, k, v.transpose(1, 2), scale=1.0)
-            out = out.transpose(1, 2)
-        return self.gamma * out.reshape(b, c, h, w) + x  # Eq. 3: y = gamma o + x
+            self.last_attention = None
+            out = self.fused_attend(t, v)
+        y = self.gamma * out + t  # Eq. 3: y = gamma o + x, (B, N, C)
+        return y.view(b, h, w, c).permute(0, 3, 1, 2)  # back to (B, C, H, W), channels_last
+
+    def fused_attend(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """o = softmax(q k^T) v (Eqs. 1-2) with ``scaled_dot_product_attention``, (B, N, C).
+
+        Unscaled as in SAGAN (scale=1). q and k are zero-padded from C/8 to v's width C: the
+        zeros add nothing to q_i . k_j, and with equal widths PyTorch can use its fused kernels,
+        which never store the (B, N, N) matrix (2x faster than the explicit form on the CPU for
+        AlexNet's 16x16 conv1 map at 64 px, and far less memory at 224 px).
+        """
+        q, k = self.project(self.query, t), self.project(self.key, t)  # (B, N, C/8)
+        pad = (0, v.shape[-1] - q.shape[-1])
+        return F.scaled_dot_product_attention(F.pad(q, pad), F.pad(k, pad), v, scale=1.0)

@@ -89,7 +89,7 @@ print(inspect.getsource(SelfAttention.forward))
 # %%
 # NBVAL_CHECK_OUTPUT
 torch.manual_seed(0)
-sa = SelfAttention(64)
+sa = SelfAttention(64).eval()  # in eval mode the map is kept for plots
 x = torch.randn(2, 64, 8, 8)
 y = sa(x)
 print("input", tuple(x.shape), "-> output", tuple(y.shape), "| attention map", tuple(sa.last_attention.shape))
