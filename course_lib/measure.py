@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .attention.same_conv import plain_convolutions
 from .device import autocast, memory_format, pick_device, synchronize
 
 
@@ -26,12 +27,13 @@ def count_flops(model: nn.Module, image_size: int, channels: int = 3) -> int:
 
     FlopCounterMode counts a multiply-add as two FLOPs, and only matrix products and
     convolutions; papers that quote "FLOPs" usually mean multiply-adds (half this number).
+    The gates' convolutions are counted in their plain k x k form (see ``plain_convolutions``).
     """
     was_training = model.training
     model.eval()
     x = torch.zeros(1, channels, image_size, image_size, device=next(model.parameters()).device)
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
+    with counter, torch.no_grad(), plain_convolutions():
         model(x)
     model.train(was_training)
     return counter.get_total_flops()

@@ -29,6 +29,7 @@ from course_lib.attention.simam import (
     minimal_energy,
     numerical_minimum,
 )
+from course_lib.measure import count_flops
 from course_lib.models import build_model
 
 ALEXNET_224_PARAMS = 14_601_930  # AlexNet without attention, 10 classes, 224 px
@@ -196,6 +197,17 @@ def test_same_conv2d_equals_conv2d_with_its_gradients(shape, k):
     grads_reference = torch.autograd.grad(reference, (x, weight), upstream)
     for g, g_ref in zip(grads, grads_reference):
         torch.testing.assert_close(g, g_ref)
+
+
+def test_flops_count_the_plain_gate_convolution():
+    """count_flops reports the paper's arithmetic, not the banded form's extra zeros."""
+    ta = build_model("alexnet", attention="triplet", image_size=64)
+    plain = build_model("alexnet", image_size=64)
+    gate_flops = 0
+    for side, channels in ((16, 48), (7, 128), (3, 192), (3, 192), (3, 128)):
+        maps = 2 * channels * side + side * side  # output positions of the three gates
+        gate_flops += 2 * 98 * maps  # 2 FLOPs per multiply-add, 2 x 7 x 7 per position
+    assert count_flops(ta, 64) - count_flops(plain, 64) == gate_flops
 
 
 def test_row_band_kernel_holds_the_kernel_rows_on_its_band():

@@ -22,11 +22,31 @@ numbers (up to float rounding) with two rewrites:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["pooled_map_conv", "row_band_kernel", "same_conv2d"]
+__all__ = ["plain_convolutions", "pooled_map_conv", "row_band_kernel", "same_conv2d"]
+
+_use_band = True
+
+
+@contextlib.contextmanager
+def plain_convolutions() -> Iterator[None]:
+    """Inside this block :func:`same_conv2d` runs the plain ``F.conv2d`` (same values).
+
+    ``measure.count_flops`` uses it so that FLOP counts are the k x k convolution's, as the
+    papers count them, and not the banded form's, which also multiplies the band's zeros.
+    """
+    global _use_band
+    previous, _use_band = _use_band, False
+    try:
+        yield
+    finally:
+        _use_band = previous
 
 
 def row_band_kernel(weight: torch.Tensor, rows: int) -> torch.Tensor:
@@ -59,7 +79,7 @@ def same_conv2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if tall:
         x, weight = x.transpose(-2, -1), weight.transpose(-2, -1)
     b, channels, rows, length = x.shape
-    if length <= k:
+    if length <= k or not _use_band:
         out = F.conv2d(x.contiguous(memory_format=torch.channels_last), weight, padding=k // 2)
     else:
         band = row_band_kernel(weight, rows)
