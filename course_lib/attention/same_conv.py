@@ -4,20 +4,19 @@ Both modules convolve a small pooled map (B, 2, P, Q) (max and mean) to (B, 1, P
 k x k kernel, stride 1 and "same" zero padding. As a plain ``F.conv2d`` that is a convolution with
 2 input channels and 1 output channel, a shape oneDNN runs at a few GFLOP/s on a CPU: in
 AlexNet-TA it was the largest part of the attention's cost. :func:`same_conv2d` gives the same
-numbers (up to float rounding) with two rewrites:
+numbers (up to float rounding) by computing it with **rows as channels**: a map with R rows is
+a 1-D convolution along the rows' length whose 2R input channels are the (channel, row) pairs
+and whose R output channels are the output rows. Output row i reads input row r through kernel
+row r - i + k // 2, and through zeros when |r - i| > k // 2 (which is also the zero padding above
+and below the map). The 1-D kernel (R, 2R, k) is built from the k x k one by contracting it with
+a fixed 0/1 tensor, so the gradient reaches the k x k weight.
 
-1. **Longer axis last.** Convolving the transposed map with the transposed kernel gives the
-   transposed output, so a tall map (P > Q) is convolved as (Q, P).
-2. **Rows as channels.** A map with R rows and a k x k kernel is a 1-D convolution along the
-   rows' length whose 2R input channels are the (channel, row) pairs and whose R output channels
-   are the output rows: output row i reads input row r through kernel row r - i + k // 2, and
-   through zeros when |r - i| > k // 2 (which is also the zero padding above and below the map).
-   The 1-D kernel (R, 2R, k) is built from the k x k one by contracting it with a fixed 0/1
-   tensor, so the gradient reaches the k x k weight. The banded kernel does up to R / k times
-   the multiply-adds, but as one convolution with many channels it runs 2-2.5x faster on the
-   CPU for AlexNet's maps (forward + backward at batch 128: (16, 48) 3.9 -> 1.9 ms,
-   (7, 128) 3.8 -> 2.0 ms, (16, 16) 1.6 -> 0.6 ms). Maps no longer than the kernel (3 x 3,
-   7 x 7) stay with ``F.conv2d``, which is faster there.
+The banded kernel does up to R / k times the multiply-adds, but as one convolution with many
+channels it runs 2-3.5x faster on the CPU for AlexNet's maps (forward + backward at batch 128:
+(16, 48) 3.9 -> 1.9 ms, (7, 128) 3.8 -> 2.0 ms, (16, 16) 1.6 -> 0.6 ms). It is fastest with the
+longer axis last (few rows, long rows); Triplet Attention's gates transpose their tall maps
+first. Maps no longer than the kernel (3 x 3, 7 x 7) stay with ``F.conv2d``, which is faster
+there.
 """
 
 from __future__ import annotations
@@ -67,25 +66,20 @@ def row_band_kernel(weight: torch.Tensor, rows: int) -> torch.Tensor:
 def same_conv2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``F.conv2d(x, weight, padding=k // 2)`` for a (1, C, k, k) kernel with odd k, faster.
 
-    x is (B, C, P, Q); returns (B, 1, P, Q), contiguous (the BatchNorm after it is ~1.7x faster
-    on a contiguous map than on a transposed view).
+    x is (B, C, P, Q), best with P <= Q; returns (B, 1, P, Q), contiguous.
     """
     k = weight.shape[-1]
     if weight.shape[0] != 1 or weight.shape[-2] != k or k % 2 == 0:
         raise ValueError(
             f"same_conv2d takes a (1, C, k, k) kernel with odd k, got {tuple(weight.shape)}"
         )
-    tall = x.shape[-2] > x.shape[-1]
-    if tall:
-        x, weight = x.transpose(-2, -1), weight.transpose(-2, -1)
     b, channels, rows, length = x.shape
     if length <= k or not _use_band:
         out = F.conv2d(x.contiguous(memory_format=torch.channels_last), weight, padding=k // 2)
-    else:
-        band = row_band_kernel(weight, rows)
-        out = F.conv1d(x.reshape(b, channels * rows, length), band, padding=k // 2)
-        out = out.view(b, 1, rows, length)
-    return out.transpose(-2, -1).contiguous() if tall else out
+        return out.contiguous()  # (B, 1, ...): a no-op unless the input had a strided view
+    band = row_band_kernel(weight, rows)
+    out = F.conv1d(x.reshape(b, channels * rows, length), band, padding=k // 2)
+    return out.view(b, 1, rows, length)
 
 
 def pooled_map_conv(kernel_size: int) -> nn.Conv2d:

@@ -199,9 +199,18 @@ class AttentionGate(nn.Module):
     def gate_from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         """sigma(BN(conv(pooled))) for an already Z-pooled map (B, 2, P, Q) -> (B, 1, P, Q).
 
-        ``same_conv2d`` computes ``self.conv(pooled)`` (same numbers, faster on a CPU).
+        ``same_conv2d`` computes ``self.conv`` (same numbers, faster on a CPU). A tall map
+        (P > Q) goes through conv, BN and sigmoid transposed, with the transposed kernel (the
+        result is the transposed gate: BN's single channel has the same statistics either way),
+        because both the convolution and BatchNorm's CPU kernel are several times faster with
+        the longer axis last.
         """
-        return torch.sigmoid(self.bn(same_conv2d(pooled, self.conv.weight)))
+        weight = self.conv.weight
+        tall = pooled.shape[-2] > pooled.shape[-1]
+        if tall:
+            pooled, weight = pooled.transpose(-2, -1), weight.transpose(-2, -1)
+        gate = torch.sigmoid(self.bn(same_conv2d(pooled, weight)))
+        return gate.transpose(-2, -1) if tall else gate
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The attention map sigma(BN(conv(ZPool(x)))), shape (B, 1, H, W)."""
