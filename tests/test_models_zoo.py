@@ -12,6 +12,7 @@ from torch import nn
 
 from course_lib.attention import PSAAttention, PSAModule, SelfAttention
 from course_lib.attention.psa import fit_groups
+from course_lib.attention.self_attention import FUSED_MIN_POSITIONS
 from course_lib.measure import count_params
 from course_lib.models import build_model
 from course_lib.models.moganet import MOGANET_ARCHS, MogaNet
@@ -105,21 +106,25 @@ def test_self_attention_is_identity_at_init_and_rows_sum_to_one():
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("training", [True, False])
-def test_self_attention_equals_the_papers_conv_formulation(layout, training):
-    """Both paths (fused in training, explicit map in eval) == Eqs. 1-3 with the 1x1 convs."""
+@pytest.mark.parametrize("side", [6, 12])  # 36 positions: explicit map; 144: fused in training
+def test_self_attention_equals_the_papers_conv_formulation(layout, training, side):
+    """Every path (explicit map, fused kernel) == Eqs. 1-3 written with the 1x1 convs."""
+    assert 6 * 6 < FUSED_MIN_POSITIONS <= 12 * 12
     torch.manual_seed(0)
     attn = SelfAttention(16).train(training)
     with torch.no_grad():
         attn.gamma.fill_(0.7)
-    x = torch.randn(2, 16, 5, 7).contiguous(memory_format=layout).requires_grad_()
+    x = torch.randn(2, 16, side, side + 1).contiguous(memory_format=layout).requires_grad_()
     q = attn.query(x).flatten(2)  # (B, C/8, N)
     k = attn.key(x).flatten(2)
     v = attn.value(x).flatten(2)  # (B, C, N)
     beta = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (B, N, N), softmax over j
-    reference = attn.gamma * (v @ beta.transpose(1, 2)).view(2, 16, 5, 7) + x
+    reference = attn.gamma * (v @ beta.transpose(1, 2)).view(x.shape) + x
     y = attn(x)
     torch.testing.assert_close(y, reference)
-    if not training:
+    if training:
+        assert attn.last_attention is None
+    else:
         torch.testing.assert_close(attn.last_attention, beta.detach())
     upstream = torch.randn_like(y)
     params = [x, *attn.parameters()]
