@@ -116,22 +116,20 @@ class ThreeAxisZPool(torch.autograd.Function):
 class MeanGateProduct(torch.autograd.Function):
     """``x * mean(gates)`` for gates that broadcast against ``x`` (B, C, H, W), as one node.
 
-    The gates are the small maps (B, C, 1, W), (B, C, H, 1) and (B, 1, H, W). Forward adds them
-    (scaled by 1 / n while still small) into one full-size tensor in ``x``'s memory layout and
-    multiplies. Backward: d out / d x = the gate sum; d out / d gate = ``grad * x`` summed over
-    the axes the gate broadcasts along, divided by n. Autograd's own backward does the same sums
-    with ``sum``, which over the strided H or W axis of a channels_last tensor is up to 20x
-    slower on a CPU than the equal window sum ``avg_pool2d(..., divisor_override=1)`` used here.
+    The gates (two or three) are the small maps (B, C, 1, W), (B, C, H, 1) and (B, 1, H, W).
+    Forward adds them (scaled by 1 / n while still small) into one full-size tensor in ``x``'s
+    memory layout and multiplies. Backward: d out / d x = the gate sum; d out / d gate =
+    ``grad * x`` summed over the axes the gate broadcasts along, divided by n. Autograd's own
+    backward does the same sums with ``sum``, which over the strided H or W axis of a
+    channels_last tensor is up to 20x slower on a CPU than the equal window sum
+    ``avg_pool2d(..., divisor_override=1)`` used here.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, *gates: torch.Tensor) -> torch.Tensor:
         scale = 1.0 / len(gates)
         total = torch.empty_like(x)  # keeps x's memory layout
-        if len(gates) == 1:
-            total.copy_(gates[0])
-        else:
-            torch.add(gates[0] * scale, gates[1] * scale, out=total)
+        torch.add(gates[0] * scale, gates[1] * scale, out=total)
         for gate in gates[2:]:
             total.add_(gate * scale)
         ctx.save_for_backward(x, total)
