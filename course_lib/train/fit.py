@@ -27,9 +27,7 @@ from ..device import autocast, memory_format, pick_device, synchronize
 from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
 from ..distributed import world_size as get_world_size
 from .checkpoint import (
-    atomic_save,
     atomic_write_json,
-    cpu_state_dict,
     load_weights,
     model_spec,
     read_checkpoint,
@@ -220,18 +218,15 @@ def fit(
         if run_dir is not None and is_main():
             if improved:
                 save_weights(model, run_dir / "best.pt", epoch=epoch)
-            atomic_save(
-                {
-                    "spec": model_spec(model),
-                    "model": cpu_state_dict(model),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "history": history.as_dict(),
-                    "epoch": epoch,
-                    "best_acc": best_acc,
-                    "config": config.as_dict(),
-                },
+            save_weights(
+                model,
                 last,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                history=history.as_dict(),
+                epoch=epoch,
+                best_acc=best_acc,
+                config=config.as_dict(),
             )
             atomic_write_json(history.as_dict(), run_dir / "history.json")
         barrier()  # no rank runs ahead of rank 0's checkpoint
