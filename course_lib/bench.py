@@ -173,10 +173,10 @@ def run_bench(
                     rounds,
                     compile,
                 )
-                r["train_overhead_vs_alexnet"] = statistics.median(ratios)
+                r["train_overhead_vs_alexnet"] = median = statistics.median(ratios)
                 r["train_overhead_rounds"] = ratios
                 print(
-                    f"alexnet + {r['attention']}: training step {statistics.median(ratios):.2f}x "
+                    f"alexnet + {r['attention']}: training step {median:.2f}x "
                     f"plain AlexNet (median of {rounds} paired rounds, "
                     f"{min(ratios):.2f}-{max(ratios):.2f})",
                     flush=True,
