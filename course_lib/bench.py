@@ -243,3 +243,75 @@ def format_report(report: dict) -> str:
             f"{report['alexnet_epoch_seconds_50k']:.0f} s"
         )
     return "\n".join(lines)
+
+
+def _packed_worker(spec: dict, barrier, results) -> None:
+    device = torch.device(spec["device"])
+    torch.manual_seed(0)
+    model = build_model("alexnet", attention=spec["attention"], image_size=spec["image_size"])
+    model = model.to(device)
+    args = (model, spec["image_size"], spec["batch_size"], device)
+    measure_throughput(*args, train=True, warmup=3, iters=1)  # allocation, cuDNN autotuning
+    barrier.wait()  # every process times the same window
+    results.put(measure_throughput(*args, train=True, warmup=0, iters=spec["iters"]))
+
+
+def packed_train_throughput(
+    attention: str | None,
+    image_size: int,
+    batch_size: int,
+    device: torch.device,
+    processes: int,
+    iters: int = 20,
+    timeout: float = 300.0,
+) -> float:
+    """Total training images/s of ``processes`` AlexNet trainings sharing one device at once.
+
+    One small model rarely fills a large GPU (each step is many short kernels); several
+    processes on the same GPU overlap them. Compare the total against ``processes=1`` to see
+    whether packing runs (``sweep --gpus 0 0``) raises throughput.
+    """
+    import multiprocessing as mp
+
+    context = mp.get_context("spawn")  # CUDA cannot be re-initialised in a forked child
+    barrier, results = context.Barrier(processes), context.Queue()
+    spec = {"attention": attention, "image_size": image_size, "batch_size": batch_size,
+            "device": str(device), "iters": iters}  # fmt: skip
+    workers = [
+        context.Process(target=_packed_worker, args=(spec, barrier, results))
+        for _ in range(processes)
+    ]
+    for w in workers:
+        w.start()
+    try:
+        rates = [results.get(timeout=timeout) for _ in workers]
+    finally:
+        for w in workers:
+            w.join(timeout=10)
+            if w.is_alive():
+                w.terminate()
+    return sum(rates)
+
+
+def profile_train_step(
+    attention: str | None,
+    image_size: int,
+    batch_size: int,
+    device: torch.device,
+    steps: int = 5,
+    rows: int = 25,
+) -> str:
+    """``torch.profiler``'s table of one AlexNet variant's training steps: where the time goes,
+    operator by operator, sorted by device time (CPU time on a CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    model = build_model("alexnet", attention=attention, image_size=image_size).to(device)
+    measure_throughput(model, image_size, batch_size, device, train=True, warmup=2, iters=1)
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        measure_throughput(model, image_size, batch_size, device, train=True, warmup=0, iters=steps)
+    key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)

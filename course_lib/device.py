@@ -36,6 +36,14 @@ def memory_format(device: torch.device) -> torch.memory_format:
     return torch.channels_last
 
 
+def enable_fast_kernels(device: torch.device) -> None:
+    """On CUDA: let cuDNN time its algorithms once per shape and keep the fastest (every
+    training step here has the same shape), and let float32 matrix products use TF32."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

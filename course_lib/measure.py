@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .attention.same_conv import plain_convolutions
-from .device import autocast, memory_format, pick_device, synchronize
+from .device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
 
 
 def count_params(model: nn.Module, trainable_only: bool = True) -> int:
@@ -57,6 +57,7 @@ def measure_throughput(
     """
     device = pick_device(device)
     fmt = memory_format(device)
+    enable_fast_kernels(device)
     model = model.to(device, memory_format=fmt)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()} if train else None
     was_training = model.training

@@ -23,9 +23,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import BatchAugment, EvalTransform, ImageDataset
-from ..device import autocast, memory_format, pick_device, synchronize
+from ..device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
 from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
 from ..distributed import world_size as get_world_size
+from .batches import epoch_seed, train_batches
 from .checkpoint import (
     atomic_write_json,
     load_weights,
@@ -93,6 +94,7 @@ def fit(
     """
     device = pick_device(device)
     fmt = memory_format(device)
+    enable_fast_kernels(device)
     run_dir = Path(run_dir) if run_dir is not None else None
     torch.manual_seed(config.seed)
     model.to(device, memory_format=fmt)
@@ -116,7 +118,7 @@ def fit(
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    augment = (
+    transform = (
         BatchAugment(config.image_size, data.mean, data.std)
         if config.augment
         else EvalTransform(config.image_size, data.mean, data.std)
@@ -152,30 +154,17 @@ def fit(
         unit="step",
     )
     for epoch in range(start_epoch, config.epochs):
-        torch.manual_seed(config.seed * 1000 + epoch)  # dropout: same stream after a resume
-        order = torch.randperm(
-            n_train, generator=torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        ).to(device)
-        aug_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch + 1)
+        torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout: same stream after a resume
         model.train()
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         window = []
-        for i in range(steps_per_epoch):
-            idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-            if config.augment:  # draw for the global batch: the same images get the same draws
-                params = augment.sample_params(config.batch_size, aug_gen, device)
-                idx, params = (
-                    idx[this_rank::world],
-                    augment.select(params, slice(this_rank, None, world)),
-                )
-                x = augment.apply(train_x[idx], params)
-            else:
-                idx = idx[this_rank::world]
-                x = augment(train_x[idx])
+        batches = train_batches(
+            train_x, train_y, transform, config.batch_size, config.seed, epoch, this_rank, world
+        )
+        for i, (x, y) in enumerate(batches):
             x = x.contiguous(memory_format=fmt)
-            y = train_y[idx]
             with autocast(device):  # bf16 on CUDA; cuDNN's BatchNorm keeps fp32 statistics
                 logits = step_model(x)
             loss = loss_fn(logits.float(), y)

@@ -1,0 +1,466 @@
+"""The GPU job: everything a lent GPU should do in one call, inside a wall-clock budget.
+
+On the GPU machine (see scripts/gpu/README.md)::
+
+    bash scripts/gpu/run.sh --budget 540
+
+On this machine, the same steps end to end on the CPU, sized like the smoke profile::
+
+    python scripts/gpu/job.py --dry-run --out /tmp/gpu-dry-run
+
+Steps, in order of value; each is timed, logged, and skipped when the time left cannot finish it,
+and a failing step is logged and the job goes on:
+
+1. the environment (GPU, driver, torch) and the data, loaded once (warms the decoded cache);
+2. the CUDA tests (``pytest -m cuda``);
+3. ``bench`` at 224 px (AlexNet and every attention module) and at 128 px (SimAM's setting),
+   and a ``torch.profiler`` table of AlexNet and AlexNet-TA training steps;
+4. packing: total training images/s of 1, 2 and 4 processes on the one GPU;
+5. the ``paper`` runs (the seeds' recipe, 50 epochs): AlexNet and AlexNet-TA at 224 px, AlexNet
+   and AlexNet-SimAM at 128 px (lr 5e-4, as seed 001), seed 42 first, as many as the budget
+   allows, on as many concurrent processes as step 4 found best;
+6. ``bench --compile`` at 224 px, with the time that is left.
+
+Everything lands in ``--out``: ``job.log``, ``summary.md`` and ``gpu-job.tar.gz`` (results rows,
+bench JSON, the runs' histories and metrics, profiler tables, per-run logs), refreshed after
+every step so that a job stopped at its time limit still returns what it finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tarfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # course_lib from this checkout, installed or not
+
+import torch  # noqa: E402
+
+from course_lib import bench  # noqa: E402
+from course_lib.data import load_cifar10  # noqa: E402
+from course_lib.device import device_name  # noqa: E402
+
+ATTENTIONS = ["se", "cbam", "triplet", "simam", "psa", "self_attention"]
+
+
+@dataclass(frozen=True)
+class PaperRun:
+    """One training run of the seeds' settings."""
+
+    attention: str
+    image_size: int
+    lr: float
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"alexnet-{self.attention}-{self.image_size}px-s{self.seed}"
+
+    @property
+    def chapter(self) -> str:  # the results row's label; keeps 224 and 128 px rows apart
+        return f"gpu-{self.image_size}px"
+
+
+def paper_runs(seeds: list[int], large: int, small: int) -> list[PaperRun]:
+    """Seed 000's pair (224 px, lr 1e-3) and seed 001's pair (128 px, lr 5e-4), seed by seed."""
+    variants = [
+        ("none", large, 1e-3),
+        ("triplet", large, 1e-3),
+        ("none", small, 5e-4),
+        ("simam", small, 5e-4),
+    ]
+    return [PaperRun(a, size, lr, seed) for seed in seeds for a, size, lr in variants]
+
+
+class Job:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.started = time.monotonic()
+        self.out = Path(args.out).resolve()
+        self.work = Path(args.work).resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.log_file = (self.out / "job.log").open("a")
+        self.summary: list[str] = []
+        self.device = torch.device(args.device)
+        self.threads = os.cpu_count() or 1
+        # results rows stay in the work folder; run folders (checkpoints of 58-175 MB rewritten
+        # every epoch) in memory on the GPU machine, where only their JSON files are kept
+        shm = Path("/dev/shm")
+        self.runs = (shm if shm.is_dir() and not args.dry_run else self.work) / "course-runs"
+        os.environ["COURSE_RESULTS_DIR"] = str(self.work / "results")
+        os.environ["COURSE_RUNS_DIR"] = str(self.runs)
+        os.environ["COURSE_PROGRESS"] = "off"
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+    def left(self) -> float:
+        return self.args.budget - (time.monotonic() - self.started)
+
+    def log(self, text: str) -> None:
+        stamp = f"[{time.monotonic() - self.started:6.1f}s]"
+        for line in str(text).splitlines() or [""]:
+            print(f"{stamp} {line}", flush=True)
+            self.log_file.write(f"{stamp} {line}\n")
+        self.log_file.flush()
+
+    def note(self, line: str) -> None:
+        """A line for summary.md (printed at the end, where the device tool's reply shows it)."""
+        self.summary.append(line)
+        self.log(line)
+
+    def step(self, name: str, needs_s: float, fn) -> object:
+        if self.left() < needs_s:
+            self.note(f"- {name}: skipped ({self.left():.0f} s left, needs ~{needs_s:.0f} s)")
+            return None
+        self.log(f"=== {name} ({self.left():.0f} s left)")
+        began = time.monotonic()
+        try:
+            value = fn()
+        except Exception:
+            self.log(traceback.format_exc())
+            self.note(f"- {name}: FAILED after {time.monotonic() - began:.0f} s (see job.log)")
+            value = None
+        else:
+            self.log(f"=== {name}: done in {time.monotonic() - began:.0f} s")
+        self.pack()
+        return value
+
+    def pack(self) -> None:
+        """Everything worth keeping into one archive under --out (rewritten after each step)."""
+        (self.out / "summary.md").write_text("\n".join(self.summary) + "\n")
+        tmp = self.out / ".gpu-job.tar.gz"
+        with tarfile.open(tmp, "w:gz") as tar:
+            for path, name in self.kept_files():
+                tar.add(path, arcname=str(name))
+        tmp.replace(self.out / "gpu-job.tar.gz")
+
+    def kept_files(self):
+        """The work folder's small text files, and the JSON files of the run folders (their
+        checkpoints stay behind)."""
+        for path in sorted(self.work.rglob("*")):
+            if self.runs in path.parents or not path.is_file():
+                continue
+            if path.suffix in {".json", ".txt", ".log"} and path.stat().st_size < 2**20:
+                yield path, path.relative_to(self.work)
+        for path in sorted(self.runs.glob("*/*.json")):
+            yield path, Path("runs") / path.relative_to(self.runs)
+
+    # --- steps ---------------------------------------------------------------------------------
+    def environment(self) -> None:
+        info = {
+            "device": device_name(self.device),
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "dry_run": self.args.dry_run,
+        }
+        if self.device.type == "cuda":
+            smi = subprocess.run(
+                [
+                    "nvidia-smi",
+                    "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
+                    "--format=csv,noheader",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            info["nvidia_smi"] = smi.stdout.strip()
+        (self.work / "environment.json").write_text(json.dumps(info, indent=2) + "\n")
+        self.note(f"# GPU job ({'dry run, CPU' if self.args.dry_run else info['device']})")
+        self.note(f"- {json.dumps(info)}")
+        began = time.monotonic()
+        data = load_cifar10(self.args.data, download=False)
+        self.note(
+            f"- data: {data.source}, {len(data.train_labels)} train / "
+            f"{len(data.test_labels)} test, loaded in {time.monotonic() - began:.1f} s"
+        )
+
+    def cuda_tests(self) -> None:
+        env = {**os.environ, "COURSE_DATA": str(self.args.data)}
+        if self.args.dry_run:
+            env["COURSE_TEST_DEVICE"] = "cpu"
+        report = self.work / "pytest-cuda.txt"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "cuda",
+            "tests/test_cuda.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *self.args.pytest_args,
+        ]
+        done = subprocess.run(
+            command,
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=max(30.0, self.left() - 30),
+        )
+        report.write_text(done.stdout + done.stderr)
+        tail = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+        self.note(f"- CUDA tests: {tail} (exit {done.returncode})")
+        if done.returncode:
+            self.log(done.stdout[-4000:] + done.stderr[-2000:])
+
+    def bench(self, image_size: int, attentions: list[str], compile: bool = False) -> dict:
+        suffix = "-compile" if compile else ""
+        kind = "cpu-dry-run" if self.args.dry_run else self.device.type
+        report = bench.run_bench(
+            image_size=image_size,
+            batch_size=self.args.batch_size,
+            models=["alexnet"],
+            attentions=attentions,
+            device=str(self.device),
+            iters=self.args.bench_iters,
+            rounds=self.args.bench_rounds,
+            compile=compile,
+            output=self.work / f"bench-{kind}-{image_size}px{suffix}.json",
+        )
+        self.note(f"\n## bench {image_size} px{' (compiled)' if compile else ''}\n```")
+        self.note(bench.format_report(report))
+        self.note("```")
+        return report
+
+    def profiles(self, image_size: int) -> None:
+        for attention in (None, "triplet"):
+            table = bench.profile_train_step(
+                attention, image_size, self.args.batch_size, self.device, steps=5
+            )
+            name = f"profile-alexnet-{attention or 'none'}-{image_size}px.txt"
+            (self.work / name).write_text(table + "\n")
+            self.log(f"{name}:\n" + "\n".join(table.splitlines()[:14]))
+
+    def packing(self, image_size: int) -> dict[int, float]:
+        totals = {}
+        for processes in self.args.processes:
+            totals[processes] = bench.packed_train_throughput(
+                "triplet",
+                image_size,
+                self.args.batch_size,
+                self.device,
+                processes,
+                iters=self.args.packing_iters,
+            )
+            gain = totals[processes] / totals[min(totals)]
+            self.note(
+                f"- packing, AlexNet-TA at {image_size} px: {processes} process(es) "
+                f"{totals[processes]:.0f} img/s in total ({gain:.2f}x one)"
+            )
+        (self.work / f"packing-{image_size}px.json").write_text(json.dumps(totals) + "\n")
+        return totals
+
+    def train(self, runs: list[PaperRun], speeds: dict, totals: dict[int, float]) -> None:
+        """Schedule the runs on k concurrent processes (k with the best total from the packing
+        step), accepting each, in priority order, only if its estimated end is within budget."""
+        gains = {n: total / totals[1] for n, total in totals.items()} if 1 in totals else {}
+        k = max(gains, key=gains.get, default=1)
+        if gains.get(k, 1.0) < 1.1:  # packing must pay clearly, or runs go one at a time
+            k, gains = 1, {1: 1.0}
+        slowdown = k / gains[k]  # each of k processes runs at gains[k]/k of a lone one
+        self.threads = max(1, (os.cpu_count() or 1) // k)
+        self.note(f"\n## paper runs ({k} at a time, each ~{slowdown:.2f}x slower than alone)")
+        free_at = [0.0] * k  # seconds from now when each slot is free
+        plan = []
+        for run in runs:
+            alone = self.estimate(run, speeds)
+            if alone is None:
+                self.note(f"- {run.name}: no speed measured; not run")
+                continue
+            slot = min(range(k), key=free_at.__getitem__)
+            end = free_at[slot] + alone * slowdown
+            if end * 1.1 + 15 > self.left():
+                self.note(
+                    f"- {run.name}: not run (estimated {alone * slowdown:.0f} s; "
+                    f"{self.left():.0f} s left)"
+                )
+                continue
+            free_at[slot] = end
+            plan.append((run, alone * slowdown))
+        for run, estimate in plan:
+            self.log(f"planned {run.name}: ~{estimate:.0f} s")
+        pending, active = list(plan), []
+        while pending or active:
+            while pending and len(active) < k:
+                run, estimate = pending.pop(0)
+                active.append((run, self.launch(run), time.monotonic()))
+            time.sleep(1.0)
+            for item in list(active):
+                run, proc, began = item
+                if proc.poll() is None and self.left() > 5:
+                    continue
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                active.remove(item)
+                self.finished(run, proc.returncode, time.monotonic() - began)
+            self.pack()
+
+    def estimate(self, run: PaperRun, speeds: dict) -> float | None:
+        """Seconds for one run alone: training steps and evaluation at the benched speeds, plus
+        start-up, per-epoch checkpoints and the final evaluation."""
+        speed = speeds.get((run.attention, run.image_size))
+        if not speed:
+            return None
+        train_ips, infer_ips = speed
+        epoch = self.args.train_images / train_ips + self.args.test_images / infer_ips
+        return self.args.epochs * (epoch + self.args.epoch_overhead_s) + 20.0
+
+    def launch(self, run: PaperRun) -> subprocess.Popen:
+        command = [
+            sys.executable,
+            "-m",
+            "course_lib",
+            "train",
+            "--profile",
+            self.args.profile,
+            "--model",
+            "alexnet",
+            "--attention",
+            run.attention,
+            "--seed",
+            str(run.seed),
+            "--epochs",
+            str(self.args.epochs),
+            "--image-size",
+            str(run.image_size),
+            "--lr",
+            str(run.lr),
+            "--data",
+            str(self.args.data),
+            "--write-result",
+            run.chapter,
+            "--device",
+            str(self.device),
+            *self.args.train_args,
+        ]
+        (self.work / "logs").mkdir(exist_ok=True)
+        log = (self.work / "logs" / f"{run.name}.log").open("w")
+        self.log(f"start {run.name}: {' '.join(command[1:])}")
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def finished(self, run: PaperRun, code: int, seconds: float) -> None:
+        rows = list(
+            (self.work / "results").rglob(
+                f"{run.chapter}__alexnet-{run.attention}-s{run.seed}.json"
+            )
+        )
+        if code == 0 and rows:
+            row = json.loads(rows[0].read_text())
+            self.note(
+                f"- {run.name}: test accuracy {row['accuracy']:.4f} (best epoch "
+                f"{row['best_epoch']}: {row['best_accuracy']:.4f}), "
+                f"{row['train_images_per_s']:.0f} train img/s, {seconds:.0f} s"
+            )
+        else:
+            tail = (self.work / "logs" / f"{run.name}.log").read_text()[-1500:]
+            self.note(f"- {run.name}: FAILED or stopped (exit {code}) after {seconds:.0f} s")
+            self.log(tail)
+
+    # --- the whole job ----------------------------------------------------------------------
+    def run(self) -> int:
+        a = self.args
+        self.step("environment and data", 20, self.environment)
+        self.step("CUDA tests", 40, self.cuda_tests)
+        reports = {}
+        reports[a.large] = self.step(
+            f"bench {a.large} px", 30, lambda: self.bench(a.large, ATTENTIONS)
+        )
+        reports[a.small] = self.step(
+            f"bench {a.small} px", 15, lambda: self.bench(a.small, ["simam"])
+        )
+        self.step(f"profiler tables at {a.large} px", 15, lambda: self.profiles(a.large))
+        totals = self.step("packing", 40, lambda: self.packing(a.large)) or {}
+        speeds = {
+            (r["attention"], size): (r["train_images_per_s"], r["inference_images_per_s"])
+            for size, report in reports.items()
+            if report
+            for r in report["models"]
+        }
+        runs = paper_runs(a.seeds, a.large, a.small)
+        self.step("paper runs", 60, lambda: self.train(runs, speeds, totals))
+        if a.compile_bench:
+            self.step(
+                f"bench {a.large} px, compiled",
+                180,
+                lambda: self.bench(a.large, ["triplet"], compile=True),
+            )
+        self.note(f"\njob finished after {time.monotonic() - self.started:.0f} s")
+        self.pack()
+        print("\n".join(self.summary))
+        return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--out",
+        default=os.environ.get("OUT", str(REPO / ".device" / "out")),
+        help="where job.log, summary.md and gpu-job.tar.gz go (default: $OUT)",
+    )
+    p.add_argument("--work", default=None, help="results and runs (default: .device/work)")
+    p.add_argument("--budget", type=float, default=540.0, help="wall-clock seconds in all")
+    p.add_argument("--data", default=None, help="the CIFAR-10 archive (default: searched)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="every step on the CPU at smoke size, to check the job before a lease",
+    )
+    p.add_argument("--no-compile-bench", dest="compile_bench", action="store_false")
+    args = p.parse_args(argv)
+    args.work = args.work or str(
+        Path(args.out) / "work" if args.dry_run else REPO / ".device" / "work"
+    )
+    args.data = Path(args.data or find_archive()).resolve()
+    args.batch_size, args.seeds, args.processes = 128, [42, 43, 44], [1, 2, 4]
+    args.device, args.large, args.small, args.profile = "cuda", 224, 128, "paper"
+    args.epochs, args.bench_iters, args.bench_rounds, args.packing_iters = 50, 20, 3, 30
+    args.pytest_args, args.train_args = [], []
+    args.epoch_overhead_s = 1.0  # per-epoch checkpoint (175 MB at 224 px) and bookkeeping
+    if args.dry_run:  # the same code paths, at a size a 2-core CPU finishes in about a minute
+        args.device, args.large, args.small, args.profile = "cpu", 72, 64, "smoke"
+        args.batch_size, args.seeds, args.processes = 16, [42], [1, 2]
+        args.epochs, args.bench_iters, args.bench_rounds, args.packing_iters = 1, 1, 1, 2
+        args.pytest_args = ["-k", "simam or batches or checkpoint"]
+        args.train_args = [
+            "--set",
+            "train_subset=128",
+            "--set",
+            "test_subset=64",
+            "--batch-size",
+            "32",
+        ]
+        args.compile_bench = False
+    args.train_images, args.test_images = 50_000, 10_000
+    if args.dry_run:
+        args.train_images, args.test_images = 128, 64
+    return args
+
+
+def find_archive() -> Path:
+    """The CIFAR-10 archive sent along (.device/data/) or the course's offline copy."""
+    for candidate in (
+        REPO / ".device" / "data" / "cifar10-jpeg.tar.gz",
+        REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz",
+    ):
+        if candidate.exists():
+            return candidate
+    raise SystemExit("no CIFAR-10 archive: copy cifar10-jpeg.tar.gz to .device/data/ (--data)")
+
+
+if __name__ == "__main__":
+    sys.exit(Job(parse_args()).run())
