@@ -190,6 +190,7 @@ def train_or_load(
         "date": dt.date.today().isoformat(),
         "run_dir": run_dir.name,
         "world_size": world_size(),
+        "compiled": compile,
     }
     atomic_write_json(metrics, metrics_file)
     _slim_finished_run(run_dir, best_is_final=best == len(history.val_acc) - 1)

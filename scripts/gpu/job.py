@@ -50,6 +50,8 @@ from course_lib.data import load_cifar10  # noqa: E402
 from course_lib.device import device_name  # noqa: E402
 
 ATTENTIONS = ["se", "cbam", "triplet", "simam", "psa", "self_attention"]
+STEPS = ["tests", "bench", "profile", "packing", "train", "compile-bench"]
+SEED_LR = {224: 1e-3, 128: 5e-4}  # seed 000 at 224 px, seed 001 at 128 px
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,9 @@ class Job:
         if done.returncode:
             self.log(done.stdout[-4000:] + done.stderr[-2000:])
 
-    def bench(self, image_size: int, attentions: list[str], compile: bool = False) -> dict:
+    def bench(
+        self, image_size: int, attentions: list[str], compile: bool = False, rounds: int = 0
+    ) -> dict:
         suffix = "-compile" if compile else ""
         kind = "cpu-dry-run" if self.args.dry_run else self.device.type
         report = bench.run_bench(
@@ -226,7 +230,7 @@ class Job:
             attentions=attentions,
             device=str(self.device),
             iters=self.args.bench_iters,
-            rounds=self.args.bench_rounds,
+            rounds=rounds or self.args.bench_rounds,
             compile=compile,
             output=self.work / f"bench-{kind}-{image_size}px{suffix}.json",
         )
@@ -270,6 +274,8 @@ class Job:
         k = max(gains, key=gains.get, default=1)
         if gains.get(k, 1.0) < 1.1:  # packing must pay clearly, or runs go one at a time
             k, gains = 1, {1: 1.0}
+        if self.args.parallel:  # chosen on the command line (e.g. from an earlier job's packing)
+            k, gains = self.args.parallel, {self.args.parallel: float(self.args.parallel)}
         slowdown = k / gains[k]  # each of k processes runs at gains[k]/k of a lone one
         self.threads = max(1, (os.cpu_count() or 1) // k)
         self.note(f"\n## paper runs ({k} at a time, each ~{slowdown:.2f}x slower than alone)")
@@ -277,9 +283,12 @@ class Job:
         plan = []
         for run in runs:
             alone = self.estimate(run, speeds)
-            if alone is None:
+            if alone is None and not self.args.runs:
                 self.note(f"- {run.name}: no speed measured; not run")
                 continue
+            if alone is None:  # asked for by name: run it, and stop it at the deadline
+                self.note(f"- {run.name}: no speed measured; started without an estimate")
+                alone = 0.0
             slot = min(range(k), key=free_at.__getitem__)
             end = free_at[slot] + alone * slowdown
             if end * 1.1 + 15 > self.left():
@@ -320,33 +329,13 @@ class Job:
         return self.args.epochs * (epoch + self.args.epoch_overhead_s) + 20.0
 
     def launch(self, run: PaperRun) -> subprocess.Popen:
-        command = [
-            sys.executable,
-            "-m",
-            "course_lib",
-            "train",
-            "--profile",
-            self.args.profile,
-            "--model",
-            "alexnet",
-            "--attention",
-            run.attention,
-            "--seed",
-            str(run.seed),
-            "--epochs",
-            str(self.args.epochs),
-            "--image-size",
-            str(run.image_size),
-            "--lr",
-            str(run.lr),
-            "--data",
-            str(self.args.data),
-            "--write-result",
-            run.chapter,
-            "--device",
-            str(self.device),
-            *self.args.train_args,
-        ]
+        a = self.args
+        command = [sys.executable, "-m", "course_lib", "train", "--model", "alexnet"]
+        command += ["--profile", a.profile, "--attention", run.attention, "--seed", str(run.seed)]
+        command += ["--epochs", str(a.epochs), "--image-size", str(run.image_size)]
+        command += ["--lr", str(run.lr), "--data", str(a.data), "--device", str(self.device)]
+        command += ["--write-result", run.chapter, *a.train_args]
+        command += ["--compile"] if a.compile_runs else []
         (self.work / "logs").mkdir(exist_ok=True)
         log = (self.work / "logs" / f"{run.name}.log").open("w")
         self.log(f"start {run.name}: {' '.join(command[1:])}")
@@ -373,31 +362,35 @@ class Job:
 
     # --- the whole job ----------------------------------------------------------------------
     def run(self) -> int:
-        a = self.args
+        a, reports, totals = self.args, {}, {}
         self.step("environment and data", 20, self.environment)
-        self.step("CUDA tests", 40, self.cuda_tests)
-        reports = {}
-        reports[a.large] = self.step(
-            f"bench {a.large} px", 30, lambda: self.bench(a.large, ATTENTIONS)
-        )
-        reports[a.small] = self.step(
-            f"bench {a.small} px", 15, lambda: self.bench(a.small, ["simam"])
-        )
-        self.step(f"profiler tables at {a.large} px", 15, lambda: self.profiles(a.large))
-        totals = self.step("packing", 40, lambda: self.packing(a.large)) or {}
+        if "tests" in a.steps:
+            self.step("CUDA tests", 40, self.cuda_tests)
+        if "bench" in a.steps:
+            reports[a.large] = self.step(
+                f"bench {a.large} px", 30, lambda: self.bench(a.large, ATTENTIONS)
+            )
+            reports[a.small] = self.step(
+                f"bench {a.small} px", 15, lambda: self.bench(a.small, ["simam"])
+            )
+        if "profile" in a.steps:
+            self.step(f"profiler tables at {a.large} px", 15, lambda: self.profiles(a.large))
+        if "packing" in a.steps:
+            totals = self.step("packing", 40, lambda: self.packing(a.large)) or {}
         speeds = {
             (r["attention"], size): (r["train_images_per_s"], r["inference_images_per_s"])
             for size, report in reports.items()
             if report
             for r in report["models"]
         }
-        runs = paper_runs(a.seeds, a.large, a.small)
-        self.step("paper runs", 60, lambda: self.train(runs, speeds, totals))
-        if a.compile_bench:
+        runs = a.runs or paper_runs(a.seeds, a.large, a.small)
+        if "train" in a.steps:
+            self.step("paper runs", 60, lambda: self.train(runs, speeds, totals))
+        if "compile-bench" in a.steps:
             self.step(
                 f"bench {a.large} px, compiled",
                 180,
-                lambda: self.bench(a.large, ["triplet"], compile=True),
+                lambda: self.bench(a.large, ["triplet"], compile=True, rounds=1),
             )
         self.note(f"\njob finished after {time.monotonic() - self.started:.0f} s")
         self.pack()
@@ -420,7 +413,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="every step on the CPU at smoke size, to check the job before a lease",
     )
-    p.add_argument("--no-compile-bench", dest="compile_bench", action="store_false")
+    p.add_argument("--steps", default=",".join(STEPS), help=f"some of: {','.join(STEPS)}")
+    p.add_argument(
+        "--runs",
+        default=None,
+        help="only these paper runs, e.g. triplet:224:42,none:224:44 (attention:px:seed)",
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="runs at a time (default: the best of the packing step)",
+    )
+    p.add_argument("--compile-runs", action="store_true", help="train with torch.compile")
     args = p.parse_args(argv)
     args.work = args.work or str(
         Path(args.out) / "work" if args.dry_run else REPO / ".device" / "work"
@@ -444,11 +449,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "--batch-size",
             "32",
         ]
-        args.compile_bench = False
+        args.steps = args.steps.replace("compile-bench", "")
+    unknown = set(filter(None, args.steps.split(","))) - set(STEPS)
+    if unknown:
+        p.error(f"unknown steps {sorted(unknown)}; valid: {STEPS}")
+    args.steps = args.steps.split(",")
+    args.runs = [parse_run(text) for text in args.runs.split(",")] if args.runs else None
     args.train_images, args.test_images = 50_000, 10_000
     if args.dry_run:
         args.train_images, args.test_images = 128, 64
     return args
+
+
+def parse_run(text: str) -> PaperRun:
+    """``attention:px:seed``, e.g. ``triplet:224:42``; the learning rate is the seeds' for px."""
+    attention, size, seed = text.split(":")
+    return PaperRun(attention, int(size), SEED_LR.get(int(size), 1e-3), int(seed))
 
 
 def find_archive() -> Path:
