@@ -54,6 +54,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
+    elapsed: list[float] = field(default_factory=list)  # wall seconds at each epoch's end
 
     def as_dict(self) -> dict:
         return {k: list(v) for k, v in self.__dict__.items()}
@@ -63,14 +64,18 @@ class History:
         return cls(**{k: list(v) for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-def _check_finite(losses: torch.Tensor, first_step: int, epoch: int) -> None:
+def _check_finite(losses: torch.Tensor, first_step: int, epoch: int, last: Path | None) -> None:
     finite = torch.isfinite(losses)
     if not bool(finite.all()):
         bad = int((~finite).nonzero()[0])
+        saved = (
+            f"the last finished epoch is saved in {last}"
+            if last is not None and last.exists()
+            else "no epoch had finished, so nothing was saved"
+        )
         raise NonFiniteLossError(
             f"the training loss became {float(losses[bad])} at step {first_step + bad} "
-            f"(epoch {epoch + 1}); lower the learning rate or check the inputs. The last "
-            "finished epoch is saved in last.pt."
+            f"(epoch {epoch + 1}); lower the learning rate or check the inputs ({saved})"
         )
 
 
@@ -138,6 +143,8 @@ def fit(
         scheduler.load_state_dict(state["scheduler"])
         history = History.from_dict(state["history"])
         start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
+    # wall time counts on from where the resumed run stopped
+    clock_start = time.perf_counter() - (history.elapsed[-1] if history.elapsed else 0.0)
 
     # the whole training set moves to the device once (150 MB of uint8 for CIFAR-10)
     train_x = data.train_images.to(device)
@@ -190,7 +197,7 @@ def fit(
             step = epoch * steps_per_epoch + i + 1
             if len(window) == config.log_every or i == steps_per_epoch - 1:
                 losses = all_reduce_mean(torch.stack(window).float()).cpu()  # the only host sync
-                _check_finite(losses, step - len(window) + 1, epoch)
+                _check_finite(losses, step - len(window) + 1, epoch, last)
                 history.step.append(step)
                 history.step_loss.append(float(losses.mean()))
                 window = []
@@ -210,6 +217,7 @@ def fit(
         history.val_acc.append(val["accuracy"])
         history.lr.append(scheduler.get_last_lr()[0])
         history.epoch_time.append(epoch_time)
+        history.elapsed.append(time.perf_counter() - clock_start)
         bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.4f}")
         if not math.isfinite(history.train_loss[-1]):
             raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
