@@ -114,7 +114,9 @@ def locate_cifar10(source: str | Path | None = None, download: bool | None = Non
     if not source and not os.environ.get(DATA_ENV):
         if _download_allowed(download):
             return None
-        tried.append(f"download into {data_dir()} (not allowed: {DOWNLOAD_ENV}=0 or download=False)")
+        tried.append(
+            f"download into {data_dir()} (not allowed: {DOWNLOAD_ENV}=0 or download=False)"
+        )
     places = "\n  - ".join(tried)
     raise DatasetError(
         "CIFAR-10 was not found. Tried:\n  - " + places + "\nFix it with one of:\n"
