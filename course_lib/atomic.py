@@ -28,24 +28,33 @@ def _write(path: str | Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         write(tmp)
         os.replace(tmp, path)
     except BaseException as err:
         tmp.unlink(missing_ok=True)
         # torch.save reports a full disk as a RuntimeError, plain writes as an OSError
-        if isinstance(err, (OSError, RuntimeError)):
-            raise WriteError(f"cannot write {path}: {_why(err, path.parent)}") from err
+        if isinstance(err, (OSError, RuntimeError)) and not isinstance(err, WriteError):
+            raise WriteError(f"cannot write {path}: {_why(err, path)}") from err
         raise
 
 
-def _why(err: Exception, folder: Path) -> str:
-    reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+def make_folder(folder: Path) -> None:
+    """``mkdir -p``, with a :class:`WriteError` that says why it failed."""
     try:
-        free = shutil.disk_usage(folder).free / 2**20
-    except OSError:
-        return f"{reason}; check that {folder} exists and is writable"
-    return f"{reason} ({free:.0f} MB free there); free some space or make the folder writable"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise WriteError(f"cannot create {folder}: {_why(err, folder)}") from err
+
+
+def _why(err: Exception, path: Path) -> str:
+    reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    free = shutil.disk_usage(existing).free / 2**20
+    return (
+        f"{reason} ({free:.0f} MB free there); make the folder writable or free some space, "
+        "or move runs and data elsewhere with COURSE_RUNS_DIR and COURSE_DATA_DIR"
+    )
 
 
 def atomic_save(obj, path: str | Path) -> None:

@@ -316,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     from .paths import resolve_env_paths
 
     resolve_env_paths()  # relative to where the user typed them, before any kernel starts
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a bad argument (its message is printed)
+        return int(done.code or 0)
     try:
         return args.func(args)
     except KeyboardInterrupt:

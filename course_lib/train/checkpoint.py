@@ -49,7 +49,7 @@ def read_checkpoint(path: str | Path) -> dict:
     except Exception as err:
         raise CheckpointError(
             f"cannot read {path}: the file is truncated or not a course checkpoint "
-            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+            f"({type(err).__name__}: {str(err).split('. ')[0]})"  # torch adds a paragraph
         ) from err
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import remove_stale_temporaries
+from ..atomic import make_folder, remove_stale_temporaries
 from ..data import ImageDataset
 from ..device import device_name, pick_device
 from ..distributed import barrier, is_main, world_size
@@ -164,7 +164,7 @@ def train_or_load(
             _set_aside(run_dir, str(err))
             model = fresh_model()  # a failed load_state_dict may have copied some tensors
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
     with run_lock(run_dir) if is_main() else nullcontext(), _removed_on_failure(run_dir):
         remove_stale_temporaries(run_dir)  # left by a process killed while writing
         if is_main():

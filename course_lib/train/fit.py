@@ -158,85 +158,89 @@ def fit(
         mininterval=1.0,
         unit="step",
     )
-    for epoch in range(start_epoch, config.epochs):
-        torch.manual_seed(config.seed * 1000 + epoch)  # dropout: same stream after a resume
-        order = torch.randperm(
-            n_train, generator=torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        ).to(device)
-        aug_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch + 1)
-        model.train()
-        started = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        window = []
-        for i in range(steps_per_epoch):
-            idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-            if config.augment:  # draw for the global batch: the same images get the same draws
-                params = augment.sample_params(config.batch_size, aug_gen, device)
-                idx, params = (
-                    idx[this_rank::world],
-                    augment.select(params, slice(this_rank, None, world)),
+    try:  # the bar is closed before any error is printed
+        for epoch in range(start_epoch, config.epochs):
+            torch.manual_seed(config.seed * 1000 + epoch)  # dropout: same stream after a resume
+            order = torch.randperm(
+                n_train, generator=torch.Generator().manual_seed(config.seed * 1000 + epoch)
+            ).to(device)
+            aug_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch + 1)
+            model.train()
+            started = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            window = []
+            for i in range(steps_per_epoch):
+                idx = order[i * config.batch_size : (i + 1) * config.batch_size]
+                if config.augment:  # draw for the global batch: the same images get the same draws
+                    params = augment.sample_params(config.batch_size, aug_gen, device)
+                    idx, params = (
+                        idx[this_rank::world],
+                        augment.select(params, slice(this_rank, None, world)),
+                    )
+                    x = augment.apply(train_x[idx], params)
+                else:
+                    idx = idx[this_rank::world]
+                    x = augment(train_x[idx])
+                x = x.contiguous(memory_format=fmt)
+                y = train_y[idx]
+                with autocast(device):  # bf16 on CUDA; cuDNN's BatchNorm keeps fp32 statistics
+                    logits = step_model(x)
+                loss = loss_fn(logits.float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+
+                loss_sum += loss.detach()
+                correct += (logits.detach().argmax(dim=1) == y).sum()
+                window.append(loss.detach())
+                step = epoch * steps_per_epoch + i + 1
+                if len(window) == config.log_every or i == steps_per_epoch - 1:
+                    losses = all_reduce_mean(
+                        torch.stack(window).float()
+                    ).cpu()  # the only host sync
+                    _check_finite(losses, step - len(window) + 1, epoch, last)
+                    history.step.append(step)
+                    history.step_loss.append(float(losses.mean()))
+                    window = []
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{history.step_loss[-1]:.3f}")
+                bar.update(1)
+            synchronize(device)
+            epoch_time = time.perf_counter() - started
+
+            seen = steps_per_epoch * config.batch_size
+            loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
+            # every rank evaluates the (small) test set, so all ranks agree on the best epoch
+            val = evaluate(model, data, config.image_size, config.eval_batch_size, device)
+            history.epoch.append(epoch + 1)
+            history.train_loss.append(float(loss_sum) / steps_per_epoch)
+            history.train_acc.append(float(correct) / seen)
+            history.val_loss.append(val["loss"])
+            history.val_acc.append(val["accuracy"])
+            history.lr.append(scheduler.get_last_lr()[0])
+            history.epoch_time.append(epoch_time)
+            history.elapsed.append(time.perf_counter() - clock_start)
+            bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.4f}")
+            if not math.isfinite(history.train_loss[-1]):
+                raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
+
+            improved, best_acc = val["accuracy"] > best_acc, max(best_acc, val["accuracy"])
+            if run_dir is not None and is_main():
+                if improved:
+                    save_weights(model, run_dir / "best.pt", epoch=epoch)
+                save_weights(
+                    model,
+                    last,
+                    optimizer=optimizer.state_dict(),
+                    scheduler=scheduler.state_dict(),
+                    history=history.as_dict(),
+                    epoch=epoch,
+                    best_acc=best_acc,
+                    config=config.as_dict(),
                 )
-                x = augment.apply(train_x[idx], params)
-            else:
-                idx = idx[this_rank::world]
-                x = augment(train_x[idx])
-            x = x.contiguous(memory_format=fmt)
-            y = train_y[idx]
-            with autocast(device):  # bf16 on CUDA; cuDNN's BatchNorm keeps fp32 statistics
-                logits = step_model(x)
-            loss = loss_fn(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-
-            loss_sum += loss.detach()
-            correct += (logits.detach().argmax(dim=1) == y).sum()
-            window.append(loss.detach())
-            step = epoch * steps_per_epoch + i + 1
-            if len(window) == config.log_every or i == steps_per_epoch - 1:
-                losses = all_reduce_mean(torch.stack(window).float()).cpu()  # the only host sync
-                _check_finite(losses, step - len(window) + 1, epoch, last)
-                history.step.append(step)
-                history.step_loss.append(float(losses.mean()))
-                window = []
-                bar.set_postfix(epoch=epoch + 1, loss=f"{history.step_loss[-1]:.3f}")
-            bar.update(1)
-        synchronize(device)
-        epoch_time = time.perf_counter() - started
-
-        seen = steps_per_epoch * config.batch_size
-        loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
-        # every rank evaluates the (small) test set, so all ranks agree on the best epoch
-        val = evaluate(model, data, config.image_size, config.eval_batch_size, device)
-        history.epoch.append(epoch + 1)
-        history.train_loss.append(float(loss_sum) / steps_per_epoch)
-        history.train_acc.append(float(correct) / seen)
-        history.val_loss.append(val["loss"])
-        history.val_acc.append(val["accuracy"])
-        history.lr.append(scheduler.get_last_lr()[0])
-        history.epoch_time.append(epoch_time)
-        history.elapsed.append(time.perf_counter() - clock_start)
-        bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.4f}")
-        if not math.isfinite(history.train_loss[-1]):
-            raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
-
-        improved, best_acc = val["accuracy"] > best_acc, max(best_acc, val["accuracy"])
-        if run_dir is not None and is_main():
-            if improved:
-                save_weights(model, run_dir / "best.pt", epoch=epoch)
-            save_weights(
-                model,
-                last,
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                history=history.as_dict(),
-                epoch=epoch,
-                best_acc=best_acc,
-                config=config.as_dict(),
-            )
-            atomic_write_json(history.as_dict(), run_dir / "history.json")
-        barrier()  # no rank runs ahead of rank 0's checkpoint
-    bar.close()
+                atomic_write_json(history.as_dict(), run_dir / "history.json")
+            barrier()  # no rank runs ahead of rank 0's checkpoint
+    finally:
+        bar.close()
     return history
