@@ -8,6 +8,7 @@ A failed write removes its temporary file; one left by a killed process is remov
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -33,7 +34,7 @@ def _write(path: str | Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     except BaseException as err:
         tmp.unlink(missing_ok=True)
-        # torch.save reports a full disk as a RuntimeError, plain writes as an OSError
+        # torch.save reports a full disk as a RuntimeError without errno, plain writes as OSError
         if isinstance(err, (OSError, RuntimeError)) and not isinstance(err, WriteError):
             raise WriteError(f"cannot write {path}: {_why(err, path)}") from err
         raise
@@ -48,13 +49,13 @@ def make_folder(folder: Path) -> None:
 
 
 def _why(err: Exception, path: Path) -> str:
-    reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+    reason = getattr(err, "strerror", None) or "the write failed"
+    elsewhere = "or move runs and data elsewhere with COURSE_RUNS_DIR and COURSE_DATA_DIR"
+    if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{reason}; make the folder writable, {elsewhere}"
     existing = next(p for p in (path, *path.parents) if p.exists())
     free = shutil.disk_usage(existing).free / 2**20
-    return (
-        f"{reason} ({free:.0f} MB free there); make the folder writable or free some space, "
-        "or move runs and data elsewhere with COURSE_RUNS_DIR and COURSE_DATA_DIR"
-    )
+    return f"{reason} ({free:.0f} MB free there); free some space, {elsewhere}"
 
 
 def atomic_save(obj, path: str | Path) -> None:

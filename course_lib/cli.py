@@ -12,6 +12,7 @@ import ast
 import json
 import os
 import sys
+import warnings
 
 DESCRIPTION = """\
 Train the course's models, run its notebooks, benchmark, sweep, and check the set-up.
@@ -316,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     from .paths import resolve_env_paths
 
     resolve_env_paths()  # relative to where the user typed them, before any kernel starts
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as done:  # --help, or a bad argument (its message is printed)

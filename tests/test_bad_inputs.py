@@ -200,43 +200,13 @@ CASES = [
     ("set-bogus", argv("--set", "bogus=1"), 2, r"unknown setting 'bogus'; valid settings: .*lr", 0),
     ("batch-0", argv("--batch-size", "0"), 2, r"--batch-size: must be at least 1, got 0", 0),
     ("nan", argv("--set", "lr=1e6"), 2, r"loss became (nan|inf).*nothing was saved", 0),
-    (
-        "read-only",
-        read_only_runs,
-        2,
-        r"^error: cannot create .*runs/alexnet-none-\w+: Read-only file system \(\d+ MB free",
-        0,
-    ),
+    ("read-only", read_only_runs, 2, r"cannot create .*runs/alexnet-none-\w+: Read-only file", 0),
     ("disk-full", full_disk, 2, r"cannot write .*best.pt: No space left on device \(\d+ MB", 0),
     ("stale-temp", copied_run(stale_temporaries), 0, r"", 1),
-    (
-        "truncated-best",
-        copied_run(truncated_best),
-        0,
-        r"trained again: cannot read .*final.pt: the file is truncated",
-        2,
-    ),  # noqa: E501
-    (
-        "foreign-ckpt",
-        copied_run(foreign_checkpoint),
-        0,
-        r"belongs to another model: .*'se'.*minus 'name'\n",
-        2,
-    ),  # noqa: E501
-    (
-        "empty-history",
-        copied_run(emptied("history.json")),
-        0,
-        r"cannot read .*history.json: the file is missing, empty or truncated",
-        2,
-    ),  # noqa: E501
-    (
-        "cut-metrics",
-        copied_run(emptied("metrics.json")),
-        0,
-        r"cannot read .*metrics.json: the file",
-        2,
-    ),  # noqa: E501
+    ("truncated-best", copied_run(truncated_best), 0, r"again: cannot read .*final.pt: .*trunc", 2),
+    ("foreign-ckpt", copied_run(foreign_checkpoint), 0, r"another model: .*'se'.*'name'\n", 2),
+    ("empty-history", copied_run(emptied("history.json")), 0, r"read .*history.json: .*empty", 2),
+    ("cut-metrics", copied_run(emptied("metrics.json")), 0, r"read .*metrics.json: .*trunc", 2),
     ("one-class", one_class, 2, r"has 1 class folder \(cats\); a classifier needs at least two", 0),
     ("class-not-in-test", class_missing_from_test, 2, r"class\(es\) dogs have no test images", 0),
     ("locked", locked, 2, r"is being trained by process {pid}; wait for it", 1),
