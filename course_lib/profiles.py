@@ -56,8 +56,8 @@ def require_positive(settings: object, *names: str) -> None:
     """Refuse a setting below 1 (``None`` means "not set" and passes), naming it and its value."""
     for name in names:
         value = getattr(settings, name)
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
 PROFILES: dict[str, Profile] = {
