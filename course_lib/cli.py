@@ -1,12 +1,8 @@
-"""Command line: ``python -m course_lib {train,run-notebooks,bench,sweep,info}``.
+"""The command line: ``python -m course_lib`` (or ``course``) with five commands.
 
-Examples::
-
-    python -m course_lib train --model alexnet --attention triplet --profile quick
-    python -m course_lib train --model alexnet --profile quick --epochs 1 --set lr=5e-4
-    python -m course_lib run-notebooks --profile smoke
-    python -m course_lib bench --image-size 64 --models alexnet
-    python -m course_lib info
+A mistake a user can make (a bad value, missing data, a locked or unwritable run folder, a
+diverging training) ends with one ``error:`` line saying what went wrong and what to do, and
+exit status 2; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -14,7 +10,41 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import sys
+import warnings
+
+DESCRIPTION = """\
+Train the course's models, run its notebooks, benchmark, sweep, and check the set-up.
+
+examples:
+  {prog} train --model alexnet --attention triplet --profile quick
+  {prog} train --profile quick --epochs 1 --set lr=5e-4
+  {prog} run-notebooks --profile smoke --only 00 01
+  {prog} bench --image-size 64 --models alexnet
+  {prog} info
+"""
+
+
+def _prog() -> str:
+    """How the command was called: ``course``, or ``python -m course_lib``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name and name not in ("__main__.py", "-m", "-c") else "python -m course_lib"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of the usage block and a second line
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _parse_value(text: str):
@@ -28,7 +58,7 @@ def _parse_pairs(pairs: list[str]) -> dict:
     values = {}
     for pair in pairs:
         if "=" not in pair:
-            raise SystemExit(f"expected KEY=VALUE, got {pair!r}")
+            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
         key, value = pair.split("=", 1)
         values[key.strip()] = _parse_value(value)
     return values
@@ -42,14 +72,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .profiles import get_profile
     from .train import apply_overrides, train_or_load
 
-    MODELS.get(args.model)  # unknown names fail here, before any data is loaded
+    # everything the user typed is checked before any data is loaded
+    MODELS.get(args.model)
     if args.attention:
         ATTENTION.get(args.attention)
-    device = init_from_env() or args.device  # under torchrun: this rank's device
     flags = {"epochs": args.epochs, "image_size": args.image_size, "batch_size": args.batch_size,
              "lr": args.lr, "seed": args.seed}  # fmt: skip
     overrides = {**_parse_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
     profile, config = apply_overrides(get_profile(args.profile), overrides)
+    model_kwargs = _parse_pairs(args.model_arg)
+    device = init_from_env() or args.device  # under torchrun: this rank's device
     if args.image_folder:
         data = load_image_folder(args.image_folder, size=args.folder_size)
     else:
@@ -68,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config,
         attention=args.attention,
         name=args.name,
-        model_kwargs=_parse_pairs(args.model_arg),
+        model_kwargs=model_kwargs,
         profile=profile.name,
         device=device,
         compile=args.compile,
@@ -88,21 +120,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run_notebooks(args: argparse.Namespace) -> int:
+    from .data import load_cifar10
     from .notebook_runner import format_summary, run_notebooks
-    from .profiles import default_profile_name
+    from .profiles import default_profile_name, get_profile
 
-    profile = args.profile or default_profile_name()
+    profile = get_profile(args.profile or default_profile_name()).name
+    parameters = _parse_pairs(args.parameter)
+    # every notebook needs the data: one clear failure here, not one per notebook
+    print(f"data: {load_cifar10().source}", flush=True)
     results = run_notebooks(
         profile,
         output_dir=args.output_dir,
         only=args.only,
-        parameters=_parse_pairs(args.parameter),
+        parameters=parameters,
         inplace=args.inplace,
+        timeout=args.timeout,
     )
-    print(format_summary(results))
     if not results:
-        print("no notebooks found", file=sys.stderr)
-        return 1
+        raise ValueError(f"no notebooks match --only {' '.join(args.only or [])}")
+    print(format_summary(results))
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -136,10 +172,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .data.cifar10 import DatasetError, locate_cifar10
     from .env import environment_report
+    from .paths import data_dir
 
     for key, value in environment_report().items():
         print(f"{key:14s} {value}")
+    try:
+        path = locate_cifar10()
+        where = str(path) if path else f"nothing found locally: a download into {data_dir()}"
+    except DatasetError as err:
+        where = str(err).replace("\n", "\n" + " " * 15)
+    print(f"{'data':14s} {where}")
     return 0
 
 
@@ -147,22 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
     from .attention import list_attention
     from .models import list_models
 
-    parser = argparse.ArgumentParser(
-        prog="python -m course_lib",
-        description=__doc__,
+    prog = _prog()
+    parser = _Parser(
+        prog=prog,
+        description=DESCRIPTION.format(prog=prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    models, attentions = ", ".join(list_models()), ", ".join(list_attention())
+    profile_help = "smoke, quick or paper (default: COURSE_PROFILE, else paper on a GPU, quick)"
 
     train = sub.add_parser("train", help="train a registered model (or load the finished run)")
-    train.add_argument("--model", default="alexnet", help=f"one of: {', '.join(list_models())}")
-    train.add_argument("--attention", default=None, help=f"one of: {', '.join(list_attention())}")
-    train.add_argument("--profile", default=None, help="smoke, quick or paper (default: auto)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--image-size", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--seed", type=int)
+    train.add_argument("--model", default="alexnet", help=f"one of: {models}")
+    train.add_argument("--attention", default=None, help=f"one of: {attentions}")
+    train.add_argument("--profile", default=None, help=profile_help)
+    train.add_argument("--epochs", type=_at_least_one, help="default: the profile's")
+    train.add_argument("--image-size", type=_at_least_one, help="pixels; default: the profile's")
+    train.add_argument("--batch-size", type=_at_least_one, help="default: the profile's")
+    train.add_argument("--lr", type=float, help="learning rate; default: the profile's")
+    train.add_argument("--seed", type=int, help="default: the profile's")
     train.add_argument(
         "--set",
         action="append",
@@ -177,11 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an argument of the model's builder, e.g. --model-arg classifier=compact for VGG16",
     )
-    train.add_argument("--data", default=None, help="CIFAR-10 source (default: search, see docs)")
+    train.add_argument(
+        "--data", default=None, help="CIFAR-10 source (default: COURSE_DATA or search)"
+    )
     train.add_argument("--image-folder", default=None, help="train on your own image folder")
     train.add_argument(
         "--folder-size",
-        type=int,
+        type=_at_least_one,
         default=None,
         help="resize your folder's images to this side when decoding",
     )
@@ -197,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     nbs = sub.add_parser("run-notebooks", help="execute every notebook with papermill")
-    nbs.add_argument("--profile", default=None, help="smoke, quick or paper (default: auto)")
+    nbs.add_argument("--profile", default=None, help=profile_help)
     nbs.add_argument("--output-dir", default=None, help="default: executed/<profile>/")
     nbs.add_argument("--only", nargs="*", default=None, help="notebook prefixes, e.g. 00 03")
     nbs.add_argument(
@@ -211,18 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
     nbs.add_argument(
         "--inplace", action="store_true", help="write outputs back into notebooks/ (to commit them)"
     )
+    nbs.add_argument(
+        "--timeout", type=_at_least_one, default=None, help="seconds per notebook (default: none)"
+    )
     nbs.set_defaults(func=cmd_run_notebooks)
 
     bench = sub.add_parser("bench", help="parameters, FLOPs, throughput and overheads")
-    bench.add_argument("--image-size", type=int, default=64)
-    bench.add_argument("--batch-size", type=int, default=128)
+    bench.add_argument("--image-size", type=_at_least_one, default=64, help="pixels (default 64)")
+    bench.add_argument("--batch-size", type=_at_least_one, default=128, help="default 128")
     bench.add_argument("--models", nargs="*", default=None, help="default: every registered model")
     bench.add_argument("--attention", nargs="*", default=None, help="default: every module")
-    bench.add_argument("--device", default=None)
-    bench.add_argument("--iters", type=int, default=5, help="timed steps per measurement")
+    bench.add_argument("--device", default=None, help="cuda, cpu, ... (default: auto)")
+    bench.add_argument("--iters", type=_at_least_one, default=5, help="timed steps per measurement")
     bench.add_argument(
         "--rounds",
-        type=int,
+        type=_at_least_one,
         default=3,
         help="paired plain/attention measurements per overhead ratio (the median is reported)",
     )
@@ -234,29 +287,65 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--config", default=None, help="a TOML file (models, attentions, seeds, ...)"
     )
-    sweep.add_argument("--models", nargs="*", default=["alexnet"])
-    sweep.add_argument("--attention", nargs="*", default=["none"])
-    sweep.add_argument("--seeds", nargs="*", type=int, default=[42, 43, 44])
-    sweep.add_argument("--profile", default=None)
-    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument("--models", nargs="*", default=["alexnet"], help="default: alexnet")
+    sweep.add_argument("--attention", nargs="*", default=["none"], help="default: none")
+    sweep.add_argument(
+        "--seeds", nargs="*", type=int, default=[42, 43, 44], help="default: 42 43 44"
+    )
+    sweep.add_argument("--profile", default=None, help=profile_help)
+    sweep.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="as for train"
+    )
     sweep.add_argument(
         "--gpus", nargs="*", default=None, help="GPU ids: one training subprocess per GPU at a time"
     )
     sweep.set_defaults(func=cmd_sweep)
 
-    info = sub.add_parser("info", help="versions, device, profile and data source")
+    info = sub.add_parser("info", help="versions, device, profile and where the data comes from")
     info.set_defaults(func=cmd_info)
+    for command in sub.choices.values():  # --debug before or after the command
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the traceback of an error",
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from .paths import resolve_env_paths
+
+    resolve_env_paths()  # relative to where the user typed them, before any kernel starts
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a bad argument (its message is printed)
+        return int(done.code or 0)
     try:
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"error: {_message(err)}", file=sys.stderr)
         return 2
+
+
+def _message(err: Exception) -> str:
+    """What the user needs to read: the message itself for the errors the course raises on
+    purpose, the exception's name as well for anything else."""
+    from .atomic import WriteError
+
+    if isinstance(err, KeyError) and err.args:  # the registries' unknown names
+        return str(err.args[0])
+    if isinstance(err, OSError) and not isinstance(err, WriteError) and err.filename:
+        return f"{err.filename}: {err.strerror}"
+    if isinstance(err, (ValueError, OSError, RuntimeError, ArithmeticError, ImportError)):
+        return str(err)
+    return f"{type(err).__name__}: {err} (run with --debug for the traceback)"
 
 
 if __name__ == "__main__":

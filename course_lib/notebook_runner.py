@@ -8,7 +8,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import repo_root
+from .paths import repo_root, resolve_env_paths
+
+# the kernel's own log (not the notebook's output) would print a warning about TCP transport
+# before every notebook, and a traceback when a timed-out kernel is stopped
+QUIET_KERNEL = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 @dataclass
@@ -16,7 +20,8 @@ class NotebookResult:
     notebook: str
     ok: bool
     seconds: float
-    error: str = ""
+    error: str = ""  # the first line of the error
+    output: str = ""  # the executed copy
 
 
 def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
@@ -41,12 +46,19 @@ def run_notebooks(
 
     Executed copies go to ``output_dir`` (default ``executed/<profile>/``), or back into
     ``notebooks/`` with ``inplace=True`` (how the committed outputs are made). A failing notebook
-    is recorded and the next one runs. A summary is written to ``summary.json`` beside the copies.
+    is recorded and the next one runs; ``timeout`` (seconds) limits each notebook. A summary is
+    written to ``summary.json`` beside the copies.
     """
-    import papermill as pm
+    try:
+        import papermill as pm
+    except ImportError as err:
+        raise ImportError(
+            "running notebooks needs the notebook tools: pip install -e '.[notebooks]'"
+        ) from err
 
+    resolve_env_paths()  # the kernels run in notebooks/: relative paths would move
     notebooks_dir = Path(notebooks_dir or repo_root() / "notebooks")
-    output_dir = Path(output_dir or repo_root() / "executed" / profile)
+    output_dir = Path(output_dir or repo_root() / "executed" / profile).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it: parameters follow the profile
     # progress bars would fill the saved outputs with thousands of updates; tables give times
@@ -63,20 +75,37 @@ def run_notebooks(
                 parameters=parameters or {},
                 cwd=str(notebooks_dir),
                 progress_bar=False,
-                execution_timeout=timeout,
+                timeout_func=_cell_limit(started + timeout) if timeout else None,
+                extra_arguments=QUIET_KERNEL,
             )
-            results.append(NotebookResult(notebook.name, True, time.perf_counter() - started))
+            error = ""
         except Exception as err:  # one failing notebook must not stop the others
-            message = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300]}"
-            results.append(
-                NotebookResult(notebook.name, False, time.perf_counter() - started, message)
-            )
-        print(
-            f"    {'ok' if results[-1].ok else 'FAILED'} in {results[-1].seconds:.0f} s", flush=True
-        )
+            error = _first_line(err, timeout)
+        seconds = time.perf_counter() - started
+        results.append(NotebookResult(notebook.name, not error, seconds, error, str(target)))
+        print(f"    {'FAILED' if error else 'ok'} in {seconds:.0f} s", flush=True)
     summary = [r.__dict__ for r in results]
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return results
+
+
+def _cell_limit(deadline: float):
+    """nbclient's time limit per cell, shrinking as the notebook's own runs out."""
+    return lambda cell: max(1, round(deadline - time.perf_counter()))
+
+
+def _first_line(err: Exception, timeout: float | None) -> str:
+    from nbclient.exceptions import CellTimeoutError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(err, CellTimeoutError):
+        return f"timed out after {timeout:.0f} s"
+    if isinstance(err, PapermillExecutionError):
+        name, text = err.ename, err.evalue
+    else:
+        name, text = type(err).__name__, str(err)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return f"{name}: {lines[0].strip()[:300]}" if lines else name
 
 
 def format_summary(results: list[NotebookResult]) -> str:
@@ -84,7 +113,7 @@ def format_summary(results: list[NotebookResult]) -> str:
     for r in results:
         lines.append(f"{r.notebook:40s} {'ok' if r.ok else 'FAILED':8s} {r.seconds:7.0f}s")
         if r.error:
-            lines.append(f"    {r.error}")
+            lines.append(f"    {r.error} (executed notebook: {r.output})")
     passed = sum(r.ok for r in results)
     lines.append(f"{passed} passed, {len(results) - passed} failed")
     return "\n".join(lines)

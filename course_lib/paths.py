@@ -6,6 +6,23 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+PATH_VARIABLES = ("COURSE_DATA", "COURSE_DATA_DIR", "COURSE_RUNS_DIR", "COURSE_RESULTS_DIR")
+
+
+def resolve_env_paths() -> None:
+    """Make the path variables absolute, relative to the folder where they were typed.
+
+    Notebook kernels run inside ``notebooks/``: a relative ``COURSE_DATA=../shared/...`` set in
+    the repository would point elsewhere there. The command line, the notebook runner and the
+    tests call this before any kernel starts.
+    """
+    for name in PATH_VARIABLES:
+        if os.environ.get(name):
+            os.environ[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
+
+
+def _env_path(name: str, default: Path) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(os.environ.get(name) or default)))
 
 
 def repo_root() -> Path:
@@ -18,17 +35,17 @@ def repo_root() -> Path:
 
 def data_dir() -> Path:
     """``COURSE_DATA_DIR`` or ``<repo>/data``: datasets and decoded caches (ignored by git)."""
-    return Path(os.environ.get("COURSE_DATA_DIR", repo_root() / "data"))
+    return _env_path("COURSE_DATA_DIR", repo_root() / "data")
 
 
 def runs_dir() -> Path:
     """``COURSE_RUNS_DIR`` or ``<repo>/runs``: one folder per training run (ignored by git)."""
-    return Path(os.environ.get("COURSE_RUNS_DIR", repo_root() / "runs"))
+    return _env_path("COURSE_RUNS_DIR", repo_root() / "runs")
 
 
 def results_dir() -> Path:
     """``COURSE_RESULTS_DIR`` or ``<repo>/results``: the metrics each chapter reports."""
-    return Path(os.environ.get("COURSE_RESULTS_DIR", repo_root() / "results"))
+    return _env_path("COURSE_RESULTS_DIR", repo_root() / "results")
 
 
 def figures_dir() -> Path:

@@ -34,6 +34,9 @@ class Profile:
     seed: int = 42  # the run whose curves, predictions and CAMs a chapter shows
     seeds: tuple[int, ...] = (42,)  # every seed a chapter trains, for mean and spread
 
+    def __post_init__(self) -> None:
+        require_positive(self, "image_size", "epochs", "batch_size", "train_subset", "test_subset")
+
     def replace(self, **changes) -> Profile:
         """A copy with some fields changed (``None`` values are ignored)."""
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -47,6 +50,14 @@ class Profile:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def require_positive(settings: object, *names: str) -> None:
+    """Refuse a setting below 1 (``None`` means "not set" and passes), naming it and its value."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
 PROFILES: dict[str, Profile] = {

@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from .paths import results_dir
 from .stats import summarize, verdict
@@ -121,9 +124,11 @@ def _train_in_subprocess(spec: SweepSpec, model: str, attention: str, seed: int,
 def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "alexnet-none"):
     """Run (or load) every job, then aggregate; returns the aggregated rows."""
     from .profiles import get_profile
+    from .train import apply_overrides
     from .train.experiment import run_name
 
     profile_name = get_profile(spec.profile).name
+    apply_overrides(get_profile(spec.profile), spec.overrides)  # a bad setting stops it here
     jobs = spec.jobs()
 
     def run_job(job, gpu=None) -> dict:

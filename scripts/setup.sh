@@ -11,5 +11,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC2086
 .venv/bin/python -m pip install -q $TORCH_SPEC
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[notebooks,test]"
 .venv/bin/python -c "import course_lib, torch; print('course_lib ready, torch', torch.__version__)"

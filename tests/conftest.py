@@ -35,4 +35,4 @@ def isolated_outputs(tmp_path, monkeypatch):
     """Runs and results written by a test go to its temporary folder, never into the repo."""
     monkeypatch.setenv("COURSE_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.delenv("COURSE_DOWNLOAD", raising=False)
+    monkeypatch.setenv("COURSE_DOWNLOAD", "0")  # tests never download

@@ -55,7 +55,7 @@ def test_missing_dataset_names_every_place_tried(tmp_path, monkeypatch):
     message = str(err.value)
     assert str(tmp_path / "data" / "cifar10-jpeg.tar.gz") in message
     assert str(tmp_path / "shared" / "data" / "cifar10-jpeg.tar.gz") in message
-    assert "COURSE_DOWNLOAD=1" in message and "COURSE_DATA" in message
+    assert "COURSE_DOWNLOAD=0" in message and "COURSE_DATA" in message
 
 
 def test_explicit_missing_source_is_reported(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import torch
@@ -10,29 +11,31 @@ import torch
 from ..atomic import atomic_save
 from ..paths import data_dir
 from .dataset import ImageDataset
+from .image_folder import IMAGE_SUFFIXES
 
 CACHE_VERSION = 1
 FIELDS = ("train_images", "train_labels", "test_images", "test_labels")
 
 
 def cache_path(source: Path, **options) -> Path:
-    """A cache file named after the source and keyed by its path, size, mtime and options."""
-    stat = source.stat()
-    key = "|".join(
-        map(
-            str,
-            (
-                CACHE_VERSION,
-                source.resolve(),
-                stat.st_size,
-                stat.st_mtime_ns,
-                sorted(options.items()),
-            ),
-        )
-    )
+    """A cache file named after the source and keyed by what it holds: an archive's path, size
+    and mtime; a folder's manifest (every image's name, size and mtime), since adding or
+    replacing an image changes neither the folder's own size nor, below the top, its mtime."""
+    source = source.resolve()
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        content = [(str(p.relative_to(source)), *_size_and_mtime(p)) for p in files]
+    else:
+        content = _size_and_mtime(source)
+    key = json.dumps([CACHE_VERSION, str(source), content, sorted(options.items())])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     stem = source.name.split(".")[0] or "dataset"
     return data_dir() / "cache" / f"{stem}-{digest}.pt"
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def save_cache(dataset: ImageDataset, path: Path) -> None:

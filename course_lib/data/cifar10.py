@@ -7,8 +7,8 @@ Where :func:`load_cifar10` looks, in order:
 2. torchvision's standard files under ``data/`` (``data/cifar-10-batches-py``);
 3. an archive or folder in ``data/`` (``cifar10-jpeg.tar.gz``, ``cifar10/``), then the course's
    offline copy ``../shared/data/cifar10-jpeg.tar.gz`` beside the repository;
-4. a download by torchvision into ``data/``, only when allowed: ``download=True`` or
-   ``COURSE_DOWNLOAD=1`` (the Colab set-up cell sets it).
+4. a download by torchvision into ``data/`` (163 MB), unless ``download=False`` or
+   ``COURSE_DOWNLOAD=0`` forbids it (CI and the tests do).
 
 Decoded images are cached under ``data/cache``; the next load takes about a second.
 """
@@ -56,8 +56,8 @@ def _load_torchvision(root: Path, download: bool) -> ImageDataset:
 
 def _candidates(source: str | Path | None) -> list[Path]:
     explicit = source or os.environ.get(DATA_ENV)
-    if explicit:
-        return [Path(explicit).expanduser()]
+    if explicit:  # absolute, so that messages show which file was meant
+        return [Path(os.path.abspath(Path(explicit).expanduser()))]
     root = data_dir()
     return [
         root,
@@ -70,7 +70,7 @@ def _candidates(source: str | Path | None) -> list[Path]:
 def _download_allowed(download: bool | None) -> bool:
     if download is not None:
         return download
-    return os.environ.get(DOWNLOAD_ENV, "").strip().lower() in {"1", "true", "yes"}
+    return os.environ.get(DOWNLOAD_ENV, "").strip().lower() not in {"0", "false", "no"}
 
 
 def _load_path(path: Path, use_cache: bool) -> ImageDataset:
@@ -87,6 +87,46 @@ def _load_path(path: Path, use_cache: bool) -> ImageDataset:
     return dataset
 
 
+def _download(root: Path) -> ImageDataset:
+    try:
+        return _load_torchvision(root, download=True)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad checksum a RuntimeError
+        (root / "cifar-10-python.tar.gz").unlink(missing_ok=True)  # a partial download
+        reason = getattr(err, "reason", None) or err
+        raise DatasetError(
+            f"could not download CIFAR-10 into {root}: the network is unreachable ({reason}); "
+            f"use a local copy: point {DATA_ENV} at cifar10-jpeg.tar.gz or a cifar-10-batches-py "
+            f"folder, or copy one into {root}"
+        ) from err
+
+
+def locate_cifar10(source: str | Path | None = None, download: bool | None = None) -> Path | None:
+    """Where :func:`load_cifar10` would load from: a path, or None for a download.
+
+    Raises:
+        DatasetError: nothing usable was found; the message lists every place tried.
+    """
+    tried = []
+    for path in _candidates(source):
+        if path.exists() and (path.is_file() or _is_torchvision_root(path) or path != data_dir()):
+            return path
+        tried.append(str(path))
+    if not source and not os.environ.get(DATA_ENV):
+        if _download_allowed(download):
+            return None
+        tried.append(
+            f"download into {data_dir()} (not allowed: {DOWNLOAD_ENV}=0 or download=False)"
+        )
+    places = "\n  - ".join(tried)
+    raise DatasetError(
+        "CIFAR-10 was not found. Tried:\n  - " + places + "\nFix it with one of:\n"
+        f"  * point {DATA_ENV} (or source=...) at cifar10-jpeg.tar.gz, an image-folder tree "
+        "(train/<class>/*.jpg, test/<class>/*.jpg) or a cifar-10-batches-py folder;\n"
+        f"  * copy such an archive to {data_dir() / 'cifar10-jpeg.tar.gz'};\n"
+        f"  * allow a download (163 MB): unset {DOWNLOAD_ENV} or load_cifar10(download=True)."
+    )
+
+
 def load_cifar10(
     source: str | Path | None = None,
     *,
@@ -101,35 +141,17 @@ def load_cifar10(
     Args:
         source: a path to load from (see the module docstring); default: search.
         download: allow torchvision to download into ``data/`` when nothing is found
-            (default: ``COURSE_DOWNLOAD``; never in tests or CI).
+            (default: yes, unless ``COURSE_DOWNLOAD=0``; never in tests or CI).
         train_subset, test_subset: keep this many images per split, class-balanced.
         seed: seed of the subsets.
         use_cache: read and write the decoded cache under ``data/cache``.
 
     Raises:
-        DatasetError: nothing usable was found; the message lists every place tried.
+        DatasetError: nothing usable was found (the message lists every place tried), or the
+            download failed.
     """
-    tried = []
-    dataset = None
-    for path in _candidates(source):
-        if path.exists() and (path.is_file() or _is_torchvision_root(path) or path != data_dir()):
-            dataset = _load_path(path, use_cache)
-            break
-        tried.append(str(path))
-    if dataset is None and not source and not os.environ.get(DATA_ENV):
-        if _download_allowed(download):
-            dataset = _load_torchvision(data_dir(), download=True)
-        else:
-            tried.append(f"download into {data_dir()} (not allowed)")
-    if dataset is None:
-        places = "\n  - ".join(tried)
-        raise DatasetError(
-            "CIFAR-10 was not found. Tried:\n  - " + places + "\nFix it with one of:\n"
-            f"  * point {DATA_ENV} (or source=...) at cifar10-jpeg.tar.gz, an image-folder tree "
-            "(train/<class>/*.jpg, test/<class>/*.jpg) or a cifar-10-batches-py folder;\n"
-            f"  * copy such an archive to {data_dir() / 'cifar10-jpeg.tar.gz'};\n"
-            f"  * allow a download (163 MB): {DOWNLOAD_ENV}=1 or load_cifar10(download=True)."
-        )
+    path = locate_cifar10(source, download)
+    dataset = _load_path(path, use_cache) if path else _download(data_dir())
     if train_subset is not None or test_subset is not None:
         dataset = balanced_subset(dataset, train_subset, test_subset, seed)
     return dataset
@@ -148,13 +170,13 @@ def load_image_folder(
     Images of different sizes need ``size`` (each is resized to ``size`` x ``size``). A tree
     without a train/test split is split per class, ``test_fraction`` held out.
     """
-    path = Path(path).expanduser()
+    path = Path(os.path.abspath(Path(path).expanduser()))
     if not path.exists():
         raise DatasetError(
             f"{path} does not exist; give a folder of <class>/<image> files or a .tar.gz of one"
         )
     options = dict(size=size, test_fraction=test_fraction, seed=seed)
-    cache = cache_path(path, **options) if use_cache and path.is_file() else None
+    cache = cache_path(path, **options) if use_cache else None
     dataset = load_cache(cache) if cache else None
     if dataset is None:
         dataset = read_image_folder(path, size=size, test_fraction=test_fraction, seed=seed)

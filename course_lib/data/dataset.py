@@ -66,5 +66,6 @@ def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple, tuple
         total_sq += (x * x).sum(dim=(0, 2, 3))
     count = images.shape[0] * images.shape[2] * images.shape[3]
     mean = total / count
-    std = (total_sq / count - mean * mean).sqrt()
+    # a constant channel (a single-colour dataset) would divide by zero when normalising
+    std = (total_sq / count - mean * mean).sqrt().clamp_min(1 / 255)
     return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())

@@ -132,7 +132,27 @@ def read_image_folder(
         train_idx, test_idx = stratified_split(all_y, test_fraction, seed)
         train_x, train_y = all_x[train_idx], all_y[train_idx]
         test_x, test_y = all_x[test_idx], all_y[test_idx]
+    check_classes(classes, train_y, test_y, path)
     return ImageDataset(train_x, train_y, test_x, test_y, classes, source=str(path))
+
+
+def check_classes(
+    classes: list[str], train_labels: torch.Tensor, test_labels: torch.Tensor, source: object
+) -> None:
+    """Refuse a dataset a classifier cannot be trained and tested on: fewer than two classes,
+    or a class without training or test images."""
+    if len(classes) < 2:
+        raise DatasetError(
+            f"{source} has {len(classes)} class folder ({', '.join(classes)}); a classifier "
+            "needs at least two: <class>/<image> for each class"
+        )
+    for split, labels in (("train", train_labels), ("test", test_labels)):
+        missing = [c for i, c in enumerate(classes) if not bool((labels == i).any())]
+        if missing:
+            raise DatasetError(
+                f"{source}: class(es) {', '.join(missing)} have no {split} images; add "
+                f"{split}/<class>/<image> files for every class, or remove the class"
+            )
 
 
 def stratified_split(

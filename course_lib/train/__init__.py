@@ -12,12 +12,14 @@ from .config import TrainConfig, apply_overrides, config_hash
 from .evaluate import confusion_matrix, evaluate, predict
 from .experiment import Run, describe_source, train_or_load
 from .fit import History, NonFiniteLossError, fit
+from .lock import RunLockedError
 
 __all__ = [
     "CheckpointError",
     "History",
     "NonFiniteLossError",
     "Run",
+    "RunLockedError",
     "TrainConfig",
     "apply_overrides",
     "atomic_save",

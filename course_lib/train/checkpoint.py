@@ -22,7 +22,7 @@ __all__ = [
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint does not fit the model it is loaded into, or cannot be read."""
+    """A checkpoint (or a run's history or metrics) cannot be read, or does not fit the model."""
 
 
 def model_spec(model: nn.Module) -> dict:
@@ -48,27 +48,29 @@ def read_checkpoint(path: str | Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(
-            f"cannot read checkpoint {path} ({type(err).__name__}: {err}); it may be truncated "
-            "or not a course checkpoint: delete it and train again"
+            f"cannot read {path}: the file is truncated or not a course checkpoint "
+            f"({type(err).__name__}: {str(err).split('. ')[0]})"  # torch adds a paragraph
         ) from err
 
 
 def load_weights(model: nn.Module, path_or_checkpoint: str | Path | dict) -> dict:
     """Load a checkpoint's weights into ``model``; a checkpoint of another model is refused."""
-    ckpt = (
-        path_or_checkpoint
-        if isinstance(path_or_checkpoint, dict)
-        else read_checkpoint(path_or_checkpoint)
-    )
+    from_file = not isinstance(path_or_checkpoint, dict)
+    ckpt = read_checkpoint(path_or_checkpoint) if from_file else path_or_checkpoint
+    where = f"{path_or_checkpoint}: " if from_file else ""
     expected, found = model_spec(model), ckpt.get("spec", {})
     if found and expected != found:
         raise CheckpointError(
-            f"this checkpoint belongs to another model:\n  checkpoint: {found}\n  model:      "
-            f"{expected}\nbuild the model with the checkpoint's arguments, e.g. "
-            f"build_model(**spec) with spec = checkpoint['spec'] minus 'name'"
+            f"{where}the checkpoint belongs to another model: it holds {found}, the model is "
+            f"{expected}; build the model with the checkpoint's arguments, e.g. "
+            "build_model(**spec) with spec = checkpoint['spec'] minus 'name'"
         )
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as err:
-        raise CheckpointError(f"the checkpoint's weights do not fit this model: {err}") from err
+        detail = " ".join(str(err).split())  # load_state_dict's message spans many lines
+        raise CheckpointError(
+            f"{where}the checkpoint was trained with another version of the model (the "
+            f"library's code changed since), its weights no longer fit: {detail}"
+        ) from err
     return ckpt

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..profiles import Profile
+from ..profiles import Profile, require_positive
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class TrainConfig:
     log_every: int = 10  # steps between two points of the training-loss curve
     eval_batch_size: int = 500
 
+    def __post_init__(self) -> None:
+        require_positive(self, "epochs", "batch_size", "image_size", "log_every", "eval_batch_size")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> TrainConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -44,12 +51,56 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def override_types() -> dict[str, object]:
+    """Every setting an override may change (profile and TrainConfig fields) with its type."""
+    known = {**typing.get_type_hints(Profile), **typing.get_type_hints(TrainConfig)}
+    known.pop("name")  # the profile's name is chosen with --profile
+    return known
+
+
+def check_override(key: str, value: object) -> object:
+    """``value`` as the type of setting ``key``; an unknown key or a wrong type is refused with
+    the valid keys or the expected type in the message."""
+    known = override_types()
+    if key not in known:
+        raise ValueError(f"unknown setting {key!r}; valid settings: {', '.join(sorted(known))}")
+    kind = known[key]
+    if isinstance(kind, types.UnionType):  # int | None
+        if value is None:
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    try:
+        if typing.get_origin(kind) is tuple:  # seeds
+            if not isinstance(value, (list, tuple)):
+                raise TypeError
+            return tuple(_convert(v, typing.get_args(kind)[0]) for v in value)
+        return _convert(value, kind)
+    except TypeError:
+        expected = {int: "an integer", float: "a number", bool: "True or False"}.get(
+            kind, "a list of integers such as [42, 43]"
+        )
+        raise ValueError(f"{key} takes {expected}, got {value!r}") from None
+
+
+def _convert(value: object, kind: type) -> object:
+    if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, bool) != (kind is bool):  # True is an int to Python, not to us
+        raise TypeError
+    if kind is float and isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, kind):
+        return value
+    raise TypeError
+
+
 def apply_overrides(
     profile: Profile, overrides: Mapping[str, object]
 ) -> tuple[Profile, TrainConfig]:
     """Apply KEY=VALUE overrides: a profile field (such as ``train_subset``, which decides the
     data) changes the profile, any other (such as ``log_every``) the TrainConfig built from it.
-    ``None`` values are ignored."""
+    ``None`` values are ignored; unknown keys, wrong types and values below 1 are refused."""
+    overrides = {k: check_override(k, v) for k, v in overrides.items() if v is not None}
     fields = set(profile.fields())
     profile = profile.replace(**{k: v for k, v in overrides.items() if k in fields})
     config = TrainConfig.from_profile(

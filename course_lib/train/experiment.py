@@ -10,14 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import time
+import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..atomic import make_folder, remove_stale_temporaries
 from ..data import ImageDataset
 from ..device import device_name, pick_device
 from ..distributed import barrier, is_main, world_size
@@ -28,6 +31,7 @@ from .checkpoint import CheckpointError, atomic_write_json, load_weights, save_w
 from .config import TrainConfig, config_hash
 from .evaluate import evaluate
 from .fit import History, fit
+from .lock import run_lock
 
 
 @dataclass
@@ -55,16 +59,35 @@ def describe_source(data: ImageDataset) -> str:
     return name
 
 
-def _set_aside(run_dir: Path, err: Exception) -> None:
-    """A run folder whose weights no longer fit the model (the library's code changed since):
-    move it aside, say so, and train again rather than fail or load the wrong thing."""
+def _set_aside(run_dir: Path, reason: str) -> None:
+    """A run folder that cannot be used as it is (an unreadable file, or weights that no longer
+    fit the model because the library changed): move it aside, say why, and train again rather
+    than fail or load the wrong thing."""
     stale = run_dir.with_name(f"{run_dir.name}.stale-{dt.datetime.now():%Y%m%d-%H%M%S}")
     run_dir.rename(stale)
     warnings.warn(
-        f"{run_dir.name} was trained with another version of the model and is kept as "
-        f"{stale.name}; training again. ({str(err).splitlines()[0]})",
-        stacklevel=3,
+        f"{run_dir.name} is kept as {stale.name} and trained again: {reason}", stacklevel=3
     )
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(
+            f"cannot read {path}: the file is missing, empty or truncated ({err})"
+        ) from err
+
+
+@contextmanager
+def _removed_on_failure(run_dir: Path) -> Iterator[None]:
+    """A training that fails before its first epoch is saved leaves no run folder behind."""
+    try:
+        yield
+    except BaseException:
+        if is_main() and not any((run_dir / f).exists() for f in ("last.pt", "final.pt")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def _slim_finished_run(run_dir: Path, best_is_final: bool) -> None:
@@ -102,7 +125,8 @@ def train_or_load(
 ) -> Run:
     """Build ``model_name`` (with ``attention``), train it with ``config``, or load the run.
 
-    An interrupted run resumes from its last finished epoch.
+    An interrupted run resumes from its last finished epoch. A run folder is locked while it
+    trains: a second identical training stops with :class:`RunLockedError`.
     """
     device = pick_device(device)
     attention = None if attention in (None, "none") else attention  # one name for "no attention"
@@ -126,73 +150,73 @@ def train_or_load(
     }
     digest = config_hash(model.spec, config.as_dict(), data_desc)
     run_dir = Path(runs_root or runs_dir()) / f"{name or run_name(model_name, attention)}-{digest}"
-    final, metrics_file = run_dir / "final.pt", run_dir / "metrics.json"
+    final, metrics_file, last = run_dir / "final.pt", run_dir / "metrics.json", run_dir / "last.pt"
     finished = final.exists() and metrics_file.exists()
     # a finished run is loaded, an interrupted one resumed; either only if it fits this code
-    found = final if finished else run_dir / "last.pt"
+    found = final if finished else last
     if found.exists():
         try:
             load_weights(model, found)
+            if finished:
+                history = History.from_dict(_read_json(run_dir / "history.json"))
+                return Run(model.to(device), history, _read_json(metrics_file), run_dir)
         except CheckpointError as err:
-            _set_aside(run_dir, err)
+            _set_aside(run_dir, str(err))
             model = fresh_model()  # a failed load_state_dict may have copied some tensors
-            finished = False
-    if finished:
-        history = History.from_dict(json.loads((run_dir / "history.json").read_text()))
-        return Run(model.to(device), history, json.loads(metrics_file.read_text()), run_dir)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if is_main():
-        atomic_write_json(
-            {"model": model.spec, "train": config.as_dict(), "data": data_desc, "profile": profile},
-            run_dir / "config.json",
+    make_folder(run_dir)
+    with run_lock(run_dir) if is_main() else nullcontext(), _removed_on_failure(run_dir):
+        remove_stale_temporaries(run_dir)  # left by a process killed while writing
+        if is_main():
+            atomic_write_json(
+                {"model": model.spec, "train": config.as_dict(), "data": data_desc,
+                 "profile": profile},
+                run_dir / "config.json",
+            )  # fmt: skip
+        history = fit(
+            model, data, config, run_dir=run_dir, device=device, progress=progress, compile=compile
         )
-    started = time.perf_counter()
-    history = fit(
-        model, data, config, run_dir=run_dir, device=device, progress=progress, compile=compile
-    )
-    wall = time.perf_counter() - started
-    if not is_main():  # rank 0 writes the run; the others are done
-        barrier()
-        return Run(model, history, {}, run_dir)
-    save_weights(model, final)
+        if not is_main():  # rank 0 writes the run; the others are done
+            barrier()
+            return Run(model, history, {}, run_dir)
+        save_weights(model, final)
 
-    result = evaluate(model, data, config.image_size, config.eval_batch_size, device)
-    best = max(range(len(history.val_acc)), key=history.val_acc.__getitem__)
-    train_images = (len(data.train_labels) // config.batch_size) * config.batch_size
-    metrics = {
-        "name": name or run_name(model_name, attention),
-        "model": model_name,
-        "attention": attention or "none",
-        "params": count_params(model),
-        "accuracy": result["accuracy"],
-        "best_accuracy": history.val_acc[best],
-        "best_epoch": history.epoch[best],
-        "per_class_accuracy": result["per_class_accuracy"],
-        "confusion_matrix": result["confusion_matrix"],
-        "epochs": config.epochs,
-        "image_size": config.image_size,
-        "batch_size": config.batch_size,
-        "lr": config.lr,
-        "seed": config.seed,
-        "train_images": len(data.train_labels),
-        "test_images": len(data.test_labels),
-        "train_time_s": sum(history.epoch_time),
-        "wall_time_s": wall,
-        "train_images_per_s": train_images * len(history.epoch_time) / sum(history.epoch_time),
-        "inference_images_per_s": measure_throughput(
-            model, config.image_size, config.eval_batch_size // 4, device
-        ),
-        "data_source": describe_source(data),
-        "device": device_name(device),
-        "profile": profile,
-        "torch": torch.__version__,
-        "date": dt.date.today().isoformat(),
-        "run_dir": run_dir.name,
-        "world_size": world_size(),
-        "compiled": compile,
-    }
-    atomic_write_json(metrics, metrics_file)
-    _slim_finished_run(run_dir, best_is_final=best == len(history.val_acc) - 1)
+        result = evaluate(model, data, config.image_size, config.eval_batch_size, device)
+        best = max(range(len(history.val_acc)), key=history.val_acc.__getitem__)
+        train_images = (len(data.train_labels) // config.batch_size) * config.batch_size
+        metrics = {
+            "name": name or run_name(model_name, attention),
+            "model": model_name,
+            "attention": attention or "none",
+            "params": count_params(model),
+            "accuracy": result["accuracy"],
+            "best_accuracy": history.val_acc[best],
+            "best_epoch": history.epoch[best],
+            "per_class_accuracy": result["per_class_accuracy"],
+            "confusion_matrix": result["confusion_matrix"],
+            "epochs": config.epochs,
+            "image_size": config.image_size,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "seed": config.seed,
+            "train_images": len(data.train_labels),
+            "test_images": len(data.test_labels),
+            "train_time_s": sum(history.epoch_time),
+            "wall_time_s": history.elapsed[-1],  # across resumes
+            "train_images_per_s": train_images * len(history.epoch_time) / sum(history.epoch_time),
+            "inference_images_per_s": measure_throughput(
+                model, config.image_size, config.eval_batch_size // 4, device
+            ),
+            "data_source": describe_source(data),
+            "device": device_name(device),
+            "profile": profile,
+            "torch": torch.__version__,
+            "date": dt.date.today().isoformat(),
+            "run_dir": run_dir.name,
+            "world_size": world_size(),
+            "compiled": compile,
+        }
+        atomic_write_json(metrics, metrics_file)
+        _slim_finished_run(run_dir, best_is_final=best == len(history.val_acc) - 1)
     barrier()
     return Run(model, history, metrics, run_dir)

@@ -55,6 +55,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
+    elapsed: list[float] = field(default_factory=list)  # wall seconds at each epoch's end
 
     def as_dict(self) -> dict:
         return {k: list(v) for k, v in self.__dict__.items()}
@@ -64,14 +65,18 @@ class History:
         return cls(**{k: list(v) for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-def _check_finite(losses: torch.Tensor, first_step: int, epoch: int) -> None:
+def _check_finite(losses: torch.Tensor, first_step: int, epoch: int, last: Path | None) -> None:
     finite = torch.isfinite(losses)
     if not bool(finite.all()):
         bad = int((~finite).nonzero()[0])
+        saved = (
+            f"the last finished epoch is saved in {last}"
+            if last is not None and last.exists()
+            else "no epoch had finished, so nothing was saved"
+        )
         raise NonFiniteLossError(
             f"the training loss became {float(losses[bad])} at step {first_step + bad} "
-            f"(epoch {epoch + 1}); lower the learning rate or check the inputs. The last "
-            "finished epoch is saved in last.pt."
+            f"(epoch {epoch + 1}); lower the learning rate or check the inputs ({saved})"
         )
 
 
@@ -140,6 +145,8 @@ def fit(
         scheduler.load_state_dict(state["scheduler"])
         history = History.from_dict(state["history"])
         start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
+    # wall time counts on from where the resumed run stopped
+    clock_start = time.perf_counter() - (history.elapsed[-1] if history.elapsed else 0.0)
 
     # the whole training set moves to the device once (150 MB of uint8 for CIFAR-10)
     train_x = data.train_images.to(device)
@@ -153,71 +160,76 @@ def fit(
         mininterval=1.0,
         unit="step",
     )
-    for epoch in range(start_epoch, config.epochs):
-        torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout: same stream after a resume
-        model.train()
-        started = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        window = []
-        batches = train_batches(
-            train_x, train_y, transform, config.batch_size, config.seed, epoch, this_rank, world
-        )
-        for i, (x, y) in enumerate(batches):
-            x = x.contiguous(memory_format=fmt)
-            with autocast(device):  # bf16 on CUDA; cuDNN's BatchNorm keeps fp32 statistics
-                logits = step_model(x)
-            loss = loss_fn(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-
-            loss_sum += loss.detach()
-            correct += (logits.detach().argmax(dim=1) == y).sum()
-            window.append(loss.detach())
-            step = epoch * steps_per_epoch + i + 1
-            if len(window) == config.log_every or i == steps_per_epoch - 1:
-                losses = all_reduce_mean(torch.stack(window).float()).cpu()  # the only host sync
-                _check_finite(losses, step - len(window) + 1, epoch)
-                history.step.append(step)
-                history.step_loss.append(float(losses.mean()))
-                window = []
-                bar.set_postfix(epoch=epoch + 1, loss=f"{history.step_loss[-1]:.3f}")
-            bar.update(1)
-        synchronize(device)
-        epoch_time = time.perf_counter() - started
-
-        seen = steps_per_epoch * config.batch_size
-        loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
-        # every rank evaluates the (small) test set, so all ranks agree on the best epoch
-        val = evaluate(model, data, config.image_size, config.eval_batch_size, device)
-        history.epoch.append(epoch + 1)
-        history.train_loss.append(float(loss_sum) / steps_per_epoch)
-        history.train_acc.append(float(correct) / seen)
-        history.val_loss.append(val["loss"])
-        history.val_acc.append(val["accuracy"])
-        history.lr.append(scheduler.get_last_lr()[0])
-        history.epoch_time.append(epoch_time)
-        bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.4f}")
-        if not math.isfinite(history.train_loss[-1]):
-            raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
-
-        improved, best_acc = val["accuracy"] > best_acc, max(best_acc, val["accuracy"])
-        if run_dir is not None and is_main():
-            if improved:
-                save_weights(model, run_dir / "best.pt", epoch=epoch)
-            save_weights(
-                model,
-                last,
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                history=history.as_dict(),
-                epoch=epoch,
-                best_acc=best_acc,
-                config=config.as_dict(),
+    try:  # the bar is closed before any error is printed
+        for epoch in range(start_epoch, config.epochs):
+            torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout: same after a resume
+            model.train()
+            started = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            window = []
+            batches = train_batches(
+                train_x, train_y, transform, config.batch_size, config.seed, epoch, this_rank, world
             )
-            atomic_write_json(history.as_dict(), run_dir / "history.json")
-        barrier()  # no rank runs ahead of rank 0's checkpoint
-    bar.close()
+            for i, (x, y) in enumerate(batches):
+                x = x.contiguous(memory_format=fmt)
+                with autocast(device):  # bf16 on CUDA; cuDNN's BatchNorm keeps fp32 statistics
+                    logits = step_model(x)
+                loss = loss_fn(logits.float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+
+                loss_sum += loss.detach()
+                correct += (logits.detach().argmax(dim=1) == y).sum()
+                window.append(loss.detach())
+                step = epoch * steps_per_epoch + i + 1
+                if len(window) == config.log_every or i == steps_per_epoch - 1:
+                    losses = all_reduce_mean(
+                        torch.stack(window).float()
+                    ).cpu()  # the only host sync
+                    _check_finite(losses, step - len(window) + 1, epoch, last)
+                    history.step.append(step)
+                    history.step_loss.append(float(losses.mean()))
+                    window = []
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{history.step_loss[-1]:.3f}")
+                bar.update(1)
+            synchronize(device)
+            epoch_time = time.perf_counter() - started
+
+            seen = steps_per_epoch * config.batch_size
+            loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
+            # every rank evaluates the (small) test set, so all ranks agree on the best epoch
+            val = evaluate(model, data, config.image_size, config.eval_batch_size, device)
+            history.epoch.append(epoch + 1)
+            history.train_loss.append(float(loss_sum) / steps_per_epoch)
+            history.train_acc.append(float(correct) / seen)
+            history.val_loss.append(val["loss"])
+            history.val_acc.append(val["accuracy"])
+            history.lr.append(scheduler.get_last_lr()[0])
+            history.epoch_time.append(epoch_time)
+            history.elapsed.append(time.perf_counter() - clock_start)
+            bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.4f}")
+            if not math.isfinite(history.train_loss[-1]):
+                raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
+
+            improved, best_acc = val["accuracy"] > best_acc, max(best_acc, val["accuracy"])
+            if run_dir is not None and is_main():
+                if improved:
+                    save_weights(model, run_dir / "best.pt", epoch=epoch)
+                save_weights(
+                    model,
+                    last,
+                    optimizer=optimizer.state_dict(),
+                    scheduler=scheduler.state_dict(),
+                    history=history.as_dict(),
+                    epoch=epoch,
+                    best_acc=best_acc,
+                    config=config.as_dict(),
+                )
+                atomic_write_json(history.as_dict(), run_dir / "history.json")
+            barrier()  # no rank runs ahead of rank 0's checkpoint
+    finally:
+        bar.close()
     return history
