@@ -126,7 +126,7 @@ def check_page(browser, base: str, name: str, shots: Path) -> list[str]:
         found.append("no Open in Colab link")
     stem = Path(name).stem
     page.screenshot(path=shots / f"{stem}.png")
-    for what, selector in (("math", "mjx-container"), ("figure", ".cell_output img")):
+    for what, selector in (("math", "mjx-container"), ("figure", "article img")):
         first = page.locator(selector).first
         if first.count():
             first.scroll_into_view_if_needed()

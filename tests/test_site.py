@@ -20,30 +20,29 @@ def test_chapters_follow_readme_table():
     assert in_book == in_readme
 
 
-def test_site_in_browser():
-    """Landing page and every chapter: no broken image, link or anchor, all math typeset."""
-    chromium = check_site.find_chromium()
-    if chromium is None:
+@pytest.fixture(scope="module")
+def chromium():
+    """The system's Chromium, with the site built (by scripts/test.sh, or here); else a skip."""
+    path = check_site.find_chromium()
+    if path is None:
         pytest.skip("no Chromium on this machine: apt-get install chromium, or set CHROMIUM")
     pytest.importorskip("playwright", reason="playwright not installed: pip install -e '.[site]'")
     if not (check_site.HTML / "README.html").exists():
         subprocess.run(["bash", str(ROOT / "scripts" / "build_site.sh")], check=True)
+    return path
+
+
+def test_site_in_browser(chromium):
+    """Landing page and every chapter: no broken image, link or anchor, all math typeset."""
     problems = check_site.check_site(chromium)
     assert problems == []
     assert (check_site.SHOTS / "README.png").exists()
     assert (check_site.SHOTS / "02_triplet_attention-math.png").exists()
 
 
-def test_browser_check_finds_faults(tmp_path):
+def test_browser_check_finds_faults(chromium, tmp_path):
     """The check itself: a page with a broken image, link and anchor, a TeX error and raw TeX."""
-    chromium = check_site.find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium on this machine: apt-get install chromium, or set CHROMIUM")
-    pytest.importorskip("playwright", reason="playwright not installed: pip install -e '.[site]'")
-    mathjax = check_site.HTML / "_static" / "mathjax"
-    if not mathjax.exists():
-        subprocess.run(["bash", str(ROOT / "scripts" / "build_site.sh")], check=True)
-    (tmp_path / "mathjax").symlink_to(mathjax)
+    (tmp_path / "mathjax").symlink_to(check_site.HTML / "_static" / "mathjax")
     (tmp_path / "page.html").write_text(
         '<script defer src="mathjax/tex-chtml.js"></script><article>'
         '<p><span class="math">\\(\\frac{1}\\)</span> and $x$ left as text</p>'
