@@ -11,5 +11,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC2086
 .venv/bin/python -m pip install -q $TORCH_SPEC
-.venv/bin/python -m pip install -q -e ".[notebooks,test]"
+.venv/bin/python -m pip install -q -e ".[notebooks,test,site]"
 .venv/bin/python -c "import course_lib, torch; print('course_lib ready, torch', torch.__version__)"
+# The website's browser check (tests/test_site.py) needs Chromium from the system's packages; it
+# is skipped, with its reason, where there is none. Installed here only as root with apt-get.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
+        echo "could not install chromium: the website's browser check will be skipped"
+fi

@@ -71,8 +71,8 @@ print(f"profile {P.name} | device {device_name()} | {P} | lambda {lam}")
 # Take one channel of a feature map, with $M = H\times W$ neurons. Single out a target neuron $t$;
 # call the others $x_i$, $i = 1..M-1$. Fit a linear score $w x + b$ that says $+1$ for the target
 # and $-1$ for the others, with a small ridge penalty $\lambda$:
-# $$ e_t(w_t, b_t) = \frac{1}{M-1}\sum_{i=1}^{M-1}\big(-1 - (w_t x_i + b_t)\big)^2
-#    + \big(1 - (w_t t + b_t)\big)^2 + \lambda w_t^2 . $$
+# $$ e_t(w_t, b_t) = \frac{1}{M-1}\sum_{i=1}^{M-1}\big(-1 - (w_t x_i + b_t)\big)^2 +
+#    \big(1 - (w_t t + b_t)\big)^2 + \lambda w_t^2 . $$
 # If the target is easy to separate from the rest, a line fits both labels well and the energy is
 # low. **Low energy = distinctive = important.**
 #
