@@ -9,15 +9,15 @@ the seeds' per-image PIL pipeline against the batched on-device augmentation.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_write_json
 from .attention import list_attention
-from .device import device_name, pick_device, synchronize
+from .device import device_name, native_bf16, pick_device, synchronize
 from .measure import count_flops, count_params, measure_throughput
 from .models import MODELS, build_model, list_models
 from .models.moganet import MOGANET_ALIASES
@@ -35,6 +35,7 @@ def bench_model(
     attention: str | None = None,
     iters: int = 5,
     compile: bool = False,
+    precision: str = "fp32",
 ) -> dict:
     """Parameters, FLOPs, train and inference images/s and peak memory for one model."""
     torch.manual_seed(0)
@@ -44,6 +45,7 @@ def bench_model(
         "attention": attention or "none",
         "image_size": image_size,
         "batch_size": batch_size,
+        "precision": precision,
         "params": count_params(model),
         "flops": count_flops(model, image_size),
     }
@@ -52,11 +54,12 @@ def bench_model(
         model = torch.compile(model)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    timing = {"warmup": 2, "iters": iters, "precision": precision}
     row["train_images_per_s"] = measure_throughput(
-        model, image_size, batch_size, device, train=True, warmup=2, iters=iters
+        model, image_size, batch_size, device, train=True, **timing
     )
     row["inference_images_per_s"] = measure_throughput(
-        model, image_size, batch_size, device, train=False, warmup=2, iters=iters
+        model, image_size, batch_size, device, train=False, **timing
     )
     row["peak_memory_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
@@ -73,6 +76,7 @@ def paired_train_overhead(
     iters: int = 5,
     rounds: int = 3,
     compile: bool = False,
+    precision: str = "fp32",
 ) -> list[float]:
     """Training-step cost of ``name`` with ``attention`` over the plain model, ``rounds`` times.
 
@@ -89,7 +93,16 @@ def paired_train_overhead(
     ratios = []
     for _ in range(rounds):
         plain, with_attention = (
-            measure_throughput(m, image_size, batch_size, device, train=True, warmup=2, iters=iters)
+            measure_throughput(
+                m,
+                image_size,
+                batch_size,
+                device,
+                train=True,
+                warmup=2,
+                iters=iters,
+                precision=precision,
+            )
             for m in models
         )
         ratios.append(plain / with_attention)
@@ -132,6 +145,22 @@ def bench_pipelines(image_size: int, batch_size: int, device: torch.device, batc
     return {"pil_images_per_s": pil, "batched_images_per_s": batched}
 
 
+def matmul_peak_gflops(device: torch.device, precision: str, n: int = 0, reps: int = 3) -> float:
+    """GFLOP/s of an n x n matrix product in ``precision`` on ``device``: the ceiling that
+    convolutions and linear layers can approach (2 n^3 FLOPs per product)."""
+    n = n or (8192 if device.type == "cuda" else 4096)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    torch.mm(a, b)  # warm-up
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b)
+    synchronize(device)
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
 def run_bench(
     image_size: int = 64,
     batch_size: int = 128,
@@ -142,48 +171,26 @@ def run_bench(
     compile: bool = False,
     output: str | Path | None = None,
     rounds: int = 3,
+    precisions: list[str] | None = None,
 ) -> dict:
     """Benchmark and write ``results/bench-<device>-<size>px.json``; returns the report.
 
-    Each attention module's training-step overhead over plain AlexNet is the median of
-    ``rounds`` paired measurements (:func:`paired_train_overhead`), with their range.
+    Every model is timed in each of ``precisions`` (default: fp32, and bf16 where the device
+    has it natively). Each attention module's training-step overhead over plain AlexNet in the
+    same precision is the median of ``rounds`` paired measurements
+    (:func:`paired_train_overhead`), with their range. Plain AlexNet's training FLOP rate is
+    compared with the device's measured matrix-product peak in that precision.
     """
     device = pick_device(device)
+    precisions = precisions or (["fp32", "bf16"] if native_bf16(device) else ["fp32"])
     models = models or [m for m in list_models() if m not in MODEL_ALIASES]
     attentions = attentions or [a for a in list_attention() if a != "none"]
-    rows = []
-    for name in models:
-        MODELS.get(name)
-        variants = [None, *attentions] if name == "alexnet" else [None]
-        for attention in variants:
-            row = bench_model(name, image_size, batch_size, device, attention, iters, compile)
-            print(_format_row(row), flush=True)
-            rows.append(row)
-    plain = next((r for r in rows if r["model"] == "alexnet" and r["attention"] == "none"), None)
-    if plain:
-        for r in rows:
-            if r["model"] == "alexnet" and r["attention"] != "none":
-                ratios = paired_train_overhead(
-                    "alexnet",
-                    r["attention"],
-                    image_size,
-                    batch_size,
-                    device,
-                    iters,
-                    rounds,
-                    compile,
-                )
-                r["train_overhead_vs_alexnet"] = median = statistics.median(ratios)
-                r["train_overhead_rounds"] = ratios
-                print(
-                    f"alexnet + {r['attention']}: training step {median:.2f}x "
-                    f"plain AlexNet (median of {rounds} paired rounds, "
-                    f"{min(ratios):.2f}-{max(ratios):.2f})",
-                    flush=True,
-                )
-                r["inference_overhead_vs_alexnet"] = (
-                    plain["inference_images_per_s"] / r["inference_images_per_s"]
-                )
+    rows, peaks = [], {}
+    for precision in precisions:
+        rows += _bench_precision(
+            models, attentions, image_size, batch_size, device, iters, compile, rounds, precision
+        )
+        peaks[precision] = matmul_peak_gflops(device, precision)
     report = {
         "device": device_name(device),
         "torch": torch.__version__,
@@ -193,31 +200,82 @@ def run_bench(
         "compile": compile,
         "iters": iters,
         "overhead_rounds": rounds,
+        "precisions": precisions,
+        "matmul_peak_gflops": peaks,
         "models": rows,
         "pipelines": bench_pipelines(image_size, batch_size, device),
     }
-    if plain:
-        report["alexnet_epoch_seconds_50k"] = 50000 / plain["train_images_per_s"]
+    for precision in precisions:
+        plain = _plain_alexnet(rows, precision)
+        if plain:
+            # a training step is about three forward passes: forward, input and weight gradients
+            rate = plain["train_images_per_s"] * 3 * plain["flops"] / 1e9
+            report.setdefault("alexnet_train_gflops", {})[precision] = rate
+            report.setdefault("alexnet_fraction_of_peak", {})[precision] = rate / peaks[precision]
+            report.setdefault("alexnet_epoch_seconds_50k", {})[precision] = (
+                50000 / plain["train_images_per_s"]
+            )
     path = Path(output or results_dir() / f"bench-{device.type}-{image_size}px.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_json(report, path)
     print(format_report(report))
     print(f"wrote {path}")
     return report
 
 
+def _plain_alexnet(rows: list[dict], precision: str) -> dict | None:
+    return next(
+        (r for r in rows if (r["model"], r["attention"], r["precision"]) ==
+         ("alexnet", "none", precision)),
+        None,
+    )  # fmt: skip
+
+
+def _bench_precision(
+    models, attentions, image_size, batch_size, device, iters, compile, rounds, precision
+) -> list[dict]:
+    rows = []
+    for name in models:
+        MODELS.get(name)
+        variants = [None, *attentions] if name == "alexnet" else [None]
+        for attention in variants:
+            row = bench_model(
+                name, image_size, batch_size, device, attention, iters, compile, precision
+            )
+            print(_format_row(row), flush=True)
+            rows.append(row)
+    plain = _plain_alexnet(rows, precision)
+    for r in rows:
+        if plain and r["model"] == "alexnet" and r["attention"] != "none":
+            ratios = paired_train_overhead(
+                "alexnet", r["attention"], image_size, batch_size, device, iters, rounds, compile,
+                precision,
+            )  # fmt: skip
+            r["train_overhead_vs_alexnet"] = median = statistics.median(ratios)
+            r["train_overhead_rounds"] = ratios
+            r["inference_overhead_vs_alexnet"] = (
+                plain["inference_images_per_s"] / r["inference_images_per_s"]
+            )
+            print(
+                f"alexnet + {r['attention']} ({precision}): training step {median:.2f}x plain "
+                f"AlexNet (median of {rounds} paired rounds, {min(ratios):.2f}-{max(ratios):.2f})",
+                flush=True,
+            )
+    return rows
+
+
 def _format_row(r: dict) -> str:
     memory = f"{r['peak_memory_mb']:8.0f}" if r.get("peak_memory_mb") is not None else "     n/a"
     return (
-        f"{r['model']:16s} {r['attention']:15s} {r['params']:>12,d} {r['flops'] / 1e6:9.1f} "
+        f"{r['model']:16s} {r['attention']:15s} {r.get('precision', 'fp32'):5s} "
+        f"{r['params']:>12,d} {r['flops'] / 1e6:9.1f} "
         f"{r['train_images_per_s']:9.0f} {r['inference_images_per_s']:9.0f} {memory}"
     )
 
 
 def format_report(report: dict) -> str:
     header = (
-        f"{'model':16s} {'attention':15s} {'params':>12s} {'MFLOPs':>9s} {'train/s':>9s} "
-        f"{'infer/s':>9s} {'peak MB':>8s} {'train x':>8s}"
+        f"{'model':16s} {'attention':15s} {'prec':5s} {'params':>12s} {'MFLOPs':>9s} "
+        f"{'train/s':>9s} {'infer/s':>9s} {'peak MB':>8s} {'train x':>8s}"
     )
     lines = [
         f"device {report['device']} | torch {report['torch']} | {report['image_size']} px | "
@@ -237,10 +295,12 @@ def format_report(report: dict) -> str:
         f"augmentation: PIL per image (2 workers) {p['pil_images_per_s']:.0f} img/s, "
         f"batched on device {p['batched_images_per_s']:.0f} img/s"
     )
-    if "alexnet_epoch_seconds_50k" in report:
+    for precision, seconds in report.get("alexnet_epoch_seconds_50k", {}).items():
         lines.append(
-            f"plain AlexNet: one 50,000-image epoch of training steps ~ "
-            f"{report['alexnet_epoch_seconds_50k']:.0f} s"
+            f"plain AlexNet, {precision}: one 50,000-image epoch of training steps ~ "
+            f"{seconds:.0f} s; {report['alexnet_train_gflops'][precision]:.0f} GFLOP/s, "
+            f"{report['alexnet_fraction_of_peak'][precision]:.0%} of the measured "
+            f"{report['matmul_peak_gflops'][precision]:.0f} GFLOP/s matrix-product peak"
         )
     return "\n".join(lines)
 

@@ -77,7 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.attention:
         ATTENTION.get(args.attention)
     flags = {"epochs": args.epochs, "image_size": args.image_size, "batch_size": args.batch_size,
-             "lr": args.lr, "seed": args.seed}  # fmt: skip
+             "lr": args.lr, "seed": args.seed, "precision": args.precision}  # fmt: skip
     overrides = {**_parse_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
     profile, config = apply_overrides(get_profile(args.profile), overrides)
     model_kwargs = _parse_pairs(args.model_arg)
@@ -155,6 +155,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         compile=args.compile,
         output=args.output,
         rounds=args.rounds,
+        precisions=args.precision,
     )
     return 0
 
@@ -189,6 +190,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .attention import list_attention
+    from .device import PRECISIONS
     from .models import list_models
 
     prog = _prog()
@@ -201,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     models, attentions = ", ".join(list_models()), ", ".join(list_attention())
     profile_help = "smoke, quick or paper (default: COURSE_PROFILE, else paper on a GPU, quick)"
+    precision_help = "bf16 autocast or fp32 (default auto: bf16 where the device has it natively)"
 
     train = sub.add_parser("train", help="train a registered model (or load the finished run)")
     train.add_argument("--model", default="alexnet", help=f"one of: {models}")
@@ -211,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_at_least_one, help="default: the profile's")
     train.add_argument("--lr", type=float, help="learning rate; default: the profile's")
     train.add_argument("--seed", type=int, help="default: the profile's")
+    train.add_argument("--precision", choices=PRECISIONS, default=None, help=precision_help)
     train.add_argument(
         "--set",
         action="append",
@@ -280,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="paired plain/attention measurements per overhead ratio (the median is reported)",
     )
     bench.add_argument("--compile", action="store_true", help="torch.compile the models")
+    bench.add_argument(
+        "--precision",
+        nargs="*",
+        choices=PRECISIONS[1:],
+        default=None,
+        help="fp32 and/or bf16 (default: both where the device has bf16 natively, else fp32)",
+    )
     bench.add_argument("--output", default=None, help="default: results/bench-<device>-<px>.json")
     bench.set_defaults(func=cmd_bench)
 

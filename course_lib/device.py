@@ -23,10 +23,41 @@ def device_name(device: torch.device | str | None = None) -> str:
     return f"CPU ({torch.get_num_threads()} threads, {cpu})"
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (BatchNorm and the loss stay in fp32); nothing on the CPU."""
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def native_bf16(device: torch.device | str | None = None) -> bool:
+    """Whether ``device`` computes in bfloat16 natively: CUDA GPUs from Ampere on, and CPUs with
+    AMX or AVX512-BF16 instructions (oneDNN then runs convolutions and matrix products in bf16
+    faster than in float32); elsewhere bf16 is emulated and slower than float32."""
+    device = pick_device(device)
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch before 2.3 has no including_emulation
+            return torch.cuda.is_bf16_supported()
+    if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):
+        capabilities = torch.cpu.get_capabilities()
+        return bool(capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"))
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str | None = None) -> str:
+    """``bf16`` or ``fp32``: ``auto`` is bf16 where the device has it natively, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def autocast(device: torch.device | str, precision: str = "auto"):
+    """bf16 autocast where ``precision`` resolves to bf16 (convolutions and matrix products in
+    bf16; weights, optimiser state, BatchNorm statistics and the loss stay float32); nothing
+    in float32."""
+    device = torch.device(device)
+    if resolve_precision(precision, device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -48,6 +48,7 @@ def measure_throughput(
     warmup: int = 3,
     iters: int = 10,
     channels: int = 3,
+    precision: str = "auto",
 ) -> float:
     """Images per second for inference (``train=False``) or a full training step.
 
@@ -69,13 +70,13 @@ def measure_throughput(
 
     def step() -> None:
         if train:
-            with autocast(device):
+            with autocast(device, precision):
                 loss = loss_fn(model(x).float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         else:
-            with torch.no_grad(), autocast(device):
+            with torch.no_grad(), autocast(device, precision):
                 model(x)
 
     model.train(train)

@@ -8,16 +8,23 @@ import statistics
 from course_lib.bench import run_bench
 
 
-def test_bench_writes_paired_overheads(tmp_path):
+def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
     out = tmp_path / "bench.json"
     report = run_bench(
         image_size=64, batch_size=8, models=["alexnet"], attentions=["se"], iters=1,
-        rounds=2, output=out,
+        rounds=2, output=out, precisions=["fp32", "bf16"],
     )  # fmt: skip
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
-    plain, se = report["models"]
-    assert (plain["attention"], se["attention"]) == ("none", "se")
-    assert se["params"] - plain["params"] == 14_816  # SE blocks at r=16 after AlexNet's 5 convs
-    assert len(se["train_overhead_rounds"]) == 2
-    assert se["train_overhead_vs_alexnet"] == statistics.median(se["train_overhead_rounds"]) > 0
+    rows = {(r["attention"], r["precision"]): r for r in report["models"]}
+    assert set(rows) == {("none", "fp32"), ("se", "fp32"), ("none", "bf16"), ("se", "bf16")}
+    for precision in ("fp32", "bf16"):
+        plain, se = rows["none", precision], rows["se", precision]
+        assert se["params"] - plain["params"] == 14_816  # SE blocks at r=16 after 5 convs
+        assert len(se["train_overhead_rounds"]) == 2
+        assert se["train_overhead_vs_alexnet"] == statistics.median(se["train_overhead_rounds"])
+        # the FLOP rate is three forward passes per trained image, against the measured peak
+        rate = plain["train_images_per_s"] * 3 * plain["flops"] / 1e9
+        assert report["alexnet_train_gflops"][precision] == rate
+        peak = report["matmul_peak_gflops"][precision]
+        assert report["alexnet_fraction_of_peak"][precision] == rate / peak > 0
     assert report["pipelines"]["batched_images_per_s"] > 0

@@ -132,3 +132,26 @@ def test_a_run_from_older_code_is_set_aside_and_retrained(cifar_small):
     # retrained from the seed's fresh weights, not from what the stale checkpoint held
     for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.allclose(a.cpu(), b.cpu(), atol=1e-6)
+
+
+def test_precision_auto_is_bf16_only_where_native_and_names_the_run(cifar_small, tmp_path):
+    from course_lib.device import native_bf16, resolve_precision
+
+    assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32"):
+        resolve_precision("fp16", "cpu")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="half")
+
+    config = CONFIG.replace(epochs=1)
+    runs = {
+        p: train_or_load("alexnet", cifar_small, config.replace(precision=p), progress=False,
+                         runs_root=tmp_path, device="cpu")
+        for p in ("fp32", "bf16")
+    }  # fmt: skip
+    assert runs["fp32"].run_dir != runs["bf16"].run_dir, "a precision is part of the run's name"
+    assert {p: r.metrics["precision"] for p, r in runs.items()} == {"fp32": "fp32", "bf16": "bf16"}
+    auto = train_or_load("alexnet", cifar_small, config, progress=False, runs_root=tmp_path,
+                         device="cpu")  # fmt: skip
+    assert auto.run_dir == runs[resolve_precision("auto", "cpu")].run_dir, "auto loads that run"

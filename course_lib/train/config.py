@@ -10,6 +10,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..device import PRECISIONS
 from ..profiles import Profile, require_positive
 
 
@@ -31,11 +32,16 @@ class TrainConfig:
     augment: bool = True
     log_every: int = 10  # steps between two points of the training-loss curve
     eval_batch_size: int = 500
+    precision: str = "auto"  # bf16 autocast where the device has bf16 natively, else fp32
 
     def __post_init__(self) -> None:
         require_positive(self, "epochs", "batch_size", "image_size", "log_every", "eval_batch_size")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> TrainConfig:

@@ -16,6 +16,7 @@ def predict(
     transform: EvalTransform,
     batch_size: int = 500,
     device: str | torch.device | None = None,
+    precision: str = "auto",
 ) -> torch.Tensor:
     """Logits (float32, on the CPU) for uint8 images, in batches."""
     device = pick_device(device)
@@ -24,7 +25,7 @@ def predict(
     outputs = []
     for start in range(0, len(images), batch_size):
         x = transform(images[start : start + batch_size].to(device, non_blocking=True))
-        with autocast(device):
+        with autocast(device, precision):
             outputs.append(model(x.contiguous(memory_format=fmt)).float().cpu())
     return torch.cat(outputs)
 
@@ -41,11 +42,12 @@ def evaluate(
     image_size: int,
     batch_size: int = 500,
     device: str | torch.device | None = None,
+    precision: str = "auto",
     label_smoothing: float = 0.0,
 ) -> dict:
     """Loss, accuracy, per-class accuracy and confusion matrix on ``data``'s test split."""
     transform = EvalTransform(image_size, data.mean, data.std)
-    logits = predict(model, data.test_images, transform, batch_size, device)
+    logits = predict(model, data.test_images, transform, batch_size, device, precision)
     labels = data.test_labels
     loss = nn.functional.cross_entropy(logits, labels, label_smoothing=label_smoothing)
     preds = logits.argmax(dim=1)

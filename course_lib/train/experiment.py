@@ -22,7 +22,7 @@ from torch import nn
 
 from ..atomic import make_folder, remove_stale_temporaries
 from ..data import ImageDataset
-from ..device import device_name, pick_device
+from ..device import device_name, pick_device, resolve_precision
 from ..distributed import barrier, is_main, world_size
 from ..measure import count_params, measure_throughput
 from ..models import build_model
@@ -129,6 +129,8 @@ def train_or_load(
     trains: a second identical training stops with :class:`RunLockedError`.
     """
     device = pick_device(device)
+    # the run records the precision it trains in: "auto" would name different runs alike
+    config = config.replace(precision=resolve_precision(config.precision, device))
     attention = None if attention in (None, "none") else attention  # one name for "no attention"
 
     def fresh_model() -> nn.Module:
@@ -181,7 +183,9 @@ def train_or_load(
             return Run(model, history, {}, run_dir)
         save_weights(model, final)
 
-        result = evaluate(model, data, config.image_size, config.eval_batch_size, device)
+        result = evaluate(
+            model, data, config.image_size, config.eval_batch_size, device, config.precision
+        )
         best = max(range(len(history.val_acc)), key=history.val_acc.__getitem__)
         train_images = (len(data.train_labels) // config.batch_size) * config.batch_size
         metrics = {
@@ -205,7 +209,11 @@ def train_or_load(
             "wall_time_s": history.elapsed[-1],  # across resumes
             "train_images_per_s": train_images * len(history.epoch_time) / sum(history.epoch_time),
             "inference_images_per_s": measure_throughput(
-                model, config.image_size, config.eval_batch_size // 4, device
+                model,
+                config.image_size,
+                config.eval_batch_size // 4,
+                device,
+                precision=config.precision,
             ),
             "data_source": describe_source(data),
             "device": device_name(device),
@@ -215,6 +223,7 @@ def train_or_load(
             "run_dir": run_dir.name,
             "world_size": world_size(),
             "compiled": compile,
+            "precision": config.precision,
         }
         atomic_write_json(metrics, metrics_file)
         _slim_finished_run(run_dir, best_is_final=best == len(history.val_acc) - 1)

@@ -173,7 +173,7 @@ def fit(
             )
             for i, (x, y) in enumerate(batches):
                 x = x.contiguous(memory_format=fmt)
-                with autocast(device):  # bf16 on CUDA; cuDNN's BatchNorm keeps fp32 statistics
+                with autocast(device, config.precision):  # BatchNorm keeps fp32 statistics
                     logits = step_model(x)
                 loss = loss_fn(logits.float(), y)
                 optimizer.zero_grad(set_to_none=True)
@@ -201,7 +201,9 @@ def fit(
             seen = steps_per_epoch * config.batch_size
             loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
             # every rank evaluates the (small) test set, so all ranks agree on the best epoch
-            val = evaluate(model, data, config.image_size, config.eval_batch_size, device)
+            val = evaluate(
+                model, data, config.image_size, config.eval_batch_size, device, config.precision
+            )
             history.epoch.append(epoch + 1)
             history.train_loss.append(float(loss_sum) / steps_per_epoch)
             history.train_acc.append(float(correct) / seen)

@@ -47,7 +47,7 @@ import torch  # noqa: E402
 
 from course_lib import bench  # noqa: E402
 from course_lib.data import load_cifar10  # noqa: E402
-from course_lib.device import device_name  # noqa: E402
+from course_lib.device import device_name, resolve_precision  # noqa: E402
 
 ATTENTIONS = ["se", "cbam", "triplet", "simam", "psa", "self_attention"]
 STEPS = ["tests", "bench", "profile", "packing", "train", "compile-bench"]
@@ -233,6 +233,7 @@ class Job:
             rounds=rounds or self.args.bench_rounds,
             compile=compile,
             output=self.work / f"bench-{kind}-{image_size}px{suffix}.json",
+            precisions=[resolve_precision("auto", self.device)],  # what the runs train in
         )
         self.note(f"\n## bench {image_size} px{' (compiled)' if compile else ''}\n```")
         self.note(bench.format_report(report))
