@@ -145,7 +145,7 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
-    run_bench(
+    report = run_bench(
         image_size=args.image_size,
         batch_size=args.batch_size,
         models=args.models,
@@ -157,6 +157,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         precisions=args.precision,
     )
+    if args.markdown:
+        from .bench import format_markdown
+
+        print(format_markdown(report))
     return 0
 
 
@@ -284,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="paired plain/attention measurements per overhead ratio (the median is reported)",
     )
     bench.add_argument("--compile", action="store_true", help="torch.compile the models")
+    bench.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     bench.add_argument(
         "--precision",
         nargs="*",

@@ -42,11 +42,16 @@ def native_bf16(device: torch.device | str | None = None) -> bool:
     return False
 
 
-def resolve_precision(precision: str, device: torch.device | str | None = None) -> str:
-    """``bf16`` or ``fp32``: ``auto`` is bf16 where the device has it natively, else fp32."""
+def check_precision(precision: str) -> str:
+    """``precision`` itself, or a ValueError that lists the valid ones."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    if precision == "auto":
+    return precision
+
+
+def resolve_precision(precision: str, device: torch.device | str | None = None) -> str:
+    """``bf16`` or ``fp32``: ``auto`` is bf16 where the device has it natively, else fp32."""
+    if check_precision(precision) == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     return precision
 

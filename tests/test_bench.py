@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 
-from course_lib.bench import run_bench
+from course_lib.bench import format_markdown, run_bench
 
 
 def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
@@ -25,6 +25,9 @@ def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
         # the FLOP rate is three forward passes per trained image, against the measured peak
         rate = plain["train_images_per_s"] * 3 * plain["flops"] / 1e9
         assert report["alexnet_train_gflops"][precision] == rate
-        peak = report["matmul_peak_gflops"][precision]
+        peak = report["peak_gflops"][precision]
         assert report["alexnet_fraction_of_peak"][precision] == rate / peak > 0
     assert report["pipelines"]["batched_images_per_s"] > 0
+    table = format_markdown(report).splitlines()
+    assert table[0].count("|") == 10 and len(table) == 4  # 9 columns; header, rule, 2 models
+    assert table[3].startswith("| + se | 5,441,706 |")

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..device import PRECISIONS
+from ..device import check_precision
 from ..profiles import Profile, require_positive
 
 
@@ -38,10 +38,7 @@ class TrainConfig:
         require_positive(self, "epochs", "batch_size", "image_size", "log_every", "eval_batch_size")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+        check_precision(self.precision)
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> TrainConfig:
