@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import atomic_write_json
 from .paths import repo_root, resolve_env_paths
 
 # the kernel's own log (not the notebook's output) would print a warning about TCP transport
@@ -85,7 +85,7 @@ def run_notebooks(
         results.append(NotebookResult(notebook.name, not error, seconds, error, str(target)))
         print(f"    {'FAILED' if error else 'ok'} in {seconds:.0f} s", flush=True)
     summary = [r.__dict__ for r in results]
-    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(summary, output_dir / "summary.json")
     return results
 
 

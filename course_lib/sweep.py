@@ -27,6 +27,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from .atomic import atomic_write_json
 from .paths import results_dir
 from .stats import summarize, verdict
 
@@ -166,7 +167,7 @@ def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "a
     path = results_dir() / f"sweep-{profile_name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     report = {"profile": profile_name, "spec": spec.__dict__, "variants": rows, "runs": outcomes}
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    atomic_write_json(report, path)
     print(format_table(rows))
     print(f"wrote {path}")
     return rows

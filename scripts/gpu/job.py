@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))  # course_lib from this checkout, installed or not
 import torch  # noqa: E402
 
 from course_lib import bench  # noqa: E402
+from course_lib.atomic import atomic_write_json  # noqa: E402
 from course_lib.data import load_cifar10  # noqa: E402
 from course_lib.device import device_name, resolve_precision  # noqa: E402
 
@@ -177,7 +178,7 @@ class Job:
                 text=True,
             )
             info["nvidia_smi"] = smi.stdout.strip()
-        (self.work / "environment.json").write_text(json.dumps(info, indent=2) + "\n")
+        atomic_write_json(info, self.work / "environment.json")
         self.note(f"# GPU job ({'dry run, CPU' if self.args.dry_run else info['device']})")
         self.note(f"- {json.dumps(info)}")
         began = time.monotonic()
@@ -265,7 +266,7 @@ class Job:
                 f"- packing, AlexNet-TA at {image_size} px: {processes} process(es) "
                 f"{totals[processes]:.0f} img/s in total ({gain:.2f}x one)"
             )
-        (self.work / f"packing-{image_size}px.json").write_text(json.dumps(totals) + "\n")
+        atomic_write_json(totals, self.work / f"packing-{image_size}px.json")
         return totals
 
     def train(self, runs: list[PaperRun], speeds: dict, totals: dict[int, float]) -> None:
