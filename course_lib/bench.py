@@ -17,6 +17,7 @@ import torch
 
 from .atomic import atomic_write_json
 from .attention import list_attention
+from .compile import compiled
 from .device import device_name, memory_format, native_bf16, pick_device, synchronize
 from .measure import count_flops, count_params, measure_throughput
 from .models import MODELS, build_model, list_models
@@ -34,7 +35,7 @@ def bench_model(
     device: torch.device,
     attention: str | None = None,
     iters: int = 5,
-    compile: bool = False,
+    compile: bool | str = False,
     precision: str = "fp32",
 ) -> dict:
     """Parameters, FLOPs, train and inference images/s and peak memory for one model."""
@@ -50,8 +51,7 @@ def bench_model(
         "flops": count_flops(model, image_size),
     }
     model = model.to(device)
-    if compile:
-        model = torch.compile(model)
+    model = compiled(model, compile)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     timing = {"warmup": 2, "iters": iters, "precision": precision}
@@ -75,7 +75,7 @@ def paired_train_overhead(
     device: torch.device,
     iters: int = 5,
     rounds: int = 3,
-    compile: bool = False,
+    compile: bool | str = False,
     precision: str = "fp32",
 ) -> list[float]:
     """Training-step cost of ``name`` with ``attention`` over the plain model, ``rounds`` times.
@@ -89,7 +89,7 @@ def paired_train_overhead(
         torch.manual_seed(0)
         model = build_model(name, attention=variant, image_size=image_size, num_classes=10)
         model = model.to(device)
-        models.append(torch.compile(model) if compile else model)
+        models.append(compiled(model, compile))
     ratios = []
     for _ in range(rounds):
         plain, with_attention = (
@@ -176,7 +176,7 @@ def run_bench(
     attentions: list[str] | None = None,
     device: str | None = None,
     iters: int = 5,
-    compile: bool = False,
+    compile: bool | str = False,
     output: str | Path | None = None,
     rounds: int = 3,
     precisions: list[str] | None = None,

@@ -245,7 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--name", default=None, help="run name (default: <model>-<attention>)")
     train.add_argument("--device", default=None, help="cuda, cpu, ... (default: auto)")
-    train.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    train.add_argument(
+        "--compile",
+        nargs="?",
+        const="model",
+        choices=["model", "attention"],
+        help="torch.compile the training step (--compile), or only the attention modules "
+        "(--compile attention)",
+    )
     train.add_argument(
         "--write-result",
         default=None,
@@ -287,7 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="paired plain/attention measurements per overhead ratio (the median is reported)",
     )
-    bench.add_argument("--compile", action="store_true", help="torch.compile the models")
+    bench.add_argument(
+        "--compile",
+        nargs="?",
+        const="model",
+        choices=["model", "attention"],
+        help="torch.compile the models (--compile), or only their attention modules",
+    )
     bench.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     bench.add_argument(
         "--precision",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..compile import mark_attention
 from ..registry import Registry
 
 ATTENTION = Registry("attention module")
@@ -26,7 +27,7 @@ def create_attention(name: str | None, channels: int, **kwargs) -> nn.Module:
     """The attention module called ``name`` for a feature map of ``channels`` channels."""
     if name is None:
         name = "none"
-    return ATTENTION.get(name)(channels, **kwargs)
+    return mark_attention(ATTENTION.get(name)(channels, **kwargs), name.lower())
 
 
 def list_attention() -> list[str]:

@@ -121,7 +121,7 @@ def train_or_load(
     device: str | torch.device | None = None,
     progress: bool = True,
     runs_root: str | Path | None = None,
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> Run:
     """Build ``model_name`` (with ``attention``), train it with ``config``, or load the run.
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..compile import compiled
 from ..data import BatchAugment, EvalTransform, ImageDataset
 from ..device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
 from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
@@ -87,12 +88,13 @@ def fit(
     run_dir: str | Path | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> History:
     """Train ``model`` on ``data`` with ``config``; resume from ``run_dir/last.pt`` if present.
 
-    ``compile=True`` runs the training steps through ``torch.compile`` (worth it on a GPU for
-    long runs; the weights and checkpoints are those of ``model`` itself).
+    ``compile="model"`` (or True) runs the training steps through ``torch.compile``;
+    ``compile="attention"`` compiles only the attention modules, in place (see
+    :mod:`course_lib.compile`). The weights and checkpoints are those of ``model`` either way.
 
     Returns the history; the model ends with its final weights, and ``run_dir`` (if given)
     holds ``best.pt``, ``final.pt``, ``last.pt`` and ``history.json``.
@@ -134,8 +136,7 @@ def fit(
         step_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    if compile:
-        step_model = torch.compile(step_model)
+    step_model = compiled(step_model, compile)
 
     last = run_dir / "last.pt" if run_dir else None
     if last is not None and last.exists():
