@@ -1,11 +1,10 @@
 """``torch.compile`` for the whole model, or for its attention modules only.
 
 Compiling only the attention modules fuses their elementwise passes and reductions (the part
-of their cost eager PyTorch cannot fuse) and leaves the convolutions to oneDNN or cuDNN; it
-compiles in seconds rather than minutes. On this course's CPU, in bf16 at 64 px, it brought
-AlexNet-CBAM's training step from 1.70x plain AlexNet to 1.27x (42 s of compilation) and
-AlexNet-SimAM's from 1.32x to 1.16x (18 s), and left Triplet Attention's at 1.70x (its fast path
-is hand-written autograd nodes that the compiler does not fuse).
+of their cost that eager PyTorch cannot fuse) and leaves the convolutions to oneDNN or cuDNN; it
+compiles in seconds rather than minutes. It pays for modules written as plain tensor operations
+(CBAM, SimAM) and not for Triplet Attention's fast path, whose hand-written autograd nodes the
+compiler does not fuse (README, "Performance", has the measurements).
 """
 
 from __future__ import annotations
