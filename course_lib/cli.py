@@ -194,6 +194,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .attention import list_attention
+    from .compile import COMPILE_MODES
     from .device import PRECISIONS
     from .models import list_models
 
@@ -249,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile",
         nargs="?",
         const="model",
-        choices=["model", "attention"],
+        choices=COMPILE_MODES,
         help="torch.compile the training step (--compile), or only the attention modules "
         "(--compile attention)",
     )
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile",
         nargs="?",
         const="model",
-        choices=["model", "attention"],
+        choices=COMPILE_MODES,
         help="torch.compile the models (--compile), or only their attention modules",
     )
     bench.add_argument("--markdown", action="store_true", help="also print a Markdown table")

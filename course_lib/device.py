@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 
 import torch
@@ -36,10 +37,15 @@ def native_bf16(device: torch.device | str | None = None) -> bool:
             return torch.cuda.is_bf16_supported(including_emulation=False)
         except TypeError:  # torch before 2.3 has no including_emulation
             return torch.cuda.is_bf16_supported()
-    if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):
-        capabilities = torch.cpu.get_capabilities()
-        return bool(capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"))
-    return False
+    return device.type == "cpu" and _cpu_has_bf16()
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:  # asked once: autocast() resolves "auto" at every call
+    if not hasattr(torch.cpu, "get_capabilities"):
+        return False
+    capabilities = torch.cpu.get_capabilities()
+    return bool(capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"))
 
 
 def check_precision(precision: str) -> str:

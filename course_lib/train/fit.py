@@ -24,7 +24,14 @@ from tqdm.auto import tqdm
 
 from ..compile import compiled
 from ..data import BatchAugment, EvalTransform, ImageDataset
-from ..device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
+from ..device import (
+    autocast,
+    enable_fast_kernels,
+    memory_format,
+    pick_device,
+    resolve_precision,
+    synchronize,
+)
 from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
 from ..distributed import world_size as get_world_size
 from .batches import epoch_seed, train_batches
@@ -102,6 +109,7 @@ def fit(
     device = pick_device(device)
     fmt = memory_format(device)
     enable_fast_kernels(device)
+    precision = resolve_precision(config.precision, device)  # once, not every step
     run_dir = Path(run_dir) if run_dir is not None else None
     torch.manual_seed(config.seed)
     model.to(device, memory_format=fmt)
@@ -174,7 +182,7 @@ def fit(
             )
             for i, (x, y) in enumerate(batches):
                 x = x.contiguous(memory_format=fmt)
-                with autocast(device, config.precision):  # BatchNorm keeps fp32 statistics
+                with autocast(device, precision):  # BatchNorm keeps fp32 statistics
                     logits = step_model(x)
                 loss = loss_fn(logits.float(), y)
                 optimizer.zero_grad(set_to_none=True)
@@ -203,7 +211,7 @@ def fit(
             loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
             # every rank evaluates the (small) test set, so all ranks agree on the best epoch
             val = evaluate(
-                model, data, config.image_size, config.eval_batch_size, device, config.precision
+                model, data, config.image_size, config.eval_batch_size, device, precision
             )
             history.epoch.append(epoch + 1)
             history.train_loss.append(float(loss_sum) / steps_per_epoch)
