@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from .data import EvalTransform, ImageDataset, load_cifar10
+from .data import EvalTransform, ImageDataset, load_course_data
 from .explain import compute_cam, plot_cam_grid
 from .measure import count_flops, count_params
 from .plots import plot_predictions
@@ -19,16 +19,6 @@ from .profiles import Profile
 from .results import seed_reported, write_result
 from .stats import summarize, verdict
 from .train import Run, TrainConfig, predict, train_or_load
-
-
-def load_course_data(profile: Profile, source=None) -> ImageDataset:
-    """CIFAR-10 at the profile's size (class-balanced subsets for ``smoke``)."""
-    return load_cifar10(
-        source,
-        train_subset=profile.train_subset,
-        test_subset=profile.test_subset,
-        seed=profile.seed,
-    )
 
 
 def train_variant(
@@ -147,7 +137,7 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
         m = run.metrics
         mflops = (flops or {}).get(name)
         lines.append(
-            f"{name:22s} {m['accuracy']:8.4f} {m['best_accuracy']:6.4f} {m['params']:11,d} "
+            f"{name:22s} {m['accuracy']:8.4f} {m['best_val_accuracy']:6.4f} {m['params']:11,d} "
             f"{(mflops or 0) / 1e6:8.1f} {m['train_time_s']:8.0f} "
             f"{m['train_images_per_s']:11.0f} {m['inference_images_per_s']:11.0f}"
         )

@@ -66,7 +66,7 @@ def _parse_pairs(pairs: list[str]) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .attention import ATTENTION
-    from .data import load_cifar10, load_image_folder
+    from .data import load_course_data, load_image_folder
     from .distributed import init_from_env, is_main
     from .models import MODELS
     from .profiles import get_profile
@@ -85,12 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.image_folder:
         data = load_image_folder(args.image_folder, size=args.folder_size)
     else:
-        data = load_cifar10(
-            args.data,
-            train_subset=profile.train_subset,
-            test_subset=profile.test_subset,
-            seed=profile.seed,
-        )
+        data = load_course_data(profile, args.data)
     if is_main():
         print(f"profile {profile.name}: {config}")
         print(f"data: {data}")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
+from functools import cache
 
 import torch
 import torchvision
 
 from .device import device_name, pick_device
+from .paths import repo_root
 from .profiles import default_profile_name
 
 
@@ -29,3 +32,23 @@ def environment_report() -> dict[str, str]:
         "platform": platform.platform(),
         "colab": str(on_colab()),
     }
+
+
+@cache
+def git_commit() -> str | None:
+    """The course checkout's commit (with ``+dirty`` when files differ from it), or None when
+    the library is not in a git checkout; results record it so that a number can be traced to
+    the code that made it."""
+    try:
+
+        def git(*args: str) -> str:
+            return subprocess.run(
+                ["git", *args], cwd=repo_root(), capture_output=True, text=True, check=True,
+                timeout=10,
+            ).stdout.strip()  # fmt: skip
+
+        commit = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "course_lib")
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_json
 from .paths import repo_root, resolve_env_paths
+from .results import NOTEBOOK_ENV
 
 # the kernel's own log (not the notebook's output) would print a warning about TCP transport
 # before every notebook, and a traceback when a timed-out kernel is stopped
@@ -68,6 +69,7 @@ def run_notebooks(
         target = notebook if inplace else output_dir / notebook.name
         print(f"[{profile}] {notebook.name} ...", flush=True)
         started = time.perf_counter()
+        os.environ[NOTEBOOK_ENV] = notebook.name  # results rows say which notebook made them
         try:
             pm.execute_notebook(
                 str(notebook),

@@ -1,16 +1,22 @@
 """Results files: one JSON per finished run, which the leaderboard chapter reads.
 
-``results/<profile>/<chapter>__<name>.json`` holds a run's metrics plus what a reader needs to
-trust them: FLOPs, data source, device, profile, seed, and the seeds' reported numbers.
+``results/<profile>/<name>-s<seed>__<size>px-<epochs>ep-<train images>img-<setting>.json`` holds
+a run's metrics plus what a reader needs to trust them: FLOPs, data source, device, profile,
+seed, the git commit and notebook that made it, and the seeds' reported numbers. ``setting`` is
+the hash of everything that decides the run except its seed (model arguments, recipe, data), so
+a run with other settings gets another file, and runs differing only in their seed share it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .atomic import atomic_write_json
 from .paths import results_dir
+
+NOTEBOOK_ENV = "COURSE_NOTEBOOK"  # set by run-notebooks: the notebook a result came from
 
 # What the source posts reported (COURSE_PLAN.md), to be shown beside our numbers.
 SEED_REPORTED = {
@@ -30,15 +36,25 @@ def seed_reported(name: str, image_size: int) -> dict | None:
     return SEED_REPORTED.get(f"{name}@{image_size}")
 
 
+def result_filename(row: dict) -> str:
+    """The file a run's row is written to: named by its whole configuration."""
+    return (
+        f"{row['name']}-s{row['seed']}__{row['image_size']}px-{row['epochs']}ep-"
+        f"{row['train_images']}img-{row.get('setting') or 'unknown'}.json"
+    )
+
+
 def write_result(metrics: dict, chapter: str, **extra) -> Path:
-    """Write a run's metrics (without the confusion matrix) for the leaderboard."""
+    """Write a run's metrics (without the confusion matrix) for the leaderboard; the same run
+    reported again (by another chapter, or re-executed) rewrites its own file only."""
     profile = metrics.get("profile") or "unknown"
     row = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     row.update(chapter=chapter, **extra)
+    row.setdefault("notebook", os.environ.get(NOTEBOOK_ENV))
     reported = seed_reported(row.get("name", ""), row.get("image_size", 0))
     if reported:
         row["seed_reported"] = reported
-    path = results_dir() / profile / f"{chapter}__{row['name']}-s{row.get('seed')}.json"
+    path = results_dir() / profile / result_filename(row)
     atomic_write_json(row, path)
     return path
 

@@ -95,7 +95,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def _train_in_process(spec: SweepSpec, model: str, attention: str, seed: int) -> dict:
-    from .chapter import load_course_data
+    from .data import load_course_data
     from .profiles import get_profile
     from .results import write_result
     from .train import apply_overrides, train_or_load

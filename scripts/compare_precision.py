@@ -47,7 +47,8 @@ def main() -> int:
             )
             m = run.metrics
             rows.append({"seed": seed, "precision": precision, "accuracy": m["accuracy"],
-                         "best_accuracy": m["best_accuracy"], "train_time_s": m["train_time_s"],
+                         "best_val_accuracy": m["best_val_accuracy"],
+                         "train_time_s": m["train_time_s"],
                          "epochs": m["epochs"], "run_dir": m["run_dir"]})  # fmt: skip
             print(f"seed {seed} {precision}: accuracy {m['accuracy']:.4f}, "
                   f"{m['train_time_s'] / m['epochs']:.1f} s per epoch", flush=True)  # fmt: skip

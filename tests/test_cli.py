@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from course_lib.cli import main
+from course_lib.models import alexnet_feature_sizes
 from course_lib.notebook_runner import format_summary, run_notebooks
 from course_lib.profiles import get_profile
 from course_lib.train import TrainConfig
@@ -43,8 +44,13 @@ def test_profiles(monkeypatch):
     monkeypatch.setenv("COURSE_PROFILE", "fast")
     with pytest.raises(ValueError, match="smoke"):
         get_profile()
-    config = TrainConfig.from_profile(get_profile("quick"), lr=5e-4)
-    assert (config.image_size, config.epochs, config.batch_size, config.lr) == (64, 5, 128, 5e-4)
+    quick = get_profile("quick")
+    config = TrainConfig.from_profile(quick, lr=5e-4)
+    assert (config.image_size, config.batch_size, config.lr) == (quick.image_size, 128, 5e-4)
+    # the CPU profile sits in the papers' regime: AlexNet's conv3-5 maps are at least 5x5
+    sizes = dict(alexnet_feature_sizes(quick.image_size))
+    assert min(sizes["conv3"], sizes["conv4"], sizes["conv5"]) >= 5, sizes
+    assert len(quick.seeds) >= 3 and quick.val_size
     paper = get_profile("paper")
     assert (paper.image_size, paper.epochs, paper.batch_size) == (224, 50, 128)
     with pytest.raises(ValueError, match="unknown profile field"):

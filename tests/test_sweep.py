@@ -56,7 +56,7 @@ def test_a_tiny_real_sweep_reuses_runs_and_writes_results(tmp_path, monkeypatch)
     assert rows["alexnet-bogus"]["failed"] == [1, 2], "an unknown module fails, the sweep goes on"
     report = json.loads((tmp_path / "results" / "sweep-smoke.json").read_text())
     assert len(report["runs"]) == 4
-    assert len(list((tmp_path / "results" / "smoke").glob("sweep__alexnet-none-s*.json"))) == 2
+    assert len(list((tmp_path / "results" / "smoke").glob("alexnet-none-s*__*.json"))) == 2
     monkeypatch.setattr(
         "course_lib.train.experiment.fit", lambda *a, **k: pytest.fail("must reuse finished runs")
     )

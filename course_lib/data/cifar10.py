@@ -25,7 +25,7 @@ from ..paths import data_dir, repo_root
 from .cache import cache_path, load_cache, save_cache
 from .dataset import ImageDataset
 from .image_folder import DatasetError, read_image_folder
-from .subset import balanced_subset
+from .subset import balanced_subset, hold_out_validation
 
 DATA_ENV = "COURSE_DATA"
 DOWNLOAD_ENV = "COURSE_DOWNLOAD"
@@ -135,6 +135,7 @@ def load_cifar10(
     test_subset: int | None = None,
     seed: int = 0,
     use_cache: bool = True,
+    val_size: int | None = None,
 ) -> ImageDataset:
     """CIFAR-10 as uint8 tensors, with labels, class names and training-set statistics.
 
@@ -145,6 +146,9 @@ def load_cifar10(
         train_subset, test_subset: keep this many images per split, class-balanced.
         seed: seed of the subsets.
         use_cache: read and write the decoded cache under ``data/cache``.
+        val_size: hold this many class-balanced training images out as a validation split
+            (always the same images: the split's seed is fixed); ``train_subset`` is then
+            drawn from the rest.
 
     Raises:
         DatasetError: nothing usable was found (the message lists every place tried), or the
@@ -152,9 +156,23 @@ def load_cifar10(
     """
     path = locate_cifar10(source, download)
     dataset = _load_path(path, use_cache) if path else _download(data_dir())
+    if val_size:
+        dataset = hold_out_validation(dataset, val_size)
     if train_subset is not None or test_subset is not None:
         dataset = balanced_subset(dataset, train_subset, test_subset, seed)
     return dataset
+
+
+def load_course_data(profile, source: str | Path | None = None) -> ImageDataset:
+    """CIFAR-10 as a profile asks for it (validation hold-out, class-balanced subsets): the one
+    loader behind the notebooks, ``python -m course_lib train`` and the sweep."""
+    return load_cifar10(
+        source,
+        train_subset=profile.train_subset,
+        test_subset=profile.test_subset,
+        seed=profile.seed,
+        val_size=profile.val_size,
+    )
 
 
 def load_image_folder(

@@ -1,10 +1,10 @@
-"""Class-balanced subsets, for the small profiles."""
+"""Class-balanced subsets (for the small profiles) and the validation hold-out."""
 
 from __future__ import annotations
 
 import torch
 
-from .dataset import ImageDataset
+from .dataset import ImageDataset, channel_stats
 
 
 def balanced_indices(labels: torch.Tensor, total: int, seed: int = 0) -> torch.Tensor:
@@ -29,7 +29,7 @@ def balanced_subset(
 ) -> ImageDataset:
     """A copy of ``data`` with ``train`` / ``test`` images per split (None keeps a split whole).
 
-    The normalisation statistics stay those of the full training set.
+    The validation split and the normalisation statistics are kept as they are.
     """
     train_x, train_y, test_x, test_y = (
         data.train_images,
@@ -44,5 +44,31 @@ def balanced_subset(
         idx = balanced_indices(test_y, test, seed)
         test_x, test_y = test_x[idx], test_y[idx]
     return ImageDataset(
-        train_x, train_y, test_x, test_y, data.classes, data.source, data.mean, data.std
-    )
+        train_x, train_y, test_x, test_y, data.classes, data.source, data.mean, data.std,
+        data.val_images, data.val_labels,
+    )  # fmt: skip
+
+
+def hold_out_validation(data: ImageDataset, size: int, seed: int = 0) -> ImageDataset:
+    """Move ``size`` class-balanced training images into a validation split.
+
+    The split depends on ``seed`` alone (not on a run's seed), so every run of the course is
+    selected on the same images; the normalisation statistics are recomputed on what remains
+    for training, so nothing of the validation images leaks into the inputs.
+    """
+    if data.has_val:
+        raise ValueError("this dataset has a validation split already")
+    if size >= len(data.train_labels):
+        raise ValueError(
+            f"val_size {size} leaves no training images (the training split has "
+            f"{len(data.train_labels)}); choose a smaller val_size"
+        )
+    val = balanced_indices(data.train_labels, size, seed)
+    keep = torch.ones(len(data.train_labels), dtype=torch.bool)
+    keep[val] = False
+    train_x = data.train_images[keep]
+    mean, std = channel_stats(train_x)
+    return ImageDataset(
+        train_x, data.train_labels[keep], data.test_images, data.test_labels, data.classes,
+        data.source, mean, std, data.train_images[val], data.train_labels[val],
+    )  # fmt: skip

@@ -5,6 +5,8 @@ build_model("alexnet", attention="triplet", image_size=224, num_classes=10)
 
 from __future__ import annotations
 
+import inspect
+
 from torch import nn
 
 from ..registry import Registry
@@ -19,8 +21,20 @@ def build_model(name: str, **kwargs) -> nn.Module:
     The model gets a ``spec`` attribute (its name and arguments) that checkpoints record, so that
     a checkpoint is never loaded into a different model by mistake.
     """
-    model = MODELS.get(name)(**kwargs)
-    model.spec = {"name": name.lower(), **{k: v for k, v in kwargs.items() if _plain(v)}}
+    factory = MODELS.get(name)
+    model = factory(**kwargs)
+    # every argument, defaults included: a default changed in the library is a different model
+    signature = inspect.signature(factory)
+    arguments = signature.bind(**kwargs)
+    arguments.apply_defaults()
+    values = {}
+    for key, value in arguments.arguments.items():
+        if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
+            values.update(value)  # a factory's **kwargs: record the arguments themselves
+        else:
+            values[key] = value
+    plain = {k: v for k, v in values.items() if _plain(v)}
+    model.spec = {"name": name.lower(), **plain}
     return model
 
 

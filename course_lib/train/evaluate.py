@@ -44,11 +44,12 @@ def evaluate(
     device: str | torch.device | None = None,
     precision: str = "auto",
     label_smoothing: float = 0.0,
+    split: str = "test",
 ) -> dict:
-    """Loss, accuracy, per-class accuracy and confusion matrix on ``data``'s test split."""
+    """Loss, accuracy, per-class accuracy and confusion matrix on one split of ``data``."""
     transform = EvalTransform(image_size, data.mean, data.std)
-    logits = predict(model, data.test_images, transform, batch_size, device, precision)
-    labels = data.test_labels
+    images, labels = data.split(split)
+    logits = predict(model, images, transform, batch_size, device, precision)
     loss = nn.functional.cross_entropy(logits, labels, label_smoothing=label_smoothing)
     preds = logits.argmax(dim=1)
     cm = confusion_matrix(labels, preds, data.num_classes)

@@ -24,13 +24,14 @@ from ..atomic import make_folder, remove_stale_temporaries
 from ..data import ImageDataset
 from ..device import device_name, pick_device, resolve_precision
 from ..distributed import barrier, is_main, world_size
+from ..env import git_commit
 from ..measure import count_params, measure_throughput
 from ..models import build_model
 from ..paths import runs_dir
 from .checkpoint import CheckpointError, atomic_write_json, load_weights, save_weights
 from .config import TrainConfig, config_hash
 from .evaluate import evaluate
-from .fit import History, fit
+from .fit import History, fit, selection_split
 from .lock import run_lock
 
 
@@ -44,7 +45,7 @@ class Run:
     run_dir: Path
 
     def load_best(self) -> nn.Module:
-        """Put the best-validation-accuracy weights into ``model`` and return it."""
+        """Put the weights of the epoch with the best validation accuracy into ``model``."""
         load_weights(self.model, self.run_dir / "best.pt")
         return self.model
 
@@ -147,10 +148,13 @@ def train_or_load(
     data_desc = {
         "source": describe_source(data),
         "train": len(data.train_labels),
+        "val": len(data.val_labels) if data.has_val else 0,
         "test": len(data.test_labels),
         "classes": data.classes,
     }
     digest = config_hash(model.spec, config.as_dict(), data_desc)
+    # the same setting with another seed: the runs the statistics pool
+    setting = config_hash(model.spec, config.replace(seed=0).as_dict(), data_desc)
     run_dir = Path(runs_root or runs_dir()) / f"{name or run_name(model_name, attention)}-{digest}"
     final, metrics_file, last = run_dir / "final.pt", run_dir / "metrics.json", run_dir / "last.pt"
     finished = final.exists() and metrics_file.exists()
@@ -187,15 +191,18 @@ def train_or_load(
             model, data, config.image_size, config.eval_batch_size, device, config.precision
         )
         best = max(range(len(history.val_acc)), key=history.val_acc.__getitem__)
+        val_split = selection_split(data)
         train_images = (len(data.train_labels) // config.batch_size) * config.batch_size
         metrics = {
             "name": name or run_name(model_name, attention),
             "model": model_name,
             "attention": attention or "none",
             "params": count_params(model),
-            "accuracy": result["accuracy"],
-            "best_accuracy": history.val_acc[best],
+            "accuracy": result["accuracy"],  # test split, final epoch
+            "selection_split": val_split,
+            "best_val_accuracy": history.val_acc[best],
             "best_epoch": history.epoch[best],
+            "final_val_accuracy": history.val_acc[-1],
             "per_class_accuracy": result["per_class_accuracy"],
             "confusion_matrix": result["confusion_matrix"],
             "epochs": config.epochs,
@@ -204,6 +211,7 @@ def train_or_load(
             "lr": config.lr,
             "seed": config.seed,
             "train_images": len(data.train_labels),
+            "val_images": len(data.val_labels) if data.has_val else 0,
             "test_images": len(data.test_labels),
             "train_time_s": sum(history.epoch_time),
             "wall_time_s": history.elapsed[-1],  # across resumes
@@ -221,6 +229,8 @@ def train_or_load(
             "torch": torch.__version__,
             "date": dt.date.today().isoformat(),
             "run_dir": run_dir.name,
+            "setting": setting,
+            "git_commit": git_commit(),
             "world_size": world_size(),
             "compiled": compile,
             "precision": config.precision,

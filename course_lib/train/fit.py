@@ -3,7 +3,8 @@
 Per epoch: shuffle with a generator seeded by (seed, epoch), augment each batch on the device,
 forward under bf16 autocast on CUDA, label-smoothed cross-entropy, Adam, and a cosine learning
 rate stepped after every batch. The history the seeds plot is kept: the training loss every
-``log_every`` steps, and the training and validation loss and accuracy every epoch.
+``log_every`` steps, and the training and validation loss and accuracy every epoch (on the
+validation split held out of the training set, or on the test split for a dataset without one).
 
 A run folder holds ``last.pt`` (everything needed to resume, rewritten after every epoch),
 ``best.pt`` and ``final.pt`` (weights), ``history.json`` and ``metrics.json``. Every file is
@@ -44,6 +45,11 @@ from .checkpoint import (
 )
 from .config import TrainConfig
 from .evaluate import evaluate
+
+
+def selection_split(data: ImageDataset) -> str:
+    """The split the per-epoch curves and ``best.pt`` are measured on: "val" when held out."""
+    return "val" if data.has_val else "test"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -209,10 +215,12 @@ def fit(
 
             seen = steps_per_epoch * config.batch_size
             loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
-            # every rank evaluates the (small) test set, so all ranks agree on the best epoch
+            # every rank evaluates the (small) validation set, so all ranks agree on the best
+            # epoch; a dataset without one is selected on its test split (and says so)
             val = evaluate(
-                model, data, config.image_size, config.eval_batch_size, device, precision
-            )
+                model, data, config.image_size, config.eval_batch_size, device, precision,
+                split=selection_split(data),
+            )  # fmt: skip
             history.epoch.append(epoch + 1)
             history.train_loss.append(float(loss_sum) / steps_per_epoch)
             history.train_acc.append(float(correct) / seen)

@@ -345,16 +345,12 @@ class Job:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def finished(self, run: PaperRun, code: int, seconds: float) -> None:
-        rows = list(
-            (self.work / "results").rglob(
-                f"{run.chapter}__alexnet-{run.attention}-s{run.seed}.json"
-            )
-        )
+        rows = list((self.work / "results").rglob(f"alexnet-{run.attention}-s{run.seed}__*.json"))
         if code == 0 and rows:
             row = json.loads(rows[0].read_text())
             self.note(
                 f"- {run.name}: test accuracy {row['accuracy']:.4f} (best epoch "
-                f"{row['best_epoch']}: {row['best_accuracy']:.4f}), "
+                f"{row['best_epoch']}: {row['best_val_accuracy']:.4f}), "
                 f"{row['train_images_per_s']:.0f} train img/s, {seconds:.0f} s"
             )
         else:
