@@ -8,6 +8,7 @@ results row the leaderboard reads.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -17,7 +18,7 @@ from .measure import count_flops, count_params
 from .plots import plot_predictions
 from .profiles import Profile
 from .results import seed_reported, write_result
-from .stats import summarize, verdict
+from .stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
 from .train import Run, TrainConfig, predict, train_or_load
 
 
@@ -54,22 +55,59 @@ def train_variant(
     return runs
 
 
-def seed_table(variants: Mapping[str, Sequence[Run]], baseline: str | None = None) -> str:
-    """Accuracy as mean ± standard deviation (and 95 % CI) over seeds, per variant, and each
-    variant against ``baseline`` with Welch's t-test (significant only when p < 0.05)."""
-    lines = [f"{'variant':22s} {'mean acc':>9s} {'std':>7s} {'95% CI':>8s} {'runs':>5s}  seeds"]
-    accuracies = {n: [r.metrics["accuracy"] for r in runs] for n, runs in variants.items()}
-    for name, runs in variants.items():
-        s = summarize(accuracies[name])
-        seeds = [r.metrics["seed"] for r in runs]
+@dataclass
+class VariantComparison:
+    """Variants trained over several seeds, each summarised and compared with the baseline
+    (seed-paired differences, Holm-corrected): the numbers a chapter's prose quotes."""
+
+    runs: dict[str, list[Run]]
+    baseline: str | None
+    summaries: dict[str, Summary]
+    differences: dict[str, Difference]
+
+    def table(self) -> str:
+        lines = [
+            f"{'variant':16s} {'n':>2s} {'test acc':>9s} {'sd':>6s} {'95 % CI':>16s}  seeds",
+        ]
+        for name, s in self.summaries.items():
+            seeds = sorted(r.metrics["seed"] for r in self.runs[name])
+            ci = "" if s.n < 2 else f"[{s.low * 100:5.2f}, {s.high * 100:5.2f}]"
+            sd = "" if s.n < 2 else f"{s.std * 100:.2f}"
+            lines.append(f"{name:16s} {s.n:2d} {s.mean * 100:8.2f}% {sd:>6s} {ci:>16s}  {seeds}")
+        lines += [d.sentence() for d in self.differences.values()]
+        first = next(iter(self.runs.values()))[0].metrics
         lines.append(
-            f"{name:22s} {s['mean']:9.4f} {s['std']:7.4f} {s['ci95']:8.4f} {s['n']:5d}  {seeds}"
+            f"test accuracy (%) after the last epoch, {first['test_images']:,} test images; "
+            f"differences paired by seed; p from a paired t-test, Holm-corrected over the "
+            f"{len(self.differences)} comparison(s); significant only with >= {MIN_PAIRS} pairs"
         )
-    if baseline in accuracies:
-        for name, accs in accuracies.items():
-            if name != baseline:
-                lines.append(f"{name}: {verdict(accs, accuracies[baseline], baseline)}")
-    return "\n".join(lines)
+        return "\n".join(lines)
+
+
+def compare_variants(
+    variants: Mapping[str, Sequence[Run]], baseline: str | None = None
+) -> VariantComparison:
+    """Summarise each variant's test accuracy over its seeds and compare every variant with
+    ``baseline`` (a key of ``variants``), paired by seed."""
+    by_seed = {n: {r.metrics["seed"]: r.metrics["accuracy"] for r in runs} for n, runs in
+               variants.items()}  # fmt: skip
+    summaries = {n: summarize(list(accs.values())) for n, accs in by_seed.items()}
+    differences = {}
+    if baseline is not None:
+        differences = {d.name: d for d in compare_to_baseline(by_seed, baseline)}
+    return VariantComparison(
+        {n: list(r) for n, r in variants.items()}, baseline, summaries, differences
+    )
+
+
+def seed_table(variants: Mapping[str, Sequence[Run]], baseline: str | None = None) -> str:
+    """The table of :func:`compare_variants` (kept for the chapters that print only the table)."""
+    return compare_variants(variants, baseline).table()
+
+
+def pct(value: float, digits: int = 2) -> str:
+    """An accuracy as a percentage for prose: ``pct(0.6123)`` is ``"61.23 %"``."""
+    return f"{value * 100:.{digits}f} %"
 
 
 def fixed_test_images(data: ImageDataset, n: int = 18, seed: int = 0) -> torch.Tensor:
@@ -157,10 +195,9 @@ def report(run: Run, chapter: str, **extra) -> str:
     """Write the run's results row (with FLOPs) and say where, with the seeds' numbers beside."""
     flops = count_flops(run.model, run.metrics["image_size"])
     path = write_result(run.metrics, chapter, flops=flops, **extra)
-    line = f"wrote {path.parent.name}/{path.name}: accuracy {run.metrics['accuracy']:.4f}"
-    reported = seed_reported(run.metrics["name"], run.metrics["image_size"])
-    if reported:
-        line += f"; the seed reported {reported['accuracy']:.4f} ({reported['source']})"
+    line = f"wrote {path.parent.name}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
+    for reported in seed_reported(run.metrics["name"]):
+        line += f"; seeds reported {reported['accuracy']:.4f} ({reported['setting']})"
     return line
 
 
@@ -168,12 +205,14 @@ __all__ = [
     "cam_comparison",
     "cam_maps",
     "compare_runs",
+    "compare_variants",
+    "pct",
     "count_flops",
     "count_params",
     "fixed_test_images",
     "load_course_data",
     "prediction_strip",
-    "report",
     "seed_table",
+    "report",
     "train_variant",
 ]

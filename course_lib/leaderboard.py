@@ -1,10 +1,12 @@
 """One leaderboard from the results files every chapter writes.
 
-Runs of the same variant (same name, image size, epochs, training-set size, data source and
-profile) with different seeds are aggregated: mean, standard deviation, 95 % confidence interval
-and number of runs. A difference to the baseline is called significant only when Welch's t-test
-(unequal variances) gives p < 0.05 with at least two runs on each side; otherwise it is reported
-as within noise. Missing variants, duplicate files and unreadable rows are reported, not fatal.
+Rows are grouped first by configuration (profile, image size, epochs, training and validation
+images, batch, learning rate, precision, data source): each configuration is its own section,
+never mixed with another. Inside a section, the runs of one variant (same name and setting hash)
+with different seeds make one entry, and every entry is compared with the baseline of the same
+section by :func:`course_lib.stats.compare_to_baseline`: the seed-paired difference with its
+95 % interval, Holm-corrected p-values, "significant" only with at least three pairs. Missing
+variants, duplicate files and unreadable rows are reported, not fatal.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .paths import results_dir
-from .results import read_results
-from .stats import summarize, verdict, welch_test
+from .results import read_results, seed_reported
+from .stats import Difference, Summary, compare_to_baseline, format_p, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
 EXPECTED_VARIANTS = (
@@ -26,21 +28,18 @@ EXPECTED_VARIANTS = (
     "vgg16-self_attention",
 )  # fmt: skip
 REQUIRED = ("name", "accuracy", "seed", "image_size", "profile")
-GROUP_FIELDS = ("name", "image_size", "epochs", "train_images", "data_source", "profile")
+# the fields that make two runs comparable; a change in any starts another section
+CONFIG_FIELDS = ("profile", "image_size", "epochs", "train_images", "val_images", "batch_size",
+                 "lr", "precision", "data_source")  # fmt: skip
 
 
 @dataclass
 class Entry:
-    """One variant aggregated over its seeds."""
+    """One variant in one configuration, aggregated over its seeds."""
 
     name: str
-    image_size: int
-    epochs: int
-    train_images: int
-    profile: str
-    data_source: str
-    accuracies: list[float]
-    seeds: list[int]
+    config: dict
+    accuracies: dict[int, float]  # seed -> test accuracy
     params: int
     flops: int | None
     train_images_per_s: float
@@ -48,43 +47,86 @@ class Entry:
     device: str
     reduced: bool = False
     seed_reported: dict | None = None
-    p_value: float | None = None
-    verdict: str = ""
+    vs_baseline: Difference | None = None
+
+    @property
+    def summary(self) -> Summary:
+        return summarize(list(self.accuracies.values()))
 
     @property
     def n(self) -> int:
         return len(self.accuracies)
 
     @property
-    def mean(self) -> float:
-        return summarize(self.accuracies)["mean"]
+    def seeds(self) -> list[int]:
+        return sorted(self.accuracies)
 
-    @property
-    def std(self) -> float:
-        return summarize(self.accuracies)["std"]
 
-    @property
-    def ci95(self) -> float:
-        """Half-width of the 95 % confidence interval of the mean (t distribution)."""
-        return summarize(self.accuracies)["ci95"]
+@dataclass
+class Section:
+    """The entries of one configuration."""
+
+    config: dict
+    entries: list[Entry]
+
+    def title(self) -> str:
+        c = self.config
+        return (
+            f"{c['profile']}: {c['image_size']} px, {c['epochs']} epochs, "
+            f"{c['train_images']:,} training images ({c['val_images'] or 'no'} held out for "
+            f"validation), batch {c['batch_size']}, lr {c['lr']}, {c['precision'] or 'fp32'}; "
+            f"{c['data_source']}"
+        )
 
 
 @dataclass
 class Leaderboard:
-    entries: list[Entry]
+    sections: list[Section]
     missing: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [e for s in self.sections for e in s.entries]
 
     def notes(self) -> list[str]:
         notes = []
         if self.missing:
             notes.append(f"no results yet for: {', '.join(self.missing)}")
-        for d in self.duplicates:
-            notes.append(f"duplicate result ignored: {d}")
-        for s in self.skipped:
-            notes.append(f"unusable result skipped: {s}")
+        notes += [f"duplicate result ignored: {d}" for d in self.duplicates]
+        notes += [f"unusable result skipped: {s}" for s in self.skipped]
         return notes
+
+
+def _read_rows(folder: Path, profile: str | None) -> tuple[list[dict], list[str], list[str]]:
+    rows, seen, duplicates, skipped = [], {}, [], []
+    for row in read_results(folder / profile if profile else folder):
+        if "error" in row:
+            skipped.append(f"{row['file']} ({row['error']})")
+            continue
+        missing = [k for k in REQUIRED if row.get(k) is None]
+        if missing:
+            skipped.append(f"{row.get('file')} (no {', '.join(missing)})")
+            continue
+        if profile and row["profile"] != profile:
+            continue
+        run_key = (
+            row.get("run_dir") or row.get("setting"),
+            *_config(row),
+            row["name"],
+            row["seed"],
+        )
+        if run_key in seen:
+            duplicates.append(f"{row.get('file')} (same run as {seen[run_key]})")
+            continue
+        seen[run_key] = row.get("file")
+        rows.append(row)
+    return rows, duplicates, skipped
+
+
+def _config(row: dict) -> tuple:
+    return tuple(row.get(k) for k in CONFIG_FIELDS)
 
 
 def build_leaderboard(
@@ -92,112 +134,142 @@ def build_leaderboard(
     profile: str | None = None,
     baseline: str = "alexnet-none",
     expected: Sequence[str] = EXPECTED_VARIANTS,
-    alpha: float = 0.05,
 ) -> Leaderboard:
     """Aggregate the results files under ``folder`` (default ``results/``), for one profile."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    seen: dict[tuple, str] = {}
-    duplicates, skipped = [], []
-    folder = Path(folder or results_dir())
-    # results/<profile>/*.json are the per-run rows; files beside them (sweeps, benches) are not
-    for row in read_results(folder / profile if profile else folder):
-        if "error" in row:
-            skipped.append(f"{row['file']} ({row['error']})")
-            continue
-        if any(row.get(k) is None for k in REQUIRED):
-            missing = [k for k in REQUIRED if row.get(k) is None]
-            skipped.append(f"{row.get('file')} (no {', '.join(missing)})")
-            continue
-        if profile and row["profile"] != profile:
-            continue
-        key = tuple(row.get(k) for k in GROUP_FIELDS)
-        run_key = (*key, row["seed"])
-        if run_key in seen:
-            duplicates.append(f"{row.get('file')} (same run as {seen[run_key]})")
-            continue
-        seen[run_key] = row.get("file")
-        groups[key].append(row)
+    rows, duplicates, skipped = _read_rows(Path(folder or results_dir()), profile)
+    sections: dict[tuple, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        sections[_config(row)][(row["name"], row.get("setting"))].append(row)
 
-    entries = []
-    for rows in groups.values():
-        first = rows[0]
-        entries.append(
-            Entry(
-                name=first["name"],
-                image_size=first["image_size"],
-                epochs=first.get("epochs", 0),
-                train_images=first.get("train_images", 0),
-                profile=first["profile"],
-                data_source=first.get("data_source", "unknown"),
-                accuracies=[r["accuracy"] for r in rows],
-                seeds=[r["seed"] for r in rows],
-                params=first.get("params", 0),
-                flops=first.get("flops"),
-                train_images_per_s=statistics.mean(r.get("train_images_per_s", 0) for r in rows),
-                inference_images_per_s=statistics.mean(
-                    r.get("inference_images_per_s", 0) for r in rows
-                ),
-                device=first.get("device", "unknown"),
-                reduced=bool(first.get("reduced", False)),
-                seed_reported=first.get("seed_reported"),
-            )
-        )
-    by_setting = {(e.name, e.image_size, e.epochs, e.train_images, e.profile): e for e in entries}
-    for e in entries:
-        base = by_setting.get((baseline, e.image_size, e.epochs, e.train_images, e.profile))
-        if base is None or base is e:
-            continue
-        e.p_value = welch_test(e.accuracies, base.accuracies)
-        e.verdict = verdict(e.accuracies, base.accuracies, baseline, alpha)
-    entries.sort(key=lambda e: (e.reduced, e.name.split("-")[0], -e.mean))
-    present = {e.name for e in entries}
-    return Leaderboard(entries, [v for v in expected if v not in present], duplicates, skipped)
+    built = []
+    for config_key, variants in sections.items():
+        entries = [_entry(runs) for runs in variants.values()]
+        by_name = {e.name: e for e in entries}
+        if baseline in by_name:
+            named = {e.name: e.accuracies for e in entries}
+            for diff in compare_to_baseline(named, baseline):
+                by_name[diff.name].vs_baseline = diff
+        entries.sort(key=lambda e: (e.reduced, e.name != baseline, e.name.split("-")[0],
+                                    -e.summary.mean))  # fmt: skip
+        built.append(Section(dict(zip(CONFIG_FIELDS, config_key, strict=True)), entries))
+    built.sort(key=lambda s: (s.config["profile"], -(s.config["image_size"] or 0),
+                              -len(s.entries)))  # fmt: skip
+    present = {e.name for s in built for e in s.entries}
+    return Leaderboard(built, [v for v in expected if v not in present], duplicates, skipped)
+
+
+def _entry(runs: list[dict]) -> Entry:
+    first = runs[0]
+    return Entry(
+        name=first["name"],
+        config={k: first.get(k) for k in CONFIG_FIELDS},
+        accuracies={r["seed"]: r["accuracy"] for r in runs},
+        params=first.get("params", 0),
+        flops=first.get("flops"),
+        train_images_per_s=statistics.fmean(r.get("train_images_per_s", 0) for r in runs),
+        inference_images_per_s=statistics.fmean(r.get("inference_images_per_s", 0) for r in runs),
+        device=first.get("device", "unknown"),
+        reduced=bool(first.get("reduced", False)),
+        seed_reported=seed_reported(first["name"]),
+    )
 
 
 def format_markdown(board: Leaderboard) -> str:
-    """The leaderboard as a Markdown table (for README.md and the notebook)."""
-    lines = [
-        "| variant | px | epochs | runs | accuracy (mean ± std) | 95% CI | vs baseline | "
-        "params | MFLOPs | train img/s | infer img/s | seed reported |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for e in board.entries:
-        std = "" if e.n < 2 else f" ± {e.std * 100:.2f}"
-        ci = "" if e.n < 2 else f"± {e.ci95 * 100:.2f}"
-        reported = f"{e.seed_reported['accuracy'] * 100:.2f}" if e.seed_reported else ""
-        name = f"{e.name} (reduced)" if e.reduced else e.name
-        flops = f"{e.flops / 1e6:.1f}" if e.flops else ""
-        lines.append(
-            f"| {name} | {e.image_size} | {e.epochs} | {e.n} | {e.mean * 100:.2f}{std} | {ci} | "
-            f"{e.verdict} | {e.params:,} | {flops} | {e.train_images_per_s:.0f} | "
-            f"{e.inference_images_per_s:.0f} | {reported} |"
-        )
-    return "\n".join(lines)
+    """The leaderboard as Markdown: one heading and table per configuration."""
+    blocks = []
+    for section in board.sections:
+        lines = [
+            f"**{section.title()}**",
+            "",
+            "| variant | runs | test accuracy, mean ± sd [95 % CI] | − baseline [95 % CI] | "
+            "p (Holm) | verdict | params | MFLOPs | train img/s | seeds reported (their setting) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for e in section.entries:
+            s = e.summary
+            acc = f"{s.mean * 100:.2f}"
+            if e.n >= 2:
+                acc += f" ± {s.std * 100:.2f} [{s.low * 100:.2f}, {s.high * 100:.2f}]"
+            d = e.vs_baseline
+            diff, p, verdict = "—", "", "baseline"
+            if d is not None:
+                diff = f"{d.diff * 100:+.2f}"
+                if d.test != "none":
+                    diff += f" [{d.low * 100:+.2f}, {d.high * 100:+.2f}]"
+                    p = f"{format_p(d.p)} ({format_p(d.p_holm)})"
+                verdict = d.verdict()
+            reported = "; ".join(
+                f"{r['accuracy'] * 100:.2f} ({r['setting']})" for r in (e.seed_reported or [])
+            )
+            flops = f"{e.flops / 1e6:.1f}" if e.flops else ""
+            name = f"{e.name} (reduced)" if e.reduced else e.name
+            lines.append(
+                f"| {name} | {e.n} | {acc} | {diff} | {p} | {verdict} | {e.params:,} | {flops} | "
+                f"{e.train_images_per_s:.0f} | {reported} |"
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
-def plot_tradeoffs(board: Leaderboard, path: str | Path | None = None):
-    """Accuracy against parameters and against training throughput, one point per variant."""
+def plot_leaderboard(section: Section, path: str | Path | None = None):
+    """Left: every seed's test accuracy (points) with the mean and its 95 % interval, on an axis
+    from chance to 100 %; right: each variant minus the baseline, paired by seed, with its 95 %
+    interval and the zero line, n annotated. The right panel is where a difference is judged."""
     import matplotlib.pyplot as plt
 
-    fig, (ax_p, ax_t) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for i, e in enumerate(e for e in board.entries if not e.reduced):
-        yerr = None if e.n < 2 else e.std * 100
+    entries = [e for e in section.entries if not e.reduced]
+    fig, (ax_a, ax_d) = plt.subplots(1, 2, figsize=(11, 0.55 * len(entries) + 1.8), dpi=100)
+    for y, e in enumerate(entries):
+        values = [v * 100 for v in e.accuracies.values()]
+        ax_a.scatter(values, [y] * len(values), s=14, color="0.5", zorder=2)
+        s = e.summary
+        xerr = None if e.n < 2 else [[s.ci95 * 100], [s.ci95 * 100]]
+        ax_a.errorbar(s.mean * 100, y, xerr=xerr, fmt="D", color="C0", capsize=4, zorder=3)
+    ax_a.set(yticks=range(len(entries)), yticklabels=[f"{e.name} (n={e.n})" for e in entries],
+             xlim=(10, 100), xlabel="test accuracy (%): seeds (grey), mean and 95 % CI (blue)",
+             title="accuracy (axis from chance to 100 %)")  # fmt: skip
+    diffs = [e for e in entries if e.vs_baseline is not None]
+    for y, e in enumerate(diffs):
+        d = e.vs_baseline
+        colour = "C2" if d.significant else "C1"
+        xerr = None if d.test == "none" else [[(d.diff - d.low) * 100], [(d.high - d.diff) * 100]]
+        ax_d.errorbar(d.diff * 100, y, xerr=xerr, fmt="o", color=colour, capsize=4)
+        note = f"{d.n_pairs} pairs, p(Holm) {format_p(d.p_holm)}"
+        ax_d.annotate(note, (d.diff * 100, y), xytext=(0, 7), textcoords="offset points",
+                      ha="center", fontsize=7)  # fmt: skip
+    ax_d.axvline(0, color="k", lw=0.8)
+    ax_d.set(yticks=range(len(diffs)), yticklabels=[e.name for e in diffs],
+             ylim=(-0.7, max(len(diffs), 1) - 0.3),
+             xlabel="minus the baseline (points), paired by seed, 95 % CI",
+             title="difference to the baseline")  # fmt: skip
+    for ax in (ax_a, ax_d):
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(section.title(), fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_tradeoffs(section: Section, path: str | Path | None = None):
+    """Accuracy against parameters and against training throughput, one point per variant with
+    its 95 % interval over seeds (none drawn for a single run) and n beside it."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_p, ax_t) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    for i, e in enumerate(e for e in section.entries if not e.reduced):
+        s = e.summary
+        yerr = None if e.n < 2 else s.ci95 * 100
         for ax, x in ((ax_p, e.params / 1e6), (ax_t, e.train_images_per_s)):
-            ax.errorbar(x, e.mean * 100, yerr=yerr, fmt="o", color=f"C{i % 10}", capsize=3,
-                        label=e.name)  # fmt: skip
+            ax.errorbar(x, s.mean * 100, yerr=yerr, fmt="o", color=f"C{i % 10}", capsize=3,
+                        label=f"{e.name} (n={e.n})")  # fmt: skip
     ax_p.set(xlabel="parameters (M)", ylabel="test accuracy (%)", title="accuracy vs parameters")
-    ax_t.set(xlabel="training images / s", title="accuracy vs training throughput")
+    ax_t.set(xlabel="training images / s (as trained)", title="accuracy vs training speed")
     for ax in (ax_p, ax_t):
         ax.grid(alpha=0.3)
     ax_t.legend(fontsize=7, loc="best")
-    first = next((e for e in board.entries if not e.reduced), None)
-    if first is not None:
-        fig.suptitle(
-            f"{first.profile} profile, {first.image_size} px, {first.epochs} epochs; "
-            f"{first.data_source}; {first.device}; error bars: std over seeds",
-            fontsize=8,
-        )
+    fig.suptitle(section.title() + "; error bars: 95 % CI over seeds", fontsize=8)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=90)
+        fig.savefig(path, dpi=110)
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ def run_notebooks(
                 extra_arguments=QUIET_KERNEL,
             )
             error = ""
+            stamp_source(Path(target), notebooks_dir / "src" / f"{notebook.stem}.py", profile)
         except Exception as err:  # one failing notebook must not stop the others
             error = _first_line(err, timeout)
         seconds = time.perf_counter() - started
@@ -89,6 +91,27 @@ def run_notebooks(
     summary = [r.__dict__ for r in results]
     atomic_write_json(summary, output_dir / "summary.json")
     return results
+
+
+def source_digest(source: Path) -> str:
+    """The SHA-256 of a notebook's jupytext source: what its outputs were executed from."""
+    return hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def stamp_source(notebook: Path, source: Path, profile: str) -> None:
+    """Record in an executed notebook's metadata which source (by hash) and profile made its
+    outputs; ``tests/test_notebook_sources.py`` checks the stamp against the source."""
+    if not source.exists():
+        return
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["course"] = {
+        "source": f"notebooks/src/{source.name}",
+        "source_sha256": source_digest(source),
+        "profile": profile,
+    }
+    nbformat.write(nb, notebook)
 
 
 def _cell_limit(deadline: float):

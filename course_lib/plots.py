@@ -60,6 +60,43 @@ def plot_history(histories: Mapping[str, object], title: str | None = None, figs
     return fig
 
 
+def plot_seed_curves(
+    variants: Mapping[str, Sequence[object]], title: str | None = None, figsize=(13, 3.6)
+):
+    """Learning curves over several seeds: for each variant the mean over its runs (line) and
+    the range from the lowest to the highest seed (band). Panels: the training loss every logged
+    step; the validation loss per epoch; training (dashed) and validation (solid) accuracy."""
+    fig, (ax_step, ax_loss, ax_acc) = plt.subplots(1, 3, figsize=figsize, dpi=100)
+
+    def band(ax, x, series, color, label, **style):
+        y = np.array(series, dtype=float)
+        ax.plot(x, y.mean(0), color=color, label=label, **style)
+        if len(y) > 1:
+            ax.fill_between(x, y.min(0), y.max(0), color=color, alpha=0.18, lw=0)
+
+    for i, (name, histories) in enumerate(variants.items()):
+        color, n = f"C{i}", len(histories)
+        label = f"{name} (n={n})"
+        steps = min(len(h.step) for h in histories)
+        band(ax_step, histories[0].step[:steps], [h.step_loss[:steps] for h in histories],
+             color, label, lw=0.8)  # fmt: skip
+        epochs = histories[0].epoch
+        band(ax_loss, epochs, [h.val_loss for h in histories], color, label, marker="o", ms=3)
+        band(ax_acc, epochs, [h.train_acc for h in histories], color, f"{name} train", ls="--")
+        band(ax_acc, epochs, [h.val_acc for h in histories], color, f"{name} val",
+             marker="o", ms=3)  # fmt: skip
+    ax_step.set(xlabel="step", ylabel="training loss", title="training loss (every logged step)")
+    ax_loss.set(xlabel="epoch", ylabel="validation loss", title="validation loss per epoch")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy: train (dashed), val (solid)")
+    for ax in (ax_step, ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle((title + "; " if title else "") + "lines: mean over seeds, bands: min to max",
+                 fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
 def plot_predictions(
     images: torch.Tensor,
     labels: Sequence[int],
@@ -74,7 +111,7 @@ def plot_predictions(
     """
     n = len(images)
     rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 1.9), dpi=100)
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, image, y, p in zip(np.ravel(axes), images, labels, preds, strict=False):
@@ -85,7 +122,7 @@ def plot_predictions(
             fontsize=7,
             color="black" if ok else "red",
         )
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, h_pad=0.8)
     return fig
 
 
@@ -93,10 +130,10 @@ def plot_confusion(matrix, classes: Sequence[str], title: str = "confusion matri
     """Rows: true class; columns: predicted class; each row normalised to 1."""
     m = np.asarray(matrix, dtype=float)
     m = m / m.sum(axis=1, keepdims=True).clip(min=1)
-    fig, ax = plt.subplots(figsize=(4.6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=100)
     im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(classes)), classes, rotation=60, fontsize=7, ha="right")
-    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, fontsize=9, ha="right")
+    ax.set_yticks(range(len(classes)), classes, fontsize=9)
     for i in range(len(classes)):
         for j in range(len(classes)):
             if m[i, j] >= 0.05:
@@ -106,10 +143,10 @@ def plot_confusion(matrix, classes: Sequence[str], title: str = "confusion matri
                     f"{m[i, j]:.2f}",
                     ha="center",
                     va="center",
-                    fontsize=5,
+                    fontsize=7.5,
                     color="white" if m[i, j] > 0.5 else "black",
                 )
     ax.set(xlabel="predicted", ylabel="true", title=title)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class's images")
     fig.tight_layout()
     return fig

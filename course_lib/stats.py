@@ -1,51 +1,179 @@
-"""The statistics behind every "± std" and "significant" in the course."""
+"""The statistics behind every interval, p-value and "significant" in the course.
+
+One variant's runs: mean, sample standard deviation, n and the 95 % t-interval of the mean.
+Against the baseline: the difference paired by seed (the same seed means the same data order,
+augmentation draws and, for equal architectures, the same initial weights of shared layers), its
+95 % t-interval and a paired t-test; Welch's test only where no seeds are shared. With several
+variants against one baseline the p-values are Holm-corrected, and a difference is called
+significant only with at least three pairs and a corrected p below 0.05: with two pairs a
+t-test has one degree of freedom and its interval spans almost anything.
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+MIN_PAIRS = 3  # fewer pairs are reported, never called significant
 
 
-def summarize(values: Sequence[float]) -> dict:
-    """Mean, sample standard deviation, 95 % confidence half-width (t distribution) and n.
+def _t_quantile(df: float, level: float = 0.95) -> float:
+    from scipy import stats
 
-    With one value the spread is unknown: std and ci95 are NaN, never 0.
-    """
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample standard deviation and 95 % t-interval of one variant's runs."""
+
+    n: int
+    mean: float
+    std: float  # NaN with fewer than two runs: unknown, never 0
+    ci95: float  # half-width of the interval of the mean
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.ci95
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.ci95
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Mean, standard deviation, 95 % t-interval half-width and n; with one value the spread
+    is unknown (NaN)."""
+    values = list(values)
     n = len(values)
     if n == 0:
-        return {"n": 0, "mean": float("nan"), "std": float("nan"), "ci95": float("nan")}
-    mean = statistics.mean(values)
+        return Summary(0, math.nan, math.nan, math.nan)
+    mean = statistics.fmean(values)
     if n < 2:
-        return {"n": 1, "mean": mean, "std": float("nan"), "ci95": float("nan")}
-    from scipy import stats
-
+        return Summary(1, mean, math.nan, math.nan)
     std = statistics.stdev(values)
-    return {
-        "n": n,
-        "mean": mean,
-        "std": std,
-        "ci95": float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n),
-    }
+    return Summary(n, mean, std, _t_quantile(n - 1) * std / math.sqrt(n))
 
 
-def welch_test(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Two-sided p-value of Welch's t-test, or None with fewer than two runs on a side."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    if statistics.pvariance(a) == 0 and statistics.pvariance(b) == 0:
-        return 0.0 if statistics.mean(a) != statistics.mean(b) else 1.0
+@dataclass(frozen=True)
+class Difference:
+    """A variant minus the baseline: estimate, 95 % interval, test and p-values."""
+
+    name: str
+    baseline: str
+    diff: float
+    low: float
+    high: float
+    p: float  # NaN when no test is possible
+    test: str  # "paired t", "Welch t" or "none"
+    n_pairs: int
+    n: int  # runs of the variant
+    n_baseline: int
+    p_holm: float = math.nan
+
+    @property
+    def significant(self) -> bool:
+        return self.n_pairs >= MIN_PAIRS and self.p_holm < 0.05
+
+    def verdict(self) -> str:
+        """``significant``, ``not significant``, or why nothing can be said."""
+        if self.test == "none":
+            return "too few runs to test"
+        if self.n_pairs < MIN_PAIRS and self.test == "paired t":
+            return f"only {self.n_pairs} pairs: not tested for significance"
+        if self.test == "Welch t":
+            return "seeds not shared: Welch's test only, not called significant"
+        return "significant" if self.significant else "within noise"
+
+    def sentence(self, scale: float = 100, unit: str = "points") -> str:
+        """One line a chapter can print: estimate, interval, test, corrected p, verdict."""
+        text = f"{self.name} − {self.baseline}: {self.diff * scale:+.2f} {unit}"
+        if math.isnan(self.low):
+            return f"{text} ({self.verdict()})"
+        pairs = f"{self.n_pairs} seed pairs" if self.test == "paired t" else self.test
+        p = f"p = {format_p(self.p)}"
+        if not math.isnan(self.p_holm) and self.p_holm != self.p:
+            p += f", Holm-corrected {format_p(self.p_holm)}"
+        return (
+            f"{text}, 95 % CI [{self.low * scale:+.2f}, {self.high * scale:+.2f}] ({pairs}; "
+            f"{p}): {self.verdict()}"
+        )
+
+
+def paired_difference(
+    variant: Mapping[int, float], baseline: Mapping[int, float], name: str = "variant",
+    baseline_name: str = "baseline",
+) -> Difference:  # fmt: skip
+    """``variant - baseline`` from runs keyed by seed: paired over the shared seeds when there
+    are at least two, else Welch's unequal-variance test when each side has two runs."""
     from scipy import stats
 
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    shared = sorted(set(variant) & set(baseline))
+    counts = dict(n=len(variant), n_baseline=len(baseline), name=name, baseline=baseline_name)
+    if len(shared) >= 2:
+        d = [variant[s] - baseline[s] for s in shared]
+        s = summarize(d)
+        if s.std == 0:  # every pair equal: the t statistic is undefined
+            p = 1.0 if s.mean == 0 else 0.0
+        else:
+            p = float(stats.ttest_rel([variant[k] for k in shared],
+                                      [baseline[k] for k in shared]).pvalue)  # fmt: skip
+        return Difference(diff=s.mean, low=s.low, high=s.high, p=p, test="paired t",
+                          n_pairs=len(shared), **counts)  # fmt: skip
+    a, b = list(variant.values()), list(baseline.values())
+    diff = statistics.fmean(a) - statistics.fmean(b) if a and b else math.nan
+    if len(a) < 2 or len(b) < 2:
+        return Difference(diff=diff, low=math.nan, high=math.nan, p=math.nan, test="none",
+                          n_pairs=len(shared), **counts)  # fmt: skip
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Difference(diff=diff, low=diff, high=diff, p=1.0 if diff == 0 else 0.0,
+                          test="Welch t", n_pairs=len(shared), **counts)  # fmt: skip
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))  # Welch-Satterthwaite
+    half = _t_quantile(df) * se
+    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return Difference(diff=diff, low=diff - half, high=diff + half, p=p, test="Welch t",
+                      n_pairs=len(shared), **counts)  # fmt: skip
 
 
-def verdict(a: Sequence[float], baseline: Sequence[float], name: str, alpha: float = 0.05) -> str:
-    """ "+1.23 pts vs NAME; significant (Welch p = 0.012)", "within noise", or too few runs."""
-    diff = (statistics.mean(a) - statistics.mean(baseline)) * 100
-    p = welch_test(a, baseline)
-    if p is None:
-        return f"{diff:+.2f} pts vs {name}; too few runs to test"
-    if p < alpha:
-        return f"{diff:+.2f} pts vs {name}; significant (Welch p = {p:.3f})"
-    return f"{diff:+.2f} pts vs {name}; within noise (Welch p = {p:.2f})"
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down correction: the k-th smallest of m p-values is multiplied by
+    ``m - k + 1``, kept monotone and capped at 1. NaN entries are left out of m."""
+    order = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    m, adjusted, running = len(order), [math.nan] * len(pvalues), 0.0
+    for k, (p, i) in enumerate(order):
+        running = max(running, min(1.0, (m - k) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def compare_to_baseline(
+    variants: Mapping[str, Mapping[int, float]], baseline: str
+) -> list[Difference]:
+    """Every variant against ``baseline`` (runs keyed by seed), Holm-corrected over the
+    variants compared."""
+    if baseline not in variants:
+        raise KeyError(f"no runs of the baseline {baseline!r}; have {sorted(variants)}")
+    diffs = [
+        paired_difference(runs, variants[baseline], name, baseline)
+        for name, runs in variants.items()
+        if name != baseline
+    ]
+    corrected = holm([d.p for d in diffs])
+    return [
+        Difference(**{**d.__dict__, "p_holm": p}) for d, p in zip(diffs, corrected, strict=True)
+    ]
+
+
+def format_p(p: float) -> str:
+    """Three significant digits, never rounded to a threshold: 0.0501 stays 0.0501."""
+    if math.isnan(p):
+        return "n/a"
+    if p == 0:
+        return "0"
+    if p < 1e-3:
+        return f"{p:.2e}"
+    return f"{p:#.3g}"

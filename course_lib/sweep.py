@@ -12,6 +12,7 @@ standard deviation, 95 % confidence interval, runs, failed and missing seeds —
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -29,7 +30,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from .atomic import atomic_write_json
 from .paths import results_dir
-from .stats import summarize, verdict
+from .stats import compare_to_baseline, summarize
 
 
 @dataclass
@@ -54,7 +55,8 @@ class SweepSpec:
 
 
 def aggregate(outcomes: list[dict], baseline: str = "alexnet-none") -> list[dict]:
-    """Per variant: mean, std, ci95, n, seeds, and the failed and missing seeds.
+    """Per variant: mean, std, ci95, n, seeds, the failed and missing seeds, and the seed-paired
+    difference to ``baseline`` (Holm-corrected over the variants).
 
     ``outcomes`` holds one dict per job: ``variant``, ``seed``, ``status`` ("ok", "failed" or
     "missing") and, when ok, ``accuracy``.
@@ -62,17 +64,21 @@ def aggregate(outcomes: list[dict], baseline: str = "alexnet-none") -> list[dict
     variants: dict[str, list[dict]] = {}
     for o in outcomes:
         variants.setdefault(o["variant"], []).append(o)
+    by_seed = {v: {o["seed"]: o["accuracy"] for o in items if o["status"] == "ok"}
+               for v, items in variants.items()}  # fmt: skip
+    differences = {}
+    if by_seed.get(baseline):
+        compared = {v: accs for v, accs in by_seed.items() if accs}
+        differences = {d.name: d for d in compare_to_baseline(compared, baseline)}
     rows = []
-    accuracies = {
-        v: [o["accuracy"] for o in os_ if o["status"] == "ok"] for v, os_ in variants.items()
-    }
     for name, items in variants.items():
-        row = {"variant": name, **summarize(accuracies[name])}
-        row["seeds"] = sorted(o["seed"] for o in items if o["status"] == "ok")
+        row = {"variant": name, **dataclasses.asdict(summarize(list(by_seed[name].values())))}
+        row["seeds"] = sorted(by_seed[name])
         row["failed"] = sorted(o["seed"] for o in items if o["status"] == "failed")
         row["missing"] = sorted(o["seed"] for o in items if o["status"] == "missing")
-        if name != baseline and accuracies.get(baseline) and accuracies[name]:
-            row["vs_baseline"] = verdict(accuracies[name], accuracies[baseline], baseline)
+        if name in differences:
+            row["vs_baseline"] = differences[name].sentence()
+            row["difference"] = dataclasses.asdict(differences[name])
         rows.append(row)
     return rows
 
@@ -85,12 +91,11 @@ def format_table(rows: list[dict]) -> str:
             notes.append(f"failed seeds {r['failed']}")
         if r["missing"]:
             notes.append(f"missing seeds {r['missing']}")
-        if r.get("vs_baseline"):
-            notes.append(r["vs_baseline"])
         lines.append(
             f"{r['variant']:24s} {r['n']:3d} {r['mean']:7.4f} {r['std']:7.4f} {r['ci95']:7.4f}  "
             + "; ".join(notes)
         )
+    lines += [r["vs_baseline"] for r in rows if r.get("vs_baseline")]
     return "\n".join(lines)
 
 

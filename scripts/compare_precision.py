@@ -10,6 +10,7 @@ Trains (or loads) one variant per seed in both precisions with the profile's rec
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 from pathlib import Path
@@ -64,8 +65,8 @@ def main() -> int:
         "data_source": str(data.source),
         "runs": rows,
         "paired_differences_bf16_minus_fp32": diffs,
-        "difference": summarize(diffs),
-        "fp32_seed_spread": summarize(fp32),
+        "difference": dataclasses.asdict(summarize(diffs)),
+        "fp32_seed_spread": dataclasses.asdict(summarize(fp32)),
         "seconds_per_epoch": epoch,
     }
     path = results_dir() / f"precision-{profile.name}.json"

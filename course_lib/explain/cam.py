@@ -60,23 +60,44 @@ def plot_cam_grid(
     images: torch.Tensor,
     cams: dict[str, np.ndarray],
     titles: Sequence[str] | None = None,
-    cell: float = 1.05,
+    cell: float = 1.25,
+    predictions: dict[str, Sequence[str]] | None = None,
+    correct: dict[str, Sequence[bool]] | None = None,
 ):
-    """One row per entry of ``cams`` (e.g. ``{"baseline GradCAM": ..., "TA GradCAM": ...}``), one
-    column per image; the first row shows the images."""
-    n = len(images)
-    fig, axes = plt.subplots(len(cams) + 1, n, figsize=(n * cell, (len(cams) + 1) * cell))
-    axes = np.atleast_2d(axes)
+    """One row per entry of ``cams`` (e.g. ``{"AlexNet GradCAM": ..., "TA GradCAM": ...}``), one
+    column per image; the first row shows the images with ``titles`` (e.g. the true class).
+
+    ``predictions`` and ``correct`` (keyed like ``cams``) print each row's predicted class under
+    its map, with a green (right) or red (wrong) frame. Every map is scaled to [0, 1] per image,
+    as ``pytorch_grad_cam`` returns it; the colour bar shows that scale.
+    """
+    import matplotlib as mpl
+
+    n, rows = len(images), len(cams) + 1
+    fig, axes = plt.subplots(rows, n, figsize=(n * cell + 1.6, rows * cell * 1.12), dpi=100,
+                             squeeze=False)  # fmt: skip
     for j in range(n):
         axes[0, j].imshow(images[j].permute(1, 2, 0).numpy(), interpolation="nearest")
         if titles is not None:
-            axes[0, j].set_title(titles[j], fontsize=7)
-        for i, maps in enumerate(cams.values(), start=1):
-            axes[i, j].imshow(overlay(images[j], maps[j]))
-    for i, name in enumerate(["image", *cams], start=0):
-        axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+            axes[0, j].set_title(titles[j], fontsize=8)
+        for i, (name, maps) in enumerate(cams.items(), start=1):
+            ax = axes[i, j]
+            ax.imshow(overlay(images[j], maps[j]))
+            if predictions and name in predictions:
+                ax.set_xlabel(f"pred {predictions[name][j]}", fontsize=7, labelpad=1)
+            if correct and name in correct:
+                colour = "tab:green" if correct[name][j] else "tab:red"
+                for spine in ax.spines.values():
+                    spine.set(color=colour, linewidth=2.5)
+    for i, name in enumerate(["image", *cams]):
+        axes[i, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout(pad=0.2)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1 - 1.0 / (n * cell + 1.6), 1))
+    bar = fig.add_axes((1 - 0.7 / (n * cell + 1.6), 0.1, 0.012, 0.6))
+    fig.colorbar(mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap="jet"), cax=bar,
+                 label="CAM (scaled to [0, 1] per image)")  # fmt: skip
+    bar.yaxis.label.set_size(7)
+    bar.tick_params(labelsize=7)
     return fig

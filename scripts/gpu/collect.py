@@ -73,7 +73,7 @@ def table(runs: list[dict]) -> str:
             f"{run['config']['model']['name']}-{run['config']['model'].get('attention') or 'none'}"
         )
         reported = seed_reported(name, train["image_size"])
-        reported = f"{reported['accuracy']:.2%}" if reported else ""
+        reported = f"{reported[0]['accuracy']:.2%}" if reported else ""
         best = max(range(len(h.val_acc)), key=h.val_acc.__getitem__)
         if m:
             speed, compiled = (
