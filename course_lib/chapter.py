@@ -13,13 +13,29 @@ from dataclasses import dataclass
 import torch
 
 from .data import EvalTransform, ImageDataset, load_course_data
+from .device import device_name
 from .explain import compute_cam, plot_cam_grid
 from .measure import count_flops, count_params
 from .plots import plot_predictions
-from .profiles import Profile
+from .profiles import Profile, get_profile
 from .results import seed_reported, write_result
 from .stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
 from .train import Run, TrainConfig, predict, train_or_load
+
+
+def start(profile: str, **settings) -> Profile:
+    """What every chapter does after its parameters cell: the profile with the parameters'
+    values (papermill may have changed them), figures at a readable resolution, and one line
+    saying which profile and device the outputs below come from."""
+    import matplotlib.pyplot as plt
+
+    if isinstance(settings.get("seeds"), list):
+        settings["seeds"] = tuple(settings["seeds"])
+    P = get_profile(profile, **settings)
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100})
+    print(f"profile {P.name} | device {device_name()} | torch {torch.__version__}")
+    print(f"settings: {P}")
+    return P
 
 
 def train_variant(
@@ -76,11 +92,13 @@ class VariantComparison:
             lines.append(f"{name:16s} {s.n:2d} {s.mean * 100:8.2f}% {sd:>6s} {ci:>16s}  {seeds}")
         lines += [d.sentence() for d in self.differences.values()]
         first = next(iter(self.runs.values()))[0].metrics
-        lines.append(
-            f"test accuracy (%) after the last epoch, {first['test_images']:,} test images; "
-            f"differences paired by seed; p from a paired t-test, Holm-corrected over the "
-            f"{len(self.differences)} comparison(s); significant only with >= {MIN_PAIRS} pairs"
-        )
+        note = f"test accuracy (%) after the last epoch, {first['test_images']:,} test images"
+        if self.differences:
+            note += (
+                f"; differences paired by seed, p from a paired t-test, Holm-corrected over "
+                f"{len(self.differences)} comparison(s); significant only with >= {MIN_PAIRS} pairs"
+            )
+        lines.append(note)
         return "\n".join(lines)
 
 
@@ -105,11 +123,6 @@ def seed_table(variants: Mapping[str, Sequence[Run]], baseline: str | None = Non
     return compare_variants(variants, baseline).table()
 
 
-def pct(value: float, digits: int = 2) -> str:
-    """An accuracy as a percentage for prose: ``pct(0.6123)`` is ``"61.23 %"``."""
-    return f"{value * 100:.{digits}f} %"
-
-
 def fixed_test_images(data: ImageDataset, n: int = 18, seed: int = 0) -> torch.Tensor:
     """``n`` test-image indices, as many per class as possible, the same in every chapter."""
     generator = torch.Generator().manual_seed(seed)
@@ -123,16 +136,19 @@ def fixed_test_images(data: ImageDataset, n: int = 18, seed: int = 0) -> torch.T
     return torch.tensor(chosen)
 
 
+def predicted_classes(run: Run, data: ImageDataset, indices: torch.Tensor) -> torch.Tensor:
+    """The class ``run``'s model predicts for the test images ``indices``."""
+    transform = EvalTransform(run.metrics["image_size"], data.mean, data.std)
+    device = next(run.model.parameters()).device
+    return predict(run.model, data.test_images[indices], transform, device=device).argmax(1)
+
+
 def prediction_strip(run: Run, data: ImageDataset, indices: torch.Tensor, columns: int = 9):
     """The seeds' 18-image strip: predicted and true labels, wrong ones in red."""
-    image_size = run.metrics["image_size"]
-    transform = EvalTransform(image_size, data.mean, data.std)
-    device = next(run.model.parameters()).device
-    logits = predict(run.model, data.test_images[indices], transform, device=device)
     return plot_predictions(
         data.test_images[indices],
         data.test_labels[indices],
-        logits.argmax(1),
+        predicted_classes(run, data, indices),
         data.classes,
         columns,
     )
@@ -158,16 +174,25 @@ def cam_maps(
 
 
 def cam_comparison(runs: Mapping[str, Run], data: ImageDataset, indices: torch.Tensor):
-    """GradCAM and GradCAM++ of every run, side by side, on the same test images."""
+    """GradCAM and GradCAM++ of every run, side by side, on the same test images, for the true
+    class; under each map the run's prediction, framed green (right) or red (wrong)."""
     maps = cam_maps(runs, data, indices)
-    titles = [data.classes[int(c)] for c in data.test_labels[indices]]
-    return plot_cam_grid(data.test_images[indices], maps, titles)
+    titles = [f"true {data.classes[int(c)]}" for c in data.test_labels[indices]]
+    predictions, correct = {}, {}
+    for name, run in runs.items():
+        preds = predicted_classes(run, data, indices)
+        for row in maps:
+            if row.split("\n")[0] == name:
+                predictions[row] = [data.classes[int(p)] for p in preds]
+                correct[row] = (preds == data.test_labels[indices]).tolist()
+    return plot_cam_grid(data.test_images[indices], maps, titles, predictions=predictions,
+                         correct=correct)  # fmt: skip
 
 
 def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None) -> str:
     """A text table of accuracy, parameters, FLOPs, time and throughput per run."""
     header = (
-        f"{'run':22s} {'accuracy':>8s} {'best':>6s} {'params':>11s} {'MFLOPs':>8s} "
+        f"{'run':22s} {'test acc':>8s} {'val@best':>8s} {'params':>11s} {'MFLOPs':>8s} "
         f"{'train s':>8s} {'train img/s':>11s} {'infer img/s':>11s}"
     )
     lines = [header, "-" * len(header)]
@@ -175,14 +200,15 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
         m = run.metrics
         mflops = (flops or {}).get(name)
         lines.append(
-            f"{name:22s} {m['accuracy']:8.4f} {m['best_val_accuracy']:6.4f} {m['params']:11,d} "
+            f"{name:22s} {m['accuracy']:8.4f} {m['best_val_accuracy']:8.4f} {m['params']:11,d} "
             f"{(mflops or 0) / 1e6:8.1f} {m['train_time_s']:8.0f} "
             f"{m['train_images_per_s']:11.0f} {m['inference_images_per_s']:11.0f}"
         )
     first = next(iter(runs.values())).metrics
     lines.append(
-        f"data: {first['data_source']}; {first['train_images']} train / {first['test_images']} "
-        f"test images; profile {first['profile']}; device {first['device']}; seed {first['seed']}"
+        f"data: {first['data_source']}; {first['train_images']:,} train / "
+        f"{first.get('val_images', 0):,} validation / {first['test_images']:,} test images; "
+        f"profile {first['profile']}; device {first['device']}; seed {first['seed']}"
     )
     lines.append(
         "times and images/s are measured during training and vary with the machine's load; "
@@ -206,13 +232,14 @@ __all__ = [
     "cam_maps",
     "compare_runs",
     "compare_variants",
-    "pct",
     "count_flops",
     "count_params",
     "fixed_test_images",
     "load_course_data",
+    "predicted_classes",
     "prediction_strip",
     "seed_table",
+    "start",
     "report",
     "train_variant",
 ]

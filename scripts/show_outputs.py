@@ -21,6 +21,8 @@ for i, cell in enumerate(nb.cells):
             path = folder / f"{notebook.stem}_{figure}.png"
             path.write_bytes(base64.b64decode(out.data["image/png"]))
             print(f"[{i} figure] {path} ({path.stat().st_size // 1024} KB)")
+        elif "text/markdown" in out.get("data", {}):
+            print(f"[{i} markdown] {out.data['text/markdown'][:1500]}")
         elif "text/plain" in out.get("data", {}):
             print(f"[{i} result] {out.data['text/plain'][:300]}")
 print(f"notebook size: {notebook.stat().st_size / 1e6:.2f} MB")

@@ -95,29 +95,29 @@ def test_triplet_alexnet_parameter_counts():
 def test_triplet_no_spatial():
     module = TripletAttention(48, no_spatial=True)
     assert n_params(module) == 200
-    assert module.gate_hw is None
+    assert module.hw is None
     x = torch.randn(2, 48, 9, 11)
     out = module(x)
     assert out.shape == x.shape
     torch.testing.assert_close(out, module.forward_literal(x), atol=1e-5, rtol=1e-5)
-    assert set(module.gates(x)) == {"ch", "cw"}
+    assert set(module.gates(x)) == {"cw", "hc"}
 
 
 def test_triplet_gate_shapes_broadcast_in_x_layout():
     module = TripletAttention(6).eval()
     x = torch.randn(2, 6, 5, 7)  # B, C, H, W all different
     gates = module.gates(x)
-    assert gates["ch"].shape == (2, 6, 1, 7)
-    assert gates["cw"].shape == (2, 6, 5, 1)
+    assert gates["cw"].shape == (2, 6, 1, 7)
+    assert gates["hc"].shape == (2, 6, 5, 1)
     assert gates["hw"].shape == (2, 1, 5, 7)
-    mean_gate = (gates["ch"] + gates["cw"] + gates["hw"]) / 3
+    mean_gate = (gates["cw"] + gates["hc"] + gates["hw"]) / 3
     torch.testing.assert_close(module(x), x * mean_gate)
     # Each gate equals the literal branch's gate, rotated back into x's layout.
-    g_ch = module.gate_ch.gate(x.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
-    g_cw = module.gate_cw.gate(x.permute(0, 3, 2, 1)).permute(0, 3, 2, 1)
-    torch.testing.assert_close(gates["ch"], g_ch)
+    g_cw = module.cw.gate(x.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
+    g_hc = module.hc.gate(x.permute(0, 3, 2, 1)).permute(0, 3, 2, 1)
     torch.testing.assert_close(gates["cw"], g_cw)
-    torch.testing.assert_close(gates["hw"], module.gate_hw.gate(x))
+    torch.testing.assert_close(gates["hc"], g_hc)
+    torch.testing.assert_close(gates["hw"], module.hw.gate(x))
 
 
 def _randomise_bn(module: nn.Module) -> None:

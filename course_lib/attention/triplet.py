@@ -4,12 +4,13 @@ Paper: Diganta Misra, Trikay Nalamada, Ajay Uppili Arasanipalai, Qibin Hou,
 "Rotate to Attend: Convolutional Triplet Attention Module", WACV 2021, arXiv:2010.03045.
 Official code: https://github.com/landskape-ai/triplet-attention
 
-Three branches capture the interactions between the channel axis C and the spatial axes H, W:
+Three branches capture the interactions between the channel axis C and the spatial axes H, W.
+Each is named, as in the paper, by the plane its 7x7 convolution sees:
 
-* C-H branch: rotate ``x`` with ``permute(0, 2, 1, 3)`` to (B, H, C, W), Z-pool over H, 7x7 conv on
-  the (C, W) plane, rotate back;
-* C-W branch: rotate with ``permute(0, 3, 2, 1)`` to (B, W, H, C), Z-pool over W, 7x7 conv on the
-  (H, C) plane, rotate back;
+* C-H branch (the paper's first): rotate ``x`` with ``permute(0, 3, 2, 1)`` to (B, W, H, C),
+  Z-pool over W, 7x7 conv on the (H, C) plane, rotate back (official code: ``self.hc``);
+* C-W branch (the paper's second): rotate with ``permute(0, 2, 1, 3)`` to (B, H, C, W), Z-pool
+  over H, 7x7 conv on the (C, W) plane, rotate back (official code: ``self.cw``);
 * H-W branch: no rotation, Z-pool over C, 7x7 conv on the (H, W) plane (CBAM's spatial gate).
 
 The output is the mean of the three branches (Eq. 2 of the paper; Eq. 3 with two branches when
@@ -24,7 +25,7 @@ Two formulations are provided, giving the same numbers:
   ``x`` over ONE axis, and multiplying a rotated tensor by a gate then rotating back is the same as
   multiplying ``x`` by the rotated-back gate, which broadcasts. So the pooled maps are computed from
   ``x`` directly, the 7x7 convs run on those small maps, and the output is
-  ``x * (g_ch + g_cw + g_hw) / 3`` with gates of shapes (B, C, 1, W), (B, C, H, 1), (B, 1, H, W).
+  ``x * (g_cw + g_hc + g_hw) / 3`` with gates of shapes (B, C, 1, W), (B, C, H, 1), (B, 1, H, W).
   The six reductions (max and mean over H, W and C) share one autograd node,
   :class:`ThreeAxisZPool`, whose backward writes the input gradient once instead of summing six
   full-size gradients; the product with the gates is another, :class:`MeanGateProduct`, whose
@@ -240,22 +241,23 @@ class TripletAttention(nn.Module):
         super().__init__()
         self.no_spatial = no_spatial
         self.literal = literal
-        self.gate_ch = AttentionGate(kernel_size)  # official: ChannelGateH (C-H interaction)
-        self.gate_cw = AttentionGate(kernel_size)  # official: ChannelGateW (C-W interaction)
-        self.gate_hw = None if no_spatial else AttentionGate(kernel_size)  # official: SpatialGate
+        # named as in the official code, by the plane each gate's convolution sees
+        self.cw = AttentionGate(kernel_size)  # C-W branch: (C, W) plane, pooled over H
+        self.hc = AttentionGate(kernel_size)  # C-H branch: (H, C) plane, pooled over W
+        self.hw = None if no_spatial else AttentionGate(kernel_size)  # H-W: pooled over C
 
     # --- the paper's formulation ---------------------------------------------------------------
     def forward_literal(self, x: torch.Tensor) -> torch.Tensor:
         """Rotate, gate, rotate back, average (Eqs. 2 and 3), as in the official code."""
-        # C-H branch: (B, C, H, W) -> (B, H, C, W); Z-pool over H; conv on the (C, W) plane.
-        x_ch = self.gate_ch(x.permute(0, 2, 1, 3).contiguous()).permute(0, 2, 1, 3)
-        # C-W branch: (B, C, H, W) -> (B, W, H, C); Z-pool over W; conv on the (H, C) plane.
-        x_cw = self.gate_cw(x.permute(0, 3, 2, 1).contiguous()).permute(0, 3, 2, 1)
-        if self.gate_hw is None:
-            return (x_ch + x_cw) / 2  # Eq. 3 (no spatial branch)
+        # C-W branch: (B, C, H, W) -> (B, H, C, W); Z-pool over H; conv on the (C, W) plane.
+        x_cw = self.cw(x.permute(0, 2, 1, 3).contiguous()).permute(0, 2, 1, 3)
+        # C-H branch: (B, C, H, W) -> (B, W, H, C); Z-pool over W; conv on the (H, C) plane.
+        x_hc = self.hc(x.permute(0, 3, 2, 1).contiguous()).permute(0, 3, 2, 1)
+        if self.hw is None:
+            return (x_cw + x_hc) / 2  # Eq. 3 (no spatial branch)
         # H-W branch: no rotation; Z-pool over C; conv on the (H, W) plane.
-        x_hw = self.gate_hw(x)
-        return (x_ch + x_cw + x_hw) / 3  # Eq. 2
+        x_hw = self.hw(x)
+        return (x_cw + x_hc + x_hw) / 3  # Eq. 2
 
     # --- the cheaper exact formulation ---------------------------------------------------------
     def pooled_maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -263,34 +265,34 @@ class TripletAttention(nn.Module):
 
         Each equals ``ZPool`` applied to the corresponding rotated tensor:
 
-        * ``"ch"``: (B, 2, C, W), max and mean of x over H (dim 2);
-        * ``"cw"``: (B, 2, H, C), max and mean of x over W (dim 3), with H and C swapped so that
+        * ``"cw"``: (B, 2, C, W), max and mean of x over H (dim 2);
+        * ``"hc"``: (B, 2, H, C), max and mean of x over W (dim 3), with H and C swapped so that
           the conv sees the same (H, C) plane as after ``permute(0, 3, 2, 1)``;
         * ``"hw"``: (B, 2, H, W), max and mean of x over C (dim 1).
         """
         over_h, over_w, over_c = ThreeAxisZPool.apply(x)
-        maps = {"ch": over_h, "cw": over_w.transpose(2, 3)}
-        if self.gate_hw is not None:
+        maps = {"cw": over_h, "hc": over_w.transpose(2, 3)}
+        if self.hw is not None:
             maps["hw"] = over_c
         return maps
 
     def gates(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The branch gates in ``x``'s layout, ready to broadcast against (B, C, H, W).
 
-        Returns ``{"ch": (B, C, 1, W), "cw": (B, C, H, 1), "hw": (B, 1, H, W)}`` ("hw" absent
+        Returns ``{"cw": (B, C, 1, W), "hc": (B, C, H, 1), "hw": (B, 1, H, W)}`` ("hw" absent
         with ``no_spatial``); the module's output is ``x * mean(gates)``. Useful for plotting.
         """
         maps = self.pooled_maps(x)
         # gate (B, 1, C, W) lives in the rotated layout (B, H, C, W); permute(0, 2, 1, 3) back.
-        gates = {"ch": self.gate_ch.gate_from_pooled(maps["ch"]).permute(0, 2, 1, 3)}
+        gates = {"cw": self.cw.gate_from_pooled(maps["cw"]).permute(0, 2, 1, 3)}
         # gate (B, 1, H, C) lives in the rotated layout (B, W, H, C); permute(0, 3, 2, 1) back.
-        gates["cw"] = self.gate_cw.gate_from_pooled(maps["cw"]).permute(0, 3, 2, 1)
-        if self.gate_hw is not None:
-            gates["hw"] = self.gate_hw.gate_from_pooled(maps["hw"])  # (B, 1, H, W)
+        gates["hc"] = self.hc.gate_from_pooled(maps["hc"]).permute(0, 3, 2, 1)
+        if self.hw is not None:
+            gates["hw"] = self.hw.gate_from_pooled(maps["hw"])  # (B, 1, H, W)
         return gates
 
     def forward_fast(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 2 as ``x * (g_ch + g_cw + g_hw) / 3`` with broadcast gates: no rotated copies."""
+        """Eq. 2 as ``x * (g_cw + g_hc + g_hw) / 3`` with broadcast gates: no rotated copies."""
         return MeanGateProduct.apply(x, *self.gates(x).values())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ from .alexnet import (
     AlexNet,
     alexnet_feature_sizes,
     alexnet_min_image_size,
+    alexnet_receptive_fields,
     conv_output_size,
 )
 from .epsanet import EPSABlock, EPSANet
@@ -20,6 +21,7 @@ __all__ = [
     "EPSANet",
     "MogaNet",
     "alexnet_feature_sizes",
+    "alexnet_receptive_fields",
     "alexnet_min_image_size",
     "build_model",
     "conv_output_size",

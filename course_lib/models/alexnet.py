@@ -46,6 +46,30 @@ def alexnet_feature_sizes(image_size: int) -> list[tuple[str, int]]:
     return sizes
 
 
+def alexnet_receptive_fields(image_size: int) -> list[tuple[str, int, int, int]]:
+    """``(layer, side of its map, receptive field in input pixels, stride in input pixels)``
+    for every conv and pool: how much of the image one position of each map sees.
+
+    A layer with kernel k and stride s grows the receptive field by (k - 1) times the current
+    jump (the input pixels between two neighbouring positions) and multiplies the jump by s.
+    """
+    rows, field, jump = [], 1, 1
+    for (name, side), (kernel, stride) in zip(alexnet_feature_sizes(image_size), _layer_kernels()):
+        field += (kernel - 1) * jump
+        jump *= stride
+        rows.append((name, side, field, jump))
+    return rows
+
+
+def _layer_kernels() -> list[tuple[int, int]]:
+    kernels = []
+    for _, kernel, stride, _, pool in ALEXNET_CONVS:
+        kernels.append((kernel, stride))
+        if pool:
+            kernels.append((3, 2))
+    return kernels
+
+
 def alexnet_min_image_size() -> int:
     size = 1
     while alexnet_feature_sizes(size)[-1][1] < 1:

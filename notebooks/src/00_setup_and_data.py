@@ -7,8 +7,10 @@
 # recipe every chapter shares.
 #
 # **Profiles.** One switch scales the whole course: `smoke` (CI: a few hundred images, seconds),
-# `quick` (a laptop CPU: 64 px, the full training set, 5 epochs) and `paper` (a GPU: the seeds'
-# 224 px, 50 epochs). It is read from `COURSE_PROFILE`, else `paper` on a GPU and `quick` on a CPU.
+# `quick` (a laptop CPU: 128 px as in seed 001, 16,000 training images, 5 epochs, 3 seeds) and
+# `paper` (a GPU: the seeds' 224 px, all training images, 50 epochs). It is read from
+# `COURSE_PROFILE`, else `paper` on a GPU and `quick` on a CPU. README's profile table gives the
+# measured cost of each.
 
 # %%
 # On Colab: fetch the course and install course_lib (elsewhere this cell does nothing).
@@ -34,16 +36,16 @@ seed = P.seed
 # %%
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import Markdown, display
 
-from course_lib.data import BatchAugment, EvalTransform, load_cifar10
+from course_lib.chapter import start
+from course_lib.data import BatchAugment, EvalTransform, load_cifar10, load_course_data
 from course_lib.env import environment_report
 from course_lib.plots import plot_class_grid, to_numpy_image
 
-P = get_profile(profile, image_size=image_size, seed=seed)
-plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
+P = start(profile, image_size=image_size, seed=seed)
 for key, value in environment_report().items():
     print(f"{key:12s} {value}")
-print(f"\nprofile in use: {P}")
 
 # %% [markdown]
 # ## 1 · CIFAR-10
@@ -75,8 +77,16 @@ print("test: ", tuple(data.test_images.shape), data.test_images.dtype)
 print("classes:", ", ".join(data.classes))
 
 # %%
-fig = plot_class_grid(data, per_class=8, seed=seed)
+fig = plot_class_grid(data, per_class=10, seed=seed)
 plt.show()
+
+# %% [markdown]
+# Ten random training images per class, at their stored 32 × 32 pixels. Two things a learner
+# should see here before any training: the object often fills only part of the frame, against
+# backgrounds that differ wildly within a class (a "ship" on blue water, a "bird" on grass or
+# sky); and several pairs share a silhouette at this size — cat/dog, automobile/truck,
+# deer/horse. Those pairs are where the confusion matrices of the later chapters put their
+# errors.
 
 # %% [markdown]
 # **Class balance.** CIFAR-10 is exactly balanced: 5,000 training and 1,000 test images per class,
@@ -112,21 +122,72 @@ for c, name in enumerate("RGB"):
     print(f"   {name}           {data.mean[c]:.4f} / {imagenet[0][c]:.3f}"
           f"             {data.std[c]:.4f} / {imagenet[1][c]:.3f}")
 
-fig, ax = plt.subplots(figsize=(6, 2.4))
+every_tenth = data.train_images[::10]  # 5,000 images from every class (the split is sorted)
+fig, ax = plt.subplots(figsize=(6.5, 2.6))
 for c, color in enumerate(["tab:red", "tab:green", "tab:blue"]):
-    values = data.train_images[:5000, c].flatten().float()
+    values = every_tenth[:, c].flatten().float()
     ax.hist(values.numpy(), bins=64, histtype="step", color=color, label="RGB"[c], density=True)
-ax.set(xlabel="pixel value", ylabel="density", title="pixel values, 5,000 training images")
+ax.set(xlabel="pixel value (0-255)", ylabel="density",
+       title=f"pixel values of every 10th training image ({len(every_tenth):,} images)")
 ax.legend()
 fig.tight_layout()
 plt.show()
+blue_gap = imagenet[0][2] - data.mean[2]
+display(Markdown(
+    f"The three histograms overlap broadly, with a peak near 0 (dark backgrounds) and one near "
+    f"255 (saturated sky and white), and blue sits lowest. CIFAR-10's blue mean is "
+    f"{data.mean[2]:.3f} against ImageNet's {imagenet[0][2]:.3f} ({blue_gap:+.3f}), the largest "
+    f"of the three gaps: with ImageNet's statistics the blue input would not be centred. The "
+    f"training split is stored sorted by class, so a histogram of its first 5,000 images would "
+    f"show airplanes only; every tenth image takes 500 of each class."
+))
 
 # %% [markdown]
-# ## 2 · Augmentation on whole batches
+# ## 2 · Training, validation and test images
+#
+# A model is chosen (which epoch to keep, which setting is better) on images it was not trained
+# on — but if those are the test images, the test accuracy is no longer an unbiased estimate:
+# picking the best of 50 epochs on the test set, as the seeds do, reports the maximum of 50 noisy
+# measurements. The course therefore holds out a **validation split**: `val_size` images taken
+# class-balanced out of the training set, always the same ones (the split's seed is fixed, not
+# the run's). Learning curves and `best.pt` use it; the test split is evaluated once, after the
+# last epoch, and that final-epoch test accuracy is the number every table reports.
+#
+# The `quick` profile then trains on a class-balanced subset of what remains, so that five
+# AlexNet variants × three seeds fit into about an hour of a 2-core CPU. The normalisation
+# statistics are recomputed on the images that are trained on.
+
+# %%
+course = load_course_data(P)
+print(course)
+rows = [("train", course.train_labels), ("val", course.val_labels), ("test", course.test_labels)]
+for split, labels in rows:
+    counts = torch.bincount(labels, minlength=course.num_classes).tolist()
+    print(f"{split:5s} {len(labels):6,d} images, per class {min(counts)}-{max(counts)}")
+train_ids = {bytes(x.numpy()) for x in course.train_images[:, :, ::8, ::8]}
+overlap = sum(bytes(x.numpy()) in train_ids for x in course.val_images[:, :, ::8, ::8])
+print(f"validation images also in the training split: {overlap}")
+balanced = all(len(set(torch.bincount(labels).tolist())) == 1 for _, labels in rows)
+display(Markdown(
+    f"Every split is {'class-balanced (the same count for every class)' if balanced else 'NOT balanced'}, "
+    f"and {'no' if overlap == 0 else overlap} validation image{'s are' if overlap != 1 else ' is'} "
+    f"also in the training split (compared by a 4 × 4 grid of pixels per image)."
+))
+
+# %% [markdown]
+# ## 3 · Augmentation on whole batches
 #
 # The seeds' recipe, per image: a random resized crop keeping 60-100 % of the area (aspect
 # 3/4-4/3) scaled to the target size, a horizontal flip with probability 0.5, a rotation within
 # ±20°, and colour jitter of ±20 % in brightness, contrast and saturation.
+#
+# The seeds first resize the 32 px image to 230 px (130 px for 128 px training) and then crop;
+# `BatchAugment` crops from the 32 px image and scales the crop straight to the target size,
+# which is the same geometry with one interpolation instead of two. The seeds' pipelines also
+# list PaddleX's `MixupImage`, a transform written for detection that mixes in a second sample
+# only when the data pipeline hands it one; inside a per-image classification `Compose` it gets
+# a single image, so, as far as we can tell from their code, it does not mix anything. The
+# course uses no Mixup.
 #
 # The seeds run it the usual way: a PIL image at a time, in DataLoader workers. `BatchAugment`
 # does the same to a whole batch of uint8 tensors on the training device. Crop, flip and rotation
@@ -157,18 +218,25 @@ plt.show()
 print("augmented batch:", tuple(batch.shape), batch.dtype)
 
 # %% [markdown]
+# The eight samples are the same image cropped to different parts and scales, some mirrored,
+# tilted by up to 20° (the black corners are the area the rotation brings in from outside the
+# image) and with shifted brightness and colour. The network never sees the same pixels twice,
+# which is why, in the chapters that follow, the training accuracy measured on these augmented
+# batches stays *below* the validation accuracy measured on clean images for the first epochs.
+
+# %% [markdown]
 # Evaluation does none of this: it resizes to the target size and normalises. A check that the
 # normalisation does what the formula says: after `EvalTransform`, the training images have
 # channel means near 0 and standard deviations near 1.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-x = EvalTransform(32, data.mean, data.std)(data.train_images[::5])  # every 5th: all classes
+x = EvalTransform(32, data.mean, data.std)(data.train_images)  # all 50,000, every class
 print("means:", [round(v, 2) + 0.0 for v in x.mean(dim=(0, 2, 3)).tolist()])
 print("stds: ", [round(v, 2) for v in x.std(dim=(0, 2, 3)).tolist()])
 
 # %% [markdown]
-# ## 3 · The training recipe
+# ## 4 · The training recipe
 #
 # Every chapter trains with the seeds' recipe (`course_lib.train.TrainConfig`): Adam with learning
 # rate $10^{-3}$ and weight decay $10^{-5}$, batch 128, a cosine learning-rate schedule stepped
@@ -218,6 +286,12 @@ plt.show()
 print(f"best logit gap with smoothing: log(0.91/0.01) = {torch.log(torch.tensor(0.91 / 0.01)):.2f}")
 
 # %% [markdown]
+# Left, what plain cross-entropy asks for: all mass on class 3. Right, the smoothed target: 0.91
+# on class 3 and 0.01 on each other class. A consequence the later chapters show: with label
+# smoothing even a perfect classifier has a loss well above zero (its minimum here is the entropy
+# of the smoothed target, about 0.50), so the loss curves level off far from 0.
+
+# %% [markdown]
 # ### The cosine schedule
 #
 # Over $T$ steps the learning rate falls from $\eta_0$ to $\eta_{\min} = 0$ along half a cosine,
@@ -228,7 +302,7 @@ print(f"best logit gap with smoothing: log(0.91/0.01) = {torch.log(torch.tensor(
 
 # %%
 epochs = P.epochs
-steps_per_epoch = (P.train_subset or 50000) // P.batch_size
+steps_per_epoch = len(course.train_labels) // P.batch_size
 T = epochs * steps_per_epoch
 opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=P.lr)
 sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=T)
@@ -247,6 +321,26 @@ for e in range(1, epochs):
 ax.set(xlabel="step", ylabel="learning rate", title=f"cosine schedule, {epochs} epochs × {steps_per_epoch} steps")
 fig.tight_layout()
 plt.show()
+half = lrs[T // 2] / P.lr
+display(Markdown(
+    f"In this profile the rate falls over {T} steps ({epochs} epochs of {steps_per_epoch} "
+    f"batches) from {P.lr:g} to 0; halfway it stands at {half:.2f} of its start, and the last "
+    f"epoch trains with rates below {lrs[(epochs - 1) * steps_per_epoch] / P.lr:.2f} of it. A short "
+    f"profile compresses the whole schedule: a 5-epoch run spends its last epoch at small rates, "
+    f"as a 50-epoch run spends its last ten."
+))
+
+# %% [markdown]
+# ## Summary
+#
+# - CIFAR-10 is balanced (10 % is chance); its pixel statistics differ from ImageNet's, most in
+#   blue, so the course normalises with the training images' own.
+# - Three splits: train (in `quick` a balanced 16,000 images), a fixed validation hold-out of
+#   5,000 for curves and model selection, and the 10,000 test images, read once at the end.
+# - Augmentation runs on whole batches; it makes training accuracy an underestimate of what the
+#   network knows in the early epochs.
+# - The recipe: Adam 1e-3, weight decay 1e-5, label smoothing 0.1 (loss floor ≈ 0.5), cosine
+#   schedule per step, batch 128 — the seeds', without their Mixup (which likely did nothing).
 
 # %% [markdown]
 # ## Exercises

@@ -1,0 +1,165 @@
+"""Sentences that read a chapter's results, built from the numbers themselves.
+
+A chapter's prose quotes accuracies, gaps and intervals; typed by hand they drift from the
+outputs the moment a run changes. These functions write the sentences from the runs, so the text
+and the numbers printed above it always agree. Each returns Markdown.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+import numpy as np
+
+from .stats import MIN_PAIRS, format_p, summarize
+from .train import Run
+
+
+def pct(value: float, digits: int = 1) -> str:
+    """``pct(0.6123)`` is ``"61.2 %"``."""
+    return f"{value * 100:.{digits}f} %"
+
+
+def points(value: float, digits: int = 2) -> str:
+    """A difference of accuracies in percentage points, signed: ``"+0.84 points"``."""
+    return f"{value * 100:+.{digits}f} points"
+
+
+def _mean_curve(runs: Sequence[Run], key: str) -> list[float]:
+    curves = [getattr(r.history, key) for r in runs]
+    return [statistics.fmean(values) for values in zip(*curves, strict=False)]
+
+
+def describe_curves(name: str, runs: Sequence[Run]) -> str:
+    """How a variant learned: validation accuracy from the first to the last epoch (mean over
+    seeds), the gain of the last epoch, and training against validation accuracy."""
+    val, train = _mean_curve(runs, "val_acc"), _mean_curve(runs, "train_acc")
+    val_loss = _mean_curve(runs, "val_loss")
+    n, epochs = len(runs), len(val)
+    text = f"**{name}** (mean of {n} seed{'s' if n > 1 else ''}): validation accuracy "
+    if epochs == 1:
+        text += f"{pct(val[0])} after its single epoch"
+    else:
+        last_gain = val[-1] - val[-2]
+        still = "still rising" if last_gain > 0.002 else "levelling off"
+        text += (
+            f"{pct(val[0])} after epoch 1, {pct(val[-1])} after epoch {epochs}; the last epoch "
+            f"added {points(last_gain)} ({still}), and the validation loss fell from "
+            f"{val_loss[0]:.3f} to {val_loss[-1]:.3f}"
+        )
+    if val[-1] < 0.2:
+        return text + ": barely above chance (10 %), so this run has not learned yet."
+    gap = train[-1] - val[-1]
+    if gap < 0:
+        return text + (
+            f". Training accuracy ({pct(train[-1])}) stays below validation accuracy: it is "
+            "measured on augmented images with dropout active, averaged over an epoch in which "
+            "the weights were still improving, while validation sees clean images with the "
+            "epoch's final weights — no sign of overfitting."
+        )
+    return text + (
+        f". Training accuracy ({pct(train[-1])}) is {points(gap)} above validation: "
+        + ("a small gap." if gap < 0.03 else "the network starts to fit its training set.")
+    )
+
+
+def describe_seeds(name: str, runs: Sequence[Run]) -> str:
+    """The spread over seeds of a variant's test accuracy, as a yardstick for differences."""
+    accs = [r.metrics["accuracy"] for r in runs]
+    s = summarize(accs)
+    if s.n < 2:
+        return f"**{name}**: one run ({pct(s.mean, 2)} test accuracy): its spread is unknown."
+    return (
+        f"**{name}** over {s.n} seeds: test accuracy {pct(s.mean, 2)} ± {s.std * 100:.2f} "
+        f"(sd), from {pct(min(accs), 2)} to {pct(max(accs), 2)}; the 95 % interval of the mean "
+        f"is [{pct(s.low, 2)}, {pct(s.high, 2)}]. Only the seed changed between these runs "
+        f"(initial weights, batch order, augmentation draws): a difference between two variants "
+        f"of the size of this spread says nothing."
+    )
+
+
+def describe_comparison(comparison) -> str:
+    """Each variant against the baseline: the paired difference, its interval and the verdict,
+    then a sentence on what can be concluded (a :class:`course_lib.chapter.VariantComparison`)."""
+    lines = []
+    for d in comparison.differences.values():
+        s = comparison.summaries[d.name]
+        line = f"- **{d.name}**: {pct(s.mean, 2)}"
+        if s.n > 1:
+            line += f" ± {s.std * 100:.2f}"
+        line += f" (n = {s.n}); {d.name} − {d.baseline} = {points(d.diff)}"
+        if d.test == "paired t":
+            line += (
+                f", 95 % CI [{d.low * 100:+.2f}, {d.high * 100:+.2f}] over {d.n_pairs} "
+                f"seed pairs, paired t-test p = {format_p(d.p)}"
+            )
+            if len(comparison.differences) > 1:
+                line += f" (Holm-corrected {format_p(d.p_holm)})"
+        line += f": **{d.verdict()}**."
+        lines.append(line)
+    significant = [d for d in comparison.differences.values() if d.significant]
+    if not comparison.differences:
+        return ""
+    if significant:
+        verdict = ", ".join(
+            f"{d.name} ({'better' if d.diff > 0 else 'worse'})" for d in significant
+        )
+        end = f"The difference survives the correction for: {verdict}."
+    else:
+        end = (
+            "No difference survives: every interval includes 0 or the corrected p is above "
+            f"0.05 (a verdict needs at least {MIN_PAIRS} seed pairs). At this profile the "
+            "variants cannot be told apart from the seed-to-seed noise; it is not evidence "
+            "that they are equal either, only that the experiment is too small to tell."
+        )
+    return "\n".join(lines) + "\n\n" + end
+
+
+def confusions(matrix: Sequence[Sequence[int]], classes: Sequence[str], top: int = 3):
+    """The ``top`` most frequent (true, predicted, share of the true class) mistakes."""
+    m = np.asarray(matrix, dtype=float)
+    rates = m / m.sum(axis=1, keepdims=True).clip(min=1)
+    np.fill_diagonal(rates, 0)
+    order = np.dstack(np.unravel_index(np.argsort(-rates, axis=None), rates.shape))[0][:top]
+    return [(classes[i], classes[j], float(rates[i, j])) for i, j in order]
+
+
+def describe_confusion(metrics: dict, classes: Sequence[str]) -> str:
+    """Best and worst classes and the most frequent mistakes of one run."""
+    per_class = metrics["per_class_accuracy"]
+    ranked = sorted(per_class.items(), key=lambda kv: kv[1])
+    worst, best = ranked[:2], ranked[-2:][::-1]
+    mistakes = confusions(metrics["confusion_matrix"], classes)
+    said = "; ".join(f"{t} taken for {p} ({pct(r)} of the {t} images)" for t, p, r in mistakes)
+    return (
+        f"Test accuracy {pct(metrics['accuracy'])} overall, but uneven: best "
+        f"{best[0][0]} ({pct(best[0][1])}) and {best[1][0]} ({pct(best[1][1])}), worst "
+        f"{worst[0][0]} ({pct(worst[0][1])}) and {worst[1][0]} ({pct(worst[1][1])}). The most "
+        f"frequent mistakes: {said}."
+    )
+
+
+def describe_strip(correct: Sequence[bool], classes_true: Sequence[str]) -> str:
+    """How many of the strip's images are right, and which classes the wrong ones are."""
+    wrong = sorted({c for c, ok in zip(classes_true, correct, strict=True) if not ok})
+    text = f"{sum(correct)} of the {len(correct)} images classified correctly"
+    if wrong:
+        text += f"; the mistakes are on {', '.join(wrong)}"
+    return text + "."
+
+
+def peak_positions(maps: np.ndarray) -> list[tuple[int, int]]:
+    """The (row, column) of each map's maximum."""
+    return [tuple(int(v) for v in np.unravel_index(np.argmax(m), m.shape)) for m in maps]
+
+
+def describe_cam_peaks(name: str, maps: np.ndarray) -> str:
+    """Where a set of CAMs peaks: in the central half of the image (where CIFAR-10's objects
+    mostly are) or near the border (often background)."""
+    h, w = maps.shape[-2:]
+    central = [h / 4 <= r < 3 * h / 4 and w / 4 <= c < 3 * w / 4 for r, c in peak_positions(maps)]
+    return (
+        f"{name}: {sum(central)} of {len(central)} maps peak in the central half of the image, "
+        f"{len(central) - sum(central)} near the border"
+    )

@@ -1,0 +1,49 @@
+"""Generated prose quotes the numbers it is given, and the geometry helpers match known values."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from course_lib.chapter import compare_variants
+from course_lib.models import alexnet_receptive_fields
+from course_lib.reading import confusions, describe_cam_peaks, describe_comparison, describe_curves
+
+
+def _run(seed, accuracy, val_acc, train_acc):
+    history = SimpleNamespace(val_acc=val_acc, train_acc=train_acc, val_loss=[1.5, 1.2, 1.1])
+    return SimpleNamespace(metrics={"seed": seed, "accuracy": accuracy, "test_images": 100},
+                           history=history)  # fmt: skip
+
+
+def test_alexnet_receptive_fields_are_the_published_ones():
+    # the classic AlexNet receptive fields (conv1 11 ... pool5 195), independent of image size
+    fields = [f for _, _, f, _ in alexnet_receptive_fields(224)]
+    assert fields == [11, 19, 51, 67, 99, 131, 163, 195]
+    assert [f for _, _, f, _ in alexnet_receptive_fields(128)] == fields
+    assert [s for _, s, _, _ in alexnet_receptive_fields(128)] == [32, 15, 15, 7, 7, 7, 7, 3]
+
+
+def test_comparison_prose_quotes_the_paired_numbers():
+    base = [_run(s, a, [0.4, 0.5, 0.55], [0.3, 0.45, 0.5]) for s, a in ((1, 0.60), (2, 0.62),
+                                                                        (3, 0.61))]  # fmt: skip
+    better = [_run(s, a, [0.4, 0.5, 0.6], [0.3, 0.45, 0.5]) for s, a in ((1, 0.70), (2, 0.715),
+                                                                         (3, 0.705))]  # fmt: skip
+    cmp = compare_variants({"A": base, "B": better}, "A")
+    d = cmp.differences["B"]
+    text = describe_comparison(cmp)
+    assert f"{d.diff * 100:+.2f} points" in text and f"{d.low * 100:+.2f}" in text
+    assert "significant" in text and "survives the correction for: B (better)" in text
+    curves = describe_curves("B", better)
+    assert "60.0 % after epoch 3" in curves and "below validation" in curves
+
+
+def test_confusions_and_cam_peaks_are_counted():
+    m = np.diag([90, 80, 70]).astype(int)
+    m[2, 0], m[1, 2] = 25, 5
+    top = confusions(m.tolist(), ["a", "b", "c"], top=2)
+    assert top[0][:2] == ("c", "a") and abs(top[0][2] - 25 / 95) < 1e-9 and top[1][:2] == ("b", "c")
+    maps = np.zeros((3, 8, 8))
+    maps[0, 4, 4] = maps[1, 0, 7] = maps[2, 2, 5] = 1  # centre, corner, centre
+    assert "2 of 3 maps peak in the central half" in describe_cam_peaks("x", maps)
