@@ -101,6 +101,8 @@ def describe_comparison(comparison) -> str:
     significant = [d for d in comparison.differences.values() if d.significant]
     if not comparison.differences:
         return ""
+    if all(d.test == "none" for d in comparison.differences.values()):
+        return "\n".join(lines) + "\n\nWith one run per variant nothing can be tested."
     if significant:
         verdict = ", ".join(
             f"{d.name} ({'better' if d.diff > 0 else 'worse'})" for d in significant
@@ -163,3 +165,37 @@ def describe_cam_peaks(name: str, maps: np.ndarray) -> str:
         f"{name}: {sum(central)} of {len(central)} maps peak in the central half of the image, "
         f"{len(central) - sum(central)} near the border"
     )
+
+
+def describe_epochwise(name: str, runs: Sequence[Run], baseline: str,
+                       baseline_runs: Sequence[Run]) -> str:  # fmt: skip
+    """Validation accuracy epoch by epoch, variant minus baseline, paired by seed: does the
+    variant learn faster early on, and does its lead (or lag) last?"""
+    by_seed = {r.metrics["seed"]: r for r in baseline_runs}
+    pairs = [(r, by_seed[r.metrics["seed"]]) for r in runs if r.metrics["seed"] in by_seed]
+    if not pairs:
+        return f"{name} and {baseline} share no seed: no epoch-by-epoch comparison."
+    epochs = min(len(r.history.val_acc) for pair in pairs for r in pair)
+    gaps = [
+        statistics.fmean(a.history.val_acc[e] - b.history.val_acc[e] for a, b in pairs)
+        for e in range(epochs)
+    ]
+    ahead = [e + 1 for e, g in enumerate(gaps) if g > 0]
+    listed = ", ".join(f"epoch {e + 1}: {points(g)}" for e, g in enumerate(gaps))
+    text = (
+        f"Validation accuracy of {name} minus {baseline}, mean over {len(pairs)} seed pairs — "
+        f"{listed}. "
+    )
+    if not ahead:
+        return text + f"{name} is behind in every epoch."
+    if len(ahead) == epochs:
+        return text + f"{name} is ahead in every epoch."
+    return (
+        text + f"{name} is ahead in epoch(s) {', '.join(map(str, ahead))} and behind in the others."
+    )
+
+
+def data_source(run: Run) -> str:
+    """The data and device a run's numbers come from, for a sentence."""
+    m = run.metrics
+    return f"{m['data_source']}, {m['device']}"

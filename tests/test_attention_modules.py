@@ -380,3 +380,16 @@ def test_few_adam_steps_lower_the_loss(name):
     with torch.no_grad():
         final = loss_fn(model(images), labels).item()
     assert final < losses[0] - 0.02  # monotone descent of ~0.05-0.1 nats in practice
+
+
+def test_simam_exact_inverse_energy_is_the_leave_one_out_closed_form():
+    from course_lib.attention.simam import closed_form_solution, exact_inverse_energy
+
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    exact = exact_inverse_energy(x, 1e-4)
+    for b, c, i, j in [(0, 0, 0, 0), (1, 2, 3, 4), (0, 1, 2, 1)]:
+        flat = x[b, c].flatten()
+        k = i * 5 + j
+        others = torch.cat([flat[:k], flat[k + 1 :]])
+        e = closed_form_solution(flat[k], others, 1e-4)[2]
+        torch.testing.assert_close(exact[b, c, i, j], 1 / e)

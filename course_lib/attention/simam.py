@@ -89,6 +89,22 @@ def closed_form_solution(
     return w, b, minimal_energy(t, mu, var, lam)
 
 
+def exact_inverse_energy(x: torch.Tensor, lam: float = 1e-4) -> torch.Tensor:
+    """1 / e_t* with the mean and variance of the OTHER neurons of each channel (Eq. 5 as
+    derived), for every neuron of a (B, C, H, W) map; SimAM approximates it with one mean and
+    variance per channel (:meth:`SimAM.inverse_energy`). Leave-one-out statistics in closed form:
+    mu_t = (S - t) / (M - 1), sigma_t^2 = (Q - t^2) / (M - 1) - mu_t^2, with S and Q the sum and
+    the sum of squares over the channel's M neurons."""
+    m = x.shape[-2] * x.shape[-1]
+    if m < 2:
+        raise ValueError("a channel needs at least two neurons to have 'others'")
+    total = x.sum(dim=(-2, -1), keepdim=True)
+    squares = (x * x).sum(dim=(-2, -1), keepdim=True)
+    mu = (total - x) / (m - 1)
+    var = ((squares - x * x) / (m - 1) - mu * mu).clamp_min(0)
+    return 1 / minimal_energy(x, mu, var, lam)
+
+
 def numerical_minimum(
     t: torch.Tensor | float, others: torch.Tensor, lam: float = 1e-4, start=(0.1, -0.1)
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -41,7 +41,7 @@ from IPython.display import Markdown, display
 from course_lib.chapter import start
 from course_lib.data import BatchAugment, EvalTransform, load_cifar10, load_course_data
 from course_lib.env import environment_report
-from course_lib.plots import plot_class_grid, to_numpy_image
+from course_lib.plots import plot_class_grid, show_as_jpeg, to_numpy_image
 
 P = start(profile, image_size=image_size, seed=seed)
 for key, value in environment_report().items():
@@ -78,7 +78,7 @@ print("classes:", ", ".join(data.classes))
 
 # %%
 fig = plot_class_grid(data, per_class=10, seed=seed)
-plt.show()
+show_as_jpeg(fig)
 
 # %% [markdown]
 # Ten random training images per class, at their stored 32 × 32 pixels. Two things a learner

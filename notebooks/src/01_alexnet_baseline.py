@@ -57,7 +57,7 @@ from course_lib.models import (
     alexnet_receptive_fields,
     build_model,
 )
-from course_lib.plots import plot_confusion, plot_seed_curves
+from course_lib.plots import plot_confusion, plot_seed_curves, show_as_jpeg
 from course_lib.reading import (
     describe_cam_peaks,
     describe_confusion,
@@ -261,7 +261,7 @@ display(Markdown(
 # %%
 strip = fixed_test_images(data, n=18)
 fig = prediction_strip(baseline, data, strip)
-plt.show()
+show_as_jpeg(fig)
 strip_preds = predicted_classes(baseline, data, strip)
 strip_correct = (strip_preds == data.test_labels[strip]).tolist()
 display(Markdown(describe_strip(strip_correct, [data.classes[int(c)] for c in data.test_labels[strip]])
@@ -290,7 +290,7 @@ display(Markdown(describe_confusion(baseline.metrics, data.classes)
 # %%
 cam_images = fixed_test_images(data, n=8)
 fig = cam_comparison({"AlexNet": baseline}, data, cam_images)
-plt.show()
+show_as_jpeg(fig)
 maps = cam_maps({"AlexNet": baseline}, data, cam_images)
 display(Markdown(
     "; ".join(describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())

@@ -44,6 +44,7 @@ import time
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from IPython.display import Markdown, display
 
 from course_lib.attention import (
     AttentionGate,
@@ -55,36 +56,49 @@ from course_lib.attention import (
 from course_lib.attention.same_conv import row_band_kernel, same_conv2d
 from course_lib.chapter import (
     cam_comparison,
+    cam_maps,
     compare_runs,
+    compare_variants,
     fixed_test_images,
     load_course_data,
+    predicted_classes,
     prediction_strip,
     report,
-    seed_table,
+    start,
     train_variant,
 )
 from course_lib.data import EvalTransform
 from course_lib.device import device_name
 from course_lib.measure import count_flops, count_params
-from course_lib.models import build_model
-from course_lib.plots import plot_history
+from course_lib.models import alexnet_feature_sizes, build_model
+from course_lib.plots import plot_seed_curves, show_as_jpeg
+from course_lib.reading import (
+    data_source,
+    describe_cam_peaks,
+    describe_comparison,
+    describe_curves,
+    describe_epochwise,
+    describe_strip,
+    pct,
+)
 
-P = get_profile(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
-                seed=seed, seeds=tuple(seeds))
-plt.rcParams.update({"figure.dpi": 72})
-print(f"profile {P.name} | device {device_name()} | {P}")
+P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+          seeds=seeds)
 
 # %% [markdown]
 # ## 1 · The idea: cross-dimension interaction
 #
 # For an input $\chi \in \mathbb R^{C\times H\times W}$, each branch looks at one plane of the
-# tensor and pools the third axis away:
+# tensor and pools the third axis away. A branch is named by the plane its convolution sees:
 #
-# | branch | plane the gate sees | axis pooled | rotation in the official code |
-# |---|---|---|---|
-# | C-H | (C, W) ... seen from H | H | `permute(0, 2, 1, 3)`: $(B,C,H,W) \to (B,H,C,W)$ |
-# | C-W | (H, C) ... seen from W | W | `permute(0, 3, 2, 1)`: $(B,C,H,W) \to (B,W,H,C)$ |
-# | H-W | (H, W), CBAM's spatial attention | C | none |
+# | branch (paper) | plane the 7×7 conv sees | axis pooled | rotation in the official code | official name |
+# |---|---|---|---|---|
+# | C-H (first) | (H, C) | W | `permute(0, 3, 2, 1)`: $(B,C,H,W) \to (B,W,H,C)$ | `hc` |
+# | C-W (second) | (C, W) | H | `permute(0, 2, 1, 3)`: $(B,C,H,W) \to (B,H,C,W)$ | `cw` |
+# | H-W (third) | (H, W), CBAM's spatial attention | C | none | `hw` |
+#
+# The rotation brings the axis to be pooled to the front (dimension 1), where Z-pool reduces it;
+# `course_lib` names the three gates `cw`, `hc` and `hw` as the official code does.
 #
 # **Z-pool** reduces the first axis of a rotated tensor to two maps, its maximum and its mean:
 # $$ \text{Z-pool}(\chi) = \big[\max_{0d}(\chi),\ \operatorname{avg}_{0d}(\chi)\big], $$
@@ -98,9 +112,9 @@ print(f"profile {P.name} | device {device_name()} | {P}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-x = torch.randn(2, 48, 15, 15)  # (B, C, H, W): AlexNet's conv1 output at 64 px
+x = torch.randn(2, 48, 32, 32)  # (B, C, H, W): AlexNet's conv1 output at 128 px
 z = ZPool()
-for name, rotated in [("C-H", x.permute(0, 2, 1, 3)), ("C-W", x.permute(0, 3, 2, 1)), ("H-W", x)]:
+for name, rotated in [("C-H", x.permute(0, 3, 2, 1)), ("C-W", x.permute(0, 2, 1, 3)), ("H-W", x)]:
     print(f"{name}: rotated {tuple(rotated.shape)} -> Z-pool {tuple(z(rotated).shape)} "
           f"-> gate {tuple(AttentionGate().gate(rotated).shape)}")
 ta = TripletAttention(48)
@@ -109,10 +123,10 @@ print("output:", tuple(ta(x).shape))
 # %% [markdown]
 # ## 2 · Three broadcast gates: the cheaper exact form
 #
-# Look at what a branch computes. In the C-H branch the gate is a function of the Z-pool over H,
+# Look at what a branch computes. In the C-W branch the gate is a function of the Z-pool over H,
 # a map of shape $(C, W)$; multiplying the rotated tensor by it and rotating back is the same as
 # multiplying $\chi$ by that gate *broadcast along H*. The same holds for every branch, so
-# $$ y = \chi \odot \tfrac13\big(G_{CH}[\,C,1,W\,] + G_{CW}[\,C,H,1\,] + G_{HW}[\,1,H,W\,]\big). $$
+# $$ y = \chi \odot \tfrac13\big(G_{CW}[\,C,1,W\,] + G_{HC}[\,C,H,1\,] + G_{HW}[\,1,H,W\,]\big). $$
 # The pooled maps can be read straight off $\chi$ (max and mean over H, over W, over C): no
 # rotated copy of the input is ever made, and the input is multiplied once instead of three
 # times. `TripletAttention.forward_fast` (the default) does this; `forward_literal` keeps the
@@ -130,9 +144,9 @@ print(inspect.getsource(TripletAttention.forward_fast))
 #   `ThreeAxisZPool`, with a hand-written backward: the gradient of a mean spreads $1/n$ of the
 #   upstream gradient over the pooled axis, the gradient of a max goes to the arg-max entry, and
 #   all six are written into one tensor instead of six that autograd would add up.
-# * The product $\chi \odot \frac13(G_{CH} + G_{CW} + G_{HW})$ is another node,
+# * The product $\chi \odot \frac13(G_{CW} + G_{HC} + G_{HW})$ is another node,
 #   `MeanGateProduct`. Its backward needs $\sum_h \partial L/\partial y \odot \chi$ for
-#   $G_{CH}$ (and the same over $w$ and over $c$); it computes the sums over H and W as pooling
+#   $G_{CW}$ (and the same over $w$ and over $c$); it computes the sums over H and W as pooling
 #   windows, up to 20× faster on a CPU than `sum` over a strided axis.
 # * Each gate's $7\times7$ convolution of a 2-channel map with $R$ rows is computed as a 1-D
 #   convolution along the rows whose $2R$ input channels are the (channel, row) pairs and whose
@@ -167,14 +181,14 @@ print(f"same_conv2d equals F.conv2d: {bool(difference < 1e-4)}")
 def compare_forms(train: bool) -> tuple[float, float, float]:
     torch.manual_seed(0)
     fast = TripletAttention(48)
-    for bn in (fast.gate_ch.bn, fast.gate_cw.bn, fast.gate_hw.bn):  # non-trivial BN state
+    for bn in (fast.cw.bn, fast.hc.bn, fast.hw.bn):  # non-trivial BN state
         bn.running_mean.fill_(0.3)
         bn.running_var.fill_(2.0)
     literal = TripletAttention(48, literal=True)
     literal.load_state_dict(fast.state_dict())
     fast.train(train)
     literal.train(train)
-    x1 = torch.randn(4, 48, 15, 15, requires_grad=True)
+    x1 = torch.randn(4, 48, 15, 17, requires_grad=True)  # H != W: a swapped axis would show
     x2 = x1.detach().clone().requires_grad_(True)
     y1, y2 = fast(x1), literal(x2)
     y1.square().sum().backward()
@@ -279,18 +293,37 @@ variants = {"AlexNet": train_variant(data, P, attention=None),
 main = {name: runs[0] for name, runs in variants.items()}
 flops = {name: count_flops(run.model, P.image_size) for name, run in main.items()}
 print(compare_runs(main, flops))
+slowdown = main["AlexNet"].metrics["train_images_per_s"] / main["AlexNet-TA"].metrics["train_images_per_s"]
+display(Markdown(
+    f"Triplet Attention adds {count_params(main['AlexNet-TA'].model) - count_params(main['AlexNet'].model):,} "
+    f"parameters ({(count_params(main['AlexNet-TA'].model) / count_params(main['AlexNet'].model) - 1) * 100:.3f} %) "
+    f"and {(flops['AlexNet-TA'] / flops['AlexNet'] - 1) * 100:.1f} % FLOPs (convolutions and matrix "
+    f"products only), yet trains {slowdown:.2f}× slower per image here: the module's cost is not in "
+    f"multiply-adds but in full-size passes over the feature maps (pooling three ways, the gate "
+    f"products), which FLOP counts do not see."
+))
 
 # %%
-fig = plot_history({n: r.history for n, r in main.items()}, title=f"{P.image_size} px, seed {P.seed}")
+fig = plot_seed_curves({n: [r.history for r in runs] for n, runs in variants.items()},
+                       title=f"{P.image_size} px")
 plt.show()
+display(Markdown("\n\n".join(describe_curves(n, runs) for n, runs in variants.items())
+                 + "\n\n" + describe_epochwise("AlexNet-TA", variants["AlexNet-TA"], "AlexNet",
+                                                 variants["AlexNet"])
+                 + " Seed 000 describes Triplet Attention as converging faster; at this profile "
+                   "the curves above are what that claim has to match."))
 
 # %% [markdown]
-# **Is the difference real?** The table puts the mean over seeds beside the run-to-run spread
-# and applies Welch's t-test (two-sided, unequal variances): a difference is called significant
-# only when p < 0.05; otherwise it is within noise at this number of runs.
+# **Is the difference real?** Each seed trains both networks with the same batch order and
+# augmentation draws, so the runs pair up by seed: the difference within a pair removes the
+# part of the noise the two runs share. The table gives each variant's test accuracy over
+# seeds, then the paired difference with its 95 % interval and a paired t-test. "Significant"
+# needs at least three pairs and p < 0.05.
 
 # %%
-print(seed_table(variants, baseline="AlexNet"))
+comparison = compare_variants(variants, baseline="AlexNet")
+print(comparison.table())
+display(Markdown(describe_comparison(comparison)))
 
 # %% [markdown]
 # ## 6 · The three gates of one image
@@ -306,48 +339,99 @@ x = EvalTransform(P.image_size, data.mean, data.std)(data.test_images[index:inde
 with torch.no_grad():
     conv1_out = ta_model.features.conv1(x.to(next(ta_model.parameters()).device))
     gates = ta_model.features.attn1.gates(conv1_out)
-fig, axes = plt.subplots(1, 4, figsize=(11, 2.6))
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
 axes[0].imshow(data.test_images[index].permute(1, 2, 0), interpolation="nearest")
-axes[0].set_title(data.classes[int(data.test_labels[index])])
-panels = [("hw", "H-W gate (H × W)", gates["hw"][0, 0]),
-          ("ch", "C-H gate (C × W)", gates["ch"][0, :, 0, :]),
-          ("cw", "C-W gate (C × H)", gates["cw"][0, :, :, 0])]
-for ax, (key, title, g) in zip(axes[1:], panels):
+axes[0].set_title(f"test image: {data.classes[int(data.test_labels[index])]}", fontsize=9)
+axes[0].set_xticks([])
+axes[0].set_yticks([])
+panels = [("H-W gate: (H, W) plane", gates["hw"][0, 0], "W", "H"),
+          ("C-W gate: (C, W) plane", gates["cw"][0, :, 0, :], "W", "channel"),
+          ("C-H gate: (H, C) plane", gates["hc"][0, :, :, 0].T, "channel", "H")]
+for ax, (title, g, xlabel, ylabel) in zip(axes[1:], panels):
     im = ax.imshow(g.cpu(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_title(title, fontsize=9)
-fig.colorbar(im, ax=axes, fraction=0.02)
-for ax in axes:
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.title.set_size(9)
+fig.colorbar(im, ax=axes, fraction=0.02, label="gate value (sigmoid)")
 plt.show()
+stats = {name: (float(g.mean()), float(g.min()), float(g.max())) for name, g in
+         (("H-W", gates["hw"]), ("C-W", gates["cw"]), ("C-H", gates["hc"]))}
+display(Markdown(
+    f"The gates of the first module (after conv1, {conv1_out.shape[-1]}×{conv1_out.shape[-1]} "
+    f"maps of 48 channels) for one test image. Mean and range: "
+    + "; ".join(f"{n} gate {m:.2f} ({lo:.2f}-{hi:.2f})" for n, (m, lo, hi) in stats.items())
+    + ". The module multiplies each activation by the mean of its three gates, so a gate near "
+    "0.5 everywhere would only halve the map (which conv2's weights can undo); what carries "
+    "information is the variation across positions and channels: in the H-W panel, whether the "
+    "object's region stands out from the background; in the C-W and C-H panels, horizontal "
+    "(vertical) bands, channels that are switched up or down along one spatial axis."
+))
 
 # %% [markdown]
 # ## 7 · Predictions and GradCAM beside the baseline
 
 # %%
-fig = prediction_strip(main["AlexNet-TA"], data, fixed_test_images(data, n=18))
-plt.show()
+strip = fixed_test_images(data, n=18)
+fig = prediction_strip(main["AlexNet-TA"], data, strip)
+show_as_jpeg(fig)
+truth = [data.classes[int(c)] for c in data.test_labels[strip]]
+right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
+display(Markdown("AlexNet-TA: " + describe_strip(right["AlexNet-TA"], truth)
+                 + f" AlexNet (chapter 01, same seed): {sum(right['AlexNet'])} of 18. On 18 images a "
+                 f"difference of one or two is noise: each image is right or wrong with probability "
+                 f"close to the test accuracy."))
 
 # %%
-fig = cam_comparison(main, data, fixed_test_images(data, n=8))
-plt.show()
+cam_images = fixed_test_images(data, n=8)
+fig = cam_comparison(main, data, cam_images)
+show_as_jpeg(fig)
+maps = cam_maps(main, data, cam_images, methods=("gradcam",))
+display(Markdown(
+    "; ".join(describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())
+    + ". Triplet Attention changes the features conv5 computes, so its maps differ from the "
+    "baseline's even where both networks are right; whether they are *better* explanations "
+    "cannot be read off eight images — chapter 08 measures map quality over hundreds."
+))
 
 # %% [markdown]
 # ## 8 · Results
 #
 # The seed (000) reported 82.42 % → 87.77 % at 224 px after 50 epochs (official CIFAR-10, one run
-# each), and 562 → 544 images/s at inference. Our rows:
+# each, best epoch on the test set), and 562 → 544 images/s at inference. On an H100 (README,
+# `paper` profile, one seed) AlexNet-TA stood at 82.33 % after 21 of 50 epochs, when the two
+# plain AlexNet runs stood at 72.45 % and 71.96 %: a lead of about ten points at equal epochs,
+# from one TA run, so far without an interval. Our rows at this profile:
 
 # %%
 for run in variants["AlexNet-TA"]:
     print(report(run, "02_triplet_attention"))
 
 # %% [markdown]
+# ## Summary
+#
+# - Triplet Attention gates every activation by the mean of three gates, each computed from a
+#   two-map Z-pool over one axis and a 7×7 convolution: 300 parameters per module at any width.
+#   Its branches are named by the plane the convolution sees: (H, C), (C, W), (H, W).
+# - Rotating, gating and rotating back equals multiplying by broadcast gates: the library's fast
+#   form, checked equal to the literal one in outputs and gradients.
+# - The Paddle port's BatchNorm momentum makes its running statistics follow the last batch.
+
+# %%
+d = comparison.differences["AlexNet-TA"]
+display(Markdown(
+    f"- **At this profile** ({P.image_size} px, {P.epochs} epochs, {len(data.train_labels):,} "
+    f"training images, {d.n_pairs} seed pairs, {data_source(main['AlexNet'])}): {d.sentence()}. "
+    f"It costs {slowdown:.2f}× the training time per image on this machine. "
+    + ("The seed's +5.35 points (224 px, 50 epochs, one run each) is not reproduced at this "
+       "profile; the GPU run of README points the same way as the seed at 224 px." if not d.significant
+       else "The direction agrees with the seed's +5.35 points at 224 px and 50 epochs.")
+))
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Train without the H-W branch: `train_variant(data, P, "triplet", model_kwargs={"attention_kwargs":
-#    {"no_spatial": True}})`. How much of the
-#    effect comes from the spatial branch?
+#    {"no_spatial": True}})` and compare it with `compare_variants`. How much of the effect comes
+#    from the spatial branch, and is the difference larger than the interval?
 # 2. Replace Z-pool by the mean alone. Does the equivalence of the two forms still hold? (It should:
 #    why?)
 # 3. Change the gate's kernel to 3. How many parameters per module now?
