@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .attention.same_conv import plain_convolutions
+from .attention._fast import plain_forms
 from .device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
 
 
@@ -27,13 +27,14 @@ def count_flops(model: nn.Module, image_size: int, channels: int = 3) -> int:
 
     FlopCounterMode counts a multiply-add as two FLOPs, and only matrix products and
     convolutions; papers that quote "FLOPs" usually mean multiply-adds (half this number).
-    The gates' convolutions are counted in their plain k x k form (see ``plain_convolutions``).
+    Modules with a CPU fast path are counted in their plain form (the papers' k x k gate
+    convolutions, not the banded form that also multiplies the band's zeros).
     """
     was_training = model.training
     model.eval()
     x = torch.zeros(1, channels, image_size, image_size, device=next(model.parameters()).device)
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad(), plain_convolutions():
+    with counter, torch.no_grad(), plain_forms(model):
         model(x)
     model.train(was_training)
     return counter.get_total_flops()

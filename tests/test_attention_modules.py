@@ -12,17 +12,23 @@ from torch import nn
 from course_lib.attention import (
     CBAM,
     ChannelAttention,
-    MeanGateProduct,
     SimAM,
     SpatialAttention,
     SqueezeExcite,
-    ThreeAxisZPool,
     TripletAttention,
     ZPool,
     create_attention,
     list_attention,
 )
-from course_lib.attention.same_conv import row_band_kernel, same_conv2d
+from course_lib.attention._fast import (
+    MeanGateProduct,
+    ThreeAxisZPool,
+    plain_forms,
+    row_band_kernel,
+    same_conv2d,
+    spatial_gate,
+    triplet_gates,
+)
 from course_lib.attention.simam import (
     closed_form_solution,
     energy,
@@ -138,7 +144,7 @@ def test_triplet_literal_and_fast_forms_agree(train, layout):
     fast = TripletAttention(12)
     _randomise_bn(fast)
     literal = copy.deepcopy(fast)
-    literal.literal = True
+    literal.fast = False
     fast.train(train)
     literal.train(train)
 
@@ -393,3 +399,27 @@ def test_simam_exact_inverse_energy_is_the_leave_one_out_closed_form():
         others = torch.cat([flat[:k], flat[k + 1 :]])
         e = closed_form_solution(flat[k], others, 1e-4)[2]
         torch.testing.assert_close(exact[b, c, i, j], 1 / e)
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 5, 9), (2, 6, 9, 5), (2, 6, 7, 7)])
+def test_fast_gates_equal_the_plain_ones(shape):
+    """The private fast path gives the teaching classes' gates: TA's three (tall, wide and square
+    maps, so the transposed path is taken) and CBAM's spatial gate."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape)
+    ta = TripletAttention(shape[1]).train()
+    plain, fast = ta.gates(x), triplet_gates(ta, x)
+    assert plain.keys() == fast.keys()
+    for key in plain:
+        torch.testing.assert_close(fast[key], plain[key], atol=1e-5, rtol=1e-5)
+    spatial = SpatialAttention().eval()
+    spatial.fast = False
+    torch.testing.assert_close(spatial_gate(spatial, x), spatial.gate(x), atol=1e-5, rtol=1e-5)
+
+
+def test_plain_forms_switches_every_fast_module_and_restores_it():
+    model = nn.Sequential(TripletAttention(4), CBAM(16), TripletAttention(4, fast=False))
+    before = [getattr(m, "fast", None) for m in model.modules()]
+    with plain_forms(model):
+        assert not any(getattr(m, "fast", False) for m in model.modules())
+    assert [getattr(m, "fast", None) for m in model.modules()] == before

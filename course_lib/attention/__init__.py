@@ -6,7 +6,7 @@ from .registry import ATTENTION, create_attention, list_attention, register_atte
 from .se import SqueezeExcite
 from .self_attention import SelfAttention
 from .simam import SimAM
-from .triplet import AttentionGate, MeanGateProduct, ThreeAxisZPool, TripletAttention, ZPool
+from .triplet import AttentionGate, TripletAttention, ZPool
 
 __all__ = [
     "ATTENTION",
@@ -20,8 +20,6 @@ __all__ = [
     "SimAM",
     "SpatialAttention",
     "SqueezeExcite",
-    "MeanGateProduct",
-    "ThreeAxisZPool",
     "TripletAttention",
     "ZPool",
     "create_attention",

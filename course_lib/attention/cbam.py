@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _fast
 from .registry import register_attention
-from .same_conv import pooled_map_conv, same_conv2d
 from .se import se_hidden_channels
+from .triplet import pooled_map_conv
 
 __all__ = ["CBAM", "ChannelAttention", "SpatialAttention"]
 
@@ -73,16 +74,19 @@ class SpatialAttention(nn.Module):
     puts a BatchNorm after the bias-free conv. We follow the code.
     """
 
-    def __init__(self, kernel_size: int = 7):
+    def __init__(self, kernel_size: int = 7, fast: bool = True):
         super().__init__()
+        self.fast = fast  # the banded convolution of attention._fast: same numbers, faster
         self.conv = pooled_map_conv(kernel_size)
         # PyTorch momentum convention (0.01 here is Paddle's 0.99); see triplet.AttentionGate.
         self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=0.01)
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """M_s(F) of Eq. 3, shape (B, 1, H, W)."""
+        if self.fast:
+            return _fast.spatial_gate(self, x)
         pooled = torch.stack([x.amax(dim=1), x.mean(dim=1)], dim=1)  # channel max, mean
-        return torch.sigmoid(self.bn(same_conv2d(pooled, self.conv.weight)))  # = self.conv(pooled)
+        return torch.sigmoid(self.bn(self.conv(pooled)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)

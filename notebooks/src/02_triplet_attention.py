@@ -46,14 +46,15 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
-from course_lib.attention import (
-    AttentionGate,
+from course_lib.attention import AttentionGate, TripletAttention, ZPool
+from course_lib.attention._fast import (
     MeanGateProduct,
     ThreeAxisZPool,
-    TripletAttention,
-    ZPool,
+    row_band_kernel,
+    same_conv2d,
+    triplet_forward,
+    triplet_gates,
 )
-from course_lib.attention.same_conv import row_band_kernel, same_conv2d
 from course_lib.chapter import (
     cam_comparison,
     cam_maps,
@@ -129,13 +130,16 @@ print("output:", tuple(ta(x).shape))
 # $$ y = \chi \odot \tfrac13\big(G_{CW}[\,C,1,W\,] + G_{HC}[\,C,H,1\,] + G_{HW}[\,1,H,W\,]\big). $$
 # The pooled maps can be read straight off $\chi$ (max and mean over H, over W, over C): no
 # rotated copy of the input is ever made, and the input is multiplied once instead of three
-# times. `TripletAttention.forward_fast` (the default) does this; `forward_literal` keeps the
-# official rotate-gate-rotate for teaching. The code of both:
+# times. The teaching class `TripletAttention` keeps the official rotate-gate-rotate
+# (`forward_literal`) and reads the broadcast gates off it (`gates`); the default forward
+# (`fast=True`) calls the library's private fast path, `course_lib.attention._fast`, which
+# computes the same gates from pooled maps read straight off $\chi$. The code of both:
 
 # %%
 print(inspect.getsource(TripletAttention.forward_literal))
-print(inspect.getsource(TripletAttention.pooled_maps))
-print(inspect.getsource(TripletAttention.forward_fast))
+print(inspect.getsource(TripletAttention.gates))
+print(inspect.getsource(triplet_gates))
+print(inspect.getsource(triplet_forward))
 
 # %% [markdown]
 # Three more pieces of bookkeeping make the fast form fast on a CPU without changing a formula.
@@ -184,7 +188,7 @@ def compare_forms(train: bool) -> tuple[float, float, float]:
     for bn in (fast.cw.bn, fast.hc.bn, fast.hw.bn):  # non-trivial BN state
         bn.running_mean.fill_(0.3)
         bn.running_var.fill_(2.0)
-    literal = TripletAttention(48, literal=True)
+    literal = TripletAttention(48, fast=False)
     literal.load_state_dict(fast.state_dict())
     fast.train(train)
     literal.train(train)
@@ -219,7 +223,7 @@ def step_time(module, x, repeats=5) -> float:
     return min(times)
 
 x = torch.randn(32, 48, 56, 56)  # conv1 at 224 px, batch 32
-literal_s = step_time(TripletAttention(48, literal=True), x)
+literal_s = step_time(TripletAttention(48, fast=False), x)
 fast_s = step_time(TripletAttention(48), x)
 print(f"{device_name()}: literal {literal_s * 1e3:.0f} ms, fast {fast_s * 1e3:.0f} ms, "
       f"speed-up {literal_s / fast_s:.1f}x (best of 5)")
