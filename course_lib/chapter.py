@@ -46,10 +46,12 @@ def train_variant(
     model: str = "alexnet",
     model_kwargs: dict | None = None,
     progress: bool = True,
+    load_only: bool = False,
     **config_overrides,
 ) -> list[Run]:
     """Train (or load) ``model`` with ``attention`` once per seed; the first run is the profile's
-    main seed (the one whose curves, predictions and CAMs a chapter shows)."""
+    main seed (the one whose curves, predictions and CAMs a chapter shows). With ``load_only``
+    only the finished runs are returned (possibly none) and nothing is trained."""
     seeds = list(seeds or profile.seeds)
     if profile.seed in seeds:
         seeds.remove(profile.seed)
@@ -57,17 +59,18 @@ def train_variant(
     runs = []
     for seed in seeds:
         config = TrainConfig.from_profile(profile, seed=seed, **config_overrides)
-        runs.append(
-            train_or_load(
-                model,
-                data,
-                config,
-                attention,
-                model_kwargs=model_kwargs,
-                profile=profile.name,
-                progress=progress,
-            )
+        run = train_or_load(
+            model,
+            data,
+            config,
+            attention,
+            model_kwargs=model_kwargs,
+            profile=profile.name,
+            progress=progress,
+            load_only=load_only,
         )
+        if run is not None:
+            runs.append(run)
     return runs
 
 

@@ -155,3 +155,16 @@ def test_precision_auto_is_bf16_only_where_native_and_names_the_run(cifar_small,
     auto = train_or_load("alexnet", cifar_small, config, progress=False, runs_root=tmp_path,
                          device="cpu")  # fmt: skip
     assert auto.run_dir == runs[resolve_precision("auto", "cpu")].run_dir, "auto loads that run"
+
+
+def test_load_only_never_trains(cifar_small, tmp_path):
+    config = CONFIG.replace(epochs=1)
+    assert train_or_load("alexnet", cifar_small, config, runs_root=tmp_path, progress=False,
+                         load_only=True) is None  # fmt: skip
+    assert not list(tmp_path.iterdir()), "nothing was created"
+    run = train_or_load("alexnet", cifar_small, config, runs_root=tmp_path, progress=False)
+    again = train_or_load("alexnet", cifar_small, config, runs_root=tmp_path, progress=False,
+                          load_only=True)  # fmt: skip
+    assert again is not None and again.run_dir == run.run_dir
+    assert again.metrics["accuracy"] == run.metrics["accuracy"]
+    assert run.metrics["selection_split"] == ("val" if cifar_small.has_val else "test")

@@ -123,11 +123,13 @@ def train_or_load(
     progress: bool = True,
     runs_root: str | Path | None = None,
     compile: bool | str = False,
-) -> Run:
+    load_only: bool = False,
+) -> Run | None:
     """Build ``model_name`` (with ``attention``), train it with ``config``, or load the run.
 
     An interrupted run resumes from its last finished epoch. A run folder is locked while it
-    trains: a second identical training stops with :class:`RunLockedError`.
+    trains: a second identical training stops with :class:`RunLockedError`. With
+    ``load_only`` a run that has not finished is not trained: the result is None.
     """
     device = pick_device(device)
     # the run records the precision it trains in: "auto" would name different runs alike
@@ -169,6 +171,8 @@ def train_or_load(
         except CheckpointError as err:
             _set_aside(run_dir, str(err))
             model = fresh_model()  # a failed load_state_dict may have copied some tensors
+    if load_only:
+        return None
 
     make_folder(run_dir)
     with run_lock(run_dir) if is_main() else nullcontext(), _removed_on_failure(run_dir):
