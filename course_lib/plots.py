@@ -56,26 +56,9 @@ def plot_class_grid(data: ImageDataset, per_class: int = 8, seed: int = 0):
     return fig
 
 
-def plot_history(histories: Mapping[str, object], title: str | None = None, figsize=(12, 3.2)):
-    """Training loss per logged step, then loss and accuracy per epoch, runs on the same axes."""
-    fig, (ax_step, ax_loss, ax_acc) = plt.subplots(1, 3, figsize=figsize)
-    for i, (name, h) in enumerate(histories.items()):
-        color = f"C{i}"
-        ax_step.plot(h.step, h.step_loss, color=color, lw=0.8, label=name)
-        ax_loss.plot(h.epoch, h.train_loss, color=color, ls="--", label=f"{name} train")
-        ax_loss.plot(h.epoch, h.val_loss, color=color, label=f"{name} val")
-        ax_acc.plot(h.epoch, h.train_acc, color=color, ls="--", label=f"{name} train")
-        ax_acc.plot(h.epoch, h.val_acc, color=color, marker="o", ms=3, label=f"{name} val")
-    ax_step.set(xlabel="step", ylabel="training loss", title="loss every logged step")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss per epoch")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy per epoch")
-    for ax in (ax_step, ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+def plot_history(histories: Mapping[str, object], title: str | None = None):
+    """Learning curves of single runs, one per name: :func:`plot_seed_curves` with n = 1."""
+    return plot_seed_curves({name: [h] for name, h in histories.items()}, title)
 
 
 def plot_seed_curves(
@@ -109,8 +92,9 @@ def plot_seed_curves(
     for ax in (ax_step, ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle((title + "; " if title else "") + "lines: mean over seeds, bands: min to max",
-                 fontsize=9)  # fmt: skip
+    several = any(len(h) > 1 for h in variants.values())
+    note = "lines: mean over seeds, bands: min to max" if several else ""
+    fig.suptitle("; ".join(t for t in (title, note) if t), fontsize=9)
     fig.tight_layout()
     return fig
 

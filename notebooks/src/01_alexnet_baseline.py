@@ -58,14 +58,7 @@ from course_lib.models import (
     build_model,
 )
 from course_lib.plots import plot_confusion, plot_seed_curves, show_as_jpeg
-from course_lib.reading import (
-    describe_cam_peaks,
-    describe_confusion,
-    describe_curves,
-    describe_seeds,
-    describe_strip,
-    pct,
-)
+from course_lib import reading as read
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
           seeds=seeds)
@@ -204,7 +197,7 @@ print(compare_runs({"AlexNet": baseline}, flops))
 fig = plot_seed_curves({"AlexNet": [r.history for r in runs]},
                        title=f"AlexNet, {P.image_size} px, {len(runs)} seeds")
 plt.show()
-display(Markdown(describe_curves("AlexNet", runs)))
+display(Markdown(read.describe_curves("AlexNet", runs)))
 
 # %% [markdown]
 # The three panels: the training loss every few steps (noisy: each point is a few batches of
@@ -224,7 +217,7 @@ display(Markdown(describe_curves("AlexNet", runs)))
 # %%
 seeds_cmp = compare_variants({"AlexNet": runs})
 print(seeds_cmp.table())
-display(Markdown(describe_seeds("AlexNet", runs)))
+display(Markdown(read.describe_seeds("AlexNet", runs)))
 
 # %% [markdown]
 # **Why "best of 50 epochs on the test set" is optimistic.** The seeds evaluate on the test
@@ -264,8 +257,8 @@ fig = prediction_strip(baseline, data, strip)
 show_as_jpeg(fig)
 strip_preds = predicted_classes(baseline, data, strip)
 strip_correct = (strip_preds == data.test_labels[strip]).tolist()
-display(Markdown(describe_strip(strip_correct, [data.classes[int(c)] for c in data.test_labels[strip]])
-                 + f" At {pct(baseline.metrics['accuracy'])} test accuracy about "
+display(Markdown(read.describe_strip(strip_correct, [data.classes[int(c)] for c in data.test_labels[strip]])
+                 + f" At {read.pct(baseline.metrics['accuracy'])} test accuracy about "
                  f"{round(18 * baseline.metrics['accuracy'])} of 18 are expected right."))
 
 # %%
@@ -273,7 +266,7 @@ fig = plot_confusion(baseline.metrics["confusion_matrix"], data.classes,
                      title=f"AlexNet seed {baseline.metrics['seed']}, test accuracy "
                            f"{baseline.metrics['accuracy']:.3f}")
 plt.show()
-display(Markdown(describe_confusion(baseline.metrics, data.classes)
+display(Markdown(read.describe_confusion(baseline.metrics, data.classes)
                  + " Rows are true classes, columns predictions, each row sums to 1."))
 
 # %% [markdown]
@@ -293,7 +286,7 @@ fig = cam_comparison({"AlexNet": baseline}, data, cam_images)
 show_as_jpeg(fig)
 maps = cam_maps({"AlexNet": baseline}, data, cam_images)
 display(Markdown(
-    "; ".join(describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())
+    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())
     + f". A map's peak in the central half is what an object-centred dataset leads one to expect;"
     f" a peak at the border is often background (sky, water, road) that correlates with the "
     f"class — a shortcut rather than the object. On a {conv5_side}×{conv5_side} grid a map has "

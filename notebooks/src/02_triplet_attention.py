@@ -73,15 +73,7 @@ from course_lib.device import device_name
 from course_lib.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
 from course_lib.plots import plot_seed_curves, show_as_jpeg
-from course_lib.reading import (
-    data_source,
-    describe_cam_peaks,
-    describe_comparison,
-    describe_curves,
-    describe_epochwise,
-    describe_strip,
-    pct,
-)
+from course_lib import reading as read
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
           seeds=seeds)
@@ -311,8 +303,8 @@ display(Markdown(
 fig = plot_seed_curves({n: [r.history for r in runs] for n, runs in variants.items()},
                        title=f"{P.image_size} px")
 plt.show()
-display(Markdown("\n\n".join(describe_curves(n, runs) for n, runs in variants.items())
-                 + "\n\n" + describe_epochwise("AlexNet-TA", variants["AlexNet-TA"], "AlexNet",
+display(Markdown("\n\n".join(read.describe_curves(n, runs) for n, runs in variants.items())
+                 + "\n\n" + read.describe_epochwise("AlexNet-TA", variants["AlexNet-TA"], "AlexNet",
                                                  variants["AlexNet"])
                  + " Seed 000 describes Triplet Attention as converging faster; at this profile "
                    "the curves above are what that claim has to match."))
@@ -327,7 +319,7 @@ display(Markdown("\n\n".join(describe_curves(n, runs) for n, runs in variants.it
 # %%
 comparison = compare_variants(variants, baseline="AlexNet")
 print(comparison.table())
-display(Markdown(describe_comparison(comparison)))
+display(Markdown(read.describe_comparison(comparison)))
 
 # %% [markdown]
 # ## 6 · The three gates of one image
@@ -379,7 +371,7 @@ fig = prediction_strip(main["AlexNet-TA"], data, strip)
 show_as_jpeg(fig)
 truth = [data.classes[int(c)] for c in data.test_labels[strip]]
 right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
-display(Markdown("AlexNet-TA: " + describe_strip(right["AlexNet-TA"], truth)
+display(Markdown("AlexNet-TA: " + read.describe_strip(right["AlexNet-TA"], truth)
                  + f" AlexNet (chapter 01, same seed): {sum(right['AlexNet'])} of 18. On 18 images a "
                  f"difference of one or two is noise: each image is right or wrong with probability "
                  f"close to the test accuracy."))
@@ -390,7 +382,7 @@ fig = cam_comparison(main, data, cam_images)
 show_as_jpeg(fig)
 maps = cam_maps(main, data, cam_images, methods=("gradcam",))
 display(Markdown(
-    "; ".join(describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())
+    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())
     + ". Triplet Attention changes the features conv5 computes, so its maps differ from the "
     "baseline's even where both networks are right; whether they are *better* explanations "
     "cannot be read off eight images — chapter 08 measures map quality over hundreds."
@@ -423,7 +415,7 @@ for run in variants["AlexNet-TA"]:
 d = comparison.differences["AlexNet-TA"]
 display(Markdown(
     f"- **At this profile** ({P.image_size} px, {P.epochs} epochs, {len(data.train_labels):,} "
-    f"training images, {d.n_pairs} seed pairs, {data_source(main['AlexNet'])}): {d.sentence()}. "
+    f"training images, {d.n_pairs} seed pairs, {read.data_source(main['AlexNet'])}): {d.sentence()}. "
     f"It costs {slowdown:.2f}× the training time per image on this machine. "
     + ("The seed's +5.35 points (224 px, 50 epochs, one run each) is not reproduced at this "
        "profile; the GPU run of README points the same way as the seed at 224 px." if not d.significant

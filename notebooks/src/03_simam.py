@@ -68,14 +68,7 @@ from course_lib.data import EvalTransform
 from course_lib.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
 from course_lib.plots import plot_seed_curves, show_as_jpeg
-from course_lib.reading import (
-    data_source,
-    describe_cam_peaks,
-    describe_comparison,
-    describe_curves,
-    describe_epochwise,
-    describe_strip,
-)
+from course_lib import reading as read
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
           seeds=seeds)
@@ -263,8 +256,8 @@ print(compare_runs(main, flops))
 fig = plot_seed_curves({n: [r.history for r in runs] for n, runs in variants.items()},
                        title=f"{P.image_size} px")
 plt.show()
-display(Markdown("\n\n".join(describe_curves(n, runs) for n, runs in variants.items())
-                 + "\n\n" + describe_epochwise("AlexNet-SimAM", variants["AlexNet-SimAM"],
+display(Markdown("\n\n".join(read.describe_curves(n, runs) for n, runs in variants.items())
+                 + "\n\n" + read.describe_epochwise("AlexNet-SimAM", variants["AlexNet-SimAM"],
                                                  "AlexNet", variants["AlexNet"])))
 
 # %% [markdown]
@@ -276,7 +269,7 @@ display(Markdown("\n\n".join(describe_curves(n, runs) for n, runs in variants.it
 # %%
 comparison = compare_variants(variants, baseline="AlexNet")
 print(comparison.table())
-display(Markdown(describe_comparison(comparison)))
+display(Markdown(read.describe_comparison(comparison)))
 
 # %% [markdown]
 # ## 8 · Predictions and GradCAM beside the baseline
@@ -287,7 +280,7 @@ fig = prediction_strip(main["AlexNet-SimAM"], data, strip)
 show_as_jpeg(fig)
 truth = [data.classes[int(c)] for c in data.test_labels[strip]]
 right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
-display(Markdown("AlexNet-SimAM: " + describe_strip(right["AlexNet-SimAM"], truth)
+display(Markdown("AlexNet-SimAM: " + read.describe_strip(right["AlexNet-SimAM"], truth)
                  + f" AlexNet (same seed): {sum(right['AlexNet'])} of 18."))
 
 # %%
@@ -296,7 +289,7 @@ fig = cam_comparison(main, data, cam_images)
 show_as_jpeg(fig)
 cams = cam_maps(main, data, cam_images, methods=("gradcam",))
 display(Markdown(
-    "; ".join(describe_cam_peaks(name.replace("\n", " "), m) for name, m in cams.items())
+    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in cams.items())
     + ". SimAM has no parameters: it reweights activations by how much each stands out in its "
     "channel, so its maps follow the baseline's where the same features fire, and differ where "
     "the rescaling changed which features the later layers learned to use."
@@ -322,7 +315,7 @@ for run in variants["AlexNet-SimAM"]:
 d = comparison.differences["AlexNet-SimAM"]
 display(Markdown(
     f"- **At this profile** ({P.image_size} px, {P.epochs} epochs, {len(data.train_labels):,} "
-    f"training images, λ = {lam:g}, {data_source(main['AlexNet'])}): {d.sentence()}. Seed 001's "
+    f"training images, λ = {lam:g}, {read.data_source(main['AlexNet'])}): {d.sentence()}. Seed 001's "
     f"+0.07 points from one run each could not have been told apart from noise either."
 ))
 

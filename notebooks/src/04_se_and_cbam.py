@@ -62,14 +62,7 @@ from course_lib.chapter import (
 from course_lib.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.plots import plot_seed_curves, show_as_jpeg
-from course_lib.reading import (
-    data_source,
-    describe_cam_peaks,
-    describe_comparison,
-    describe_curves,
-    describe_strip,
-    pct,
-)
+from course_lib import reading as read
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
           seeds=seeds)
@@ -179,7 +172,7 @@ print(compare_runs(main, flops))
 focus = ("AlexNet", "AlexNet-SE", "AlexNet-CBAM")
 fig = plot_seed_curves({n: [r.history for r in variants[n]] for n in focus}, title=f"{P.image_size} px")
 plt.show()
-display(Markdown("\n\n".join(describe_curves(n, variants[n]) for n in focus)))
+display(Markdown("\n\n".join(read.describe_curves(n, variants[n]) for n in focus)))
 
 # %% [markdown]
 # **All five, over seeds.** Every variant against the baseline, paired by seed: the difference,
@@ -189,7 +182,7 @@ display(Markdown("\n\n".join(describe_curves(n, variants[n]) for n in focus)))
 # %%
 comparison = compare_variants(variants, baseline="AlexNet")
 print(comparison.table())
-display(Markdown(describe_comparison(comparison)))
+display(Markdown(read.describe_comparison(comparison)))
 
 # %%
 names = list(variants)
@@ -226,7 +219,7 @@ fig = prediction_strip(main["AlexNet-CBAM"], data, strip)
 show_as_jpeg(fig)
 truth = [data.classes[int(c)] for c in data.test_labels[strip]]
 right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
-display(Markdown("AlexNet-CBAM: " + describe_strip(right["AlexNet-CBAM"], truth) + " Right out of 18 "
+display(Markdown("AlexNet-CBAM: " + read.describe_strip(right["AlexNet-CBAM"], truth) + " Right out of 18 "
                  "for the others (same seed): "
                  + ", ".join(f"{n} {sum(v)}" for n, v in right.items() if n != "AlexNet-CBAM") + "."))
 
@@ -238,7 +231,7 @@ cams = cam_maps({n: main[n] for n in focus}, data, cam_images, methods=("gradcam
 flat = {name.split("\n")[0]: [float(m.max() - m.min()) for m in maps] for name, maps in cams.items()}
 blank = {n: sum(r < 0.05 for r in v) for n, v in flat.items()}
 display(Markdown(
-    "; ".join(describe_cam_peaks(name.replace("\n", " "), m) for name, m in cams.items())
+    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in cams.items())
     + ". Maps that are blank (almost constant: "
     + ", ".join(f"{n} {b} of {len(flat[n])}" for n, b in blank.items())
     + ") arise when no conv5 channel has a positive gradient-weighted activation for the true "
@@ -270,7 +263,7 @@ speed = {n: main["AlexNet"].metrics["train_images_per_s"] / r.metrics["train_ima
          for n, r in main.items() if n != "AlexNet"}
 display(Markdown(
     f"**At this profile** ({P.image_size} px, {P.epochs} epochs, {len(data.train_labels):,} training "
-    f"images, {data_source(main['AlexNet'])}):\n\n" + "\n".join(lines) + "\n\n"
+    f"images, {read.data_source(main['AlexNet'])}):\n\n" + "\n".join(lines) + "\n\n"
     + (f"Differences that survive the correction: {', '.join(significant)}. " if significant else
        "No difference survives the Holm correction: at this profile none of the four modules can "
        "be told apart from the baseline. ")
