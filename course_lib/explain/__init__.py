@@ -1,21 +1,46 @@
-"""Explanations: GradCAM / GradCAM++ (library and from scratch), map quality, LIME."""
+"""Explanations: GradCAM / GradCAM++ (library and from scratch), map quality per image with
+baseline maps, the randomisation sanity check, LIME with superpixels, and agreement of maps."""
 
+from .agreement import region_agreement, region_means
+from .baselines import blob_maps, centre_blob, random_maps
 from .cam import CAM_METHODS, compute_cam, overlay, plot_cam_grid
 from .from_scratch import ScratchCAM, ScratchGradCAM, ScratchGradCAMPlusPlus
-from .lime import grid_segments, lime_explanation
-from .quality import cam_quality
+from .lime import SEED_002, grid_segments, lime_explanation, superpixel_segments
+from .quality import cam_quality, road_scores
+from .sanity import (
+    alexnet_cascade,
+    cascading_randomisation,
+    gradcam_explainer,
+    randomise_layers,
+    spearman,
+    spearman_per_image,
+)
 from .target_layers import target_layer
 
 __all__ = [
     "CAM_METHODS",
+    "SEED_002",
     "ScratchCAM",
     "ScratchGradCAM",
     "ScratchGradCAMPlusPlus",
+    "alexnet_cascade",
+    "blob_maps",
     "cam_quality",
+    "cascading_randomisation",
+    "centre_blob",
     "compute_cam",
+    "gradcam_explainer",
     "grid_segments",
     "lime_explanation",
     "overlay",
     "plot_cam_grid",
+    "random_maps",
+    "randomise_layers",
+    "region_agreement",
+    "region_means",
+    "road_scores",
+    "spearman",
+    "spearman_per_image",
+    "superpixel_segments",
     "target_layer",
 ]
