@@ -77,6 +77,7 @@ from course_lib.explain import (
     target_layer,
 )
 from course_lib.models import alexnet_feature_sizes
+from course_lib.plots import show_as_jpeg
 from course_lib.profiles import PROFILES
 from course_lib.stats import compare_to_baseline, format_p, summarize
 from course_lib.train import predict
@@ -169,7 +170,7 @@ display(Markdown(
 # %%
 data = load_course_data(P)
 names = {"AlexNet": None, "AlexNet-TA": "triplet", "AlexNet-SimAM": "simam", "AlexNet-SE": "se",
-         "AlexNet-CBAM": "cbam", "AlexNet-PSA": "psa"}
+         "AlexNet-CBAM": "cbam"}  # chapters 01-04's runs (seed 42); PSA's are chapter 05's
 runs = {name: train_variant(data, P, attention=att, seeds=[P.seed])[0] for name, att in names.items()}
 images = fixed_test_images(data, n=n_images)
 transform = EvalTransform(P.image_size, data.mean, data.std)
@@ -212,7 +213,7 @@ for name, run in runs.items():
         maps[f"{name}\n{label}"] = compute_cam(run.model, inputs, method, classes)
 fig = plot_cam_grid(data.test_images[images], maps, [data.classes[c] for c in classes], cell=1.0,
                     predictions=predicted, correct=correct)
-plt.show()
+show_as_jpeg(fig)
 
 # %% [markdown]
 # CIFAR-10 has no object boxes, so "the map sits on the object" cannot be checked exactly. A
@@ -265,7 +266,7 @@ depth_maps = {
 }
 fig = plot_cam_grid(data.test_images[images], depth_maps, [data.classes[c] for c in classes],
                     cell=1.0)
-plt.show()
+show_as_jpeg(fig)
 depth_rho = spearman_per_image(*depth_maps.values())
 display(Markdown(
     f"Spearman correlation between the relu2 and relu5 maps of the same image: "
@@ -495,7 +496,7 @@ for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
 fig.tight_layout()
-plt.show()
+show_as_jpeg(fig)
 
 # %% [markdown]
 # ### Do LIME and GradCAM agree?
