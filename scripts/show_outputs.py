@@ -21,6 +21,11 @@ for i, cell in enumerate(nb.cells):
             path = folder / f"{notebook.stem}_{figure}.png"
             path.write_bytes(base64.b64decode(out.data["image/png"]))
             print(f"[{i} figure] {path} ({path.stat().st_size // 1024} KB)")
+        elif "image/jpeg" in out.get("data", {}):
+            figure += 1
+            path = folder / f"{notebook.stem}_{figure}.jpg"
+            path.write_bytes(base64.b64decode(out.data["image/jpeg"]))
+            print(f"[{i} figure] {path} ({path.stat().st_size // 1024} KB)")
         elif "text/markdown" in out.get("data", {}):
             print(f"[{i} markdown] {out.data['text/markdown'][:1500]}")
         elif "text/plain" in out.get("data", {}):

@@ -2,7 +2,13 @@
 
 from .cbam import CBAM, ChannelAttention, SpatialAttention
 from .psa import PSAAttention, PSAModule, SEWeight
-from .registry import ATTENTION, create_attention, list_attention, register_attention
+from .registry import (
+    ATTENTION,
+    attention_key,
+    create_attention,
+    list_attention,
+    register_attention,
+)
 from .se import SqueezeExcite
 from .self_attention import SelfAttention
 from .simam import SimAM
@@ -22,6 +28,7 @@ __all__ = [
     "SqueezeExcite",
     "TripletAttention",
     "ZPool",
+    "attention_key",
     "create_attention",
     "list_attention",
     "register_attention",

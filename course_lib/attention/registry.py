@@ -23,11 +23,17 @@ def _identity(channels: int) -> nn.Module:
     return nn.Identity()
 
 
+def attention_key(name: str | None) -> str | None:
+    """The one spelling of "no attention" is None; any other name is lower-cased."""
+    if name is None or name.strip().lower() in ("", "none"):
+        return None
+    return name.strip().lower()
+
+
 def create_attention(name: str | None, channels: int, **kwargs) -> nn.Module:
     """The attention module called ``name`` for a feature map of ``channels`` channels."""
-    if name is None:
-        name = "none"
-    return mark_attention(ATTENTION.get(name)(channels, **kwargs), name.lower())
+    key = attention_key(name) or "none"
+    return mark_attention(ATTENTION.get(key)(channels, **kwargs), key)
 
 
 def list_attention() -> list[str]:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..attention import create_attention
+from ..attention import attention_key, create_attention
 from .registry import register_model
 
 # (out_channels, kernel, stride, padding, pool after?)
@@ -104,12 +104,13 @@ class AlexNet(nn.Module):
                 f"nothing of a {image_size} px input); resize the data to {minimum} px or more"
             )
         self.image_size = image_size
+        attention = attention_key(attention)
         self.attention = attention or "none"
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         in_channels = 3
         for i, (out_channels, kernel, stride, padding, pool) in enumerate(ALEXNET_CONVS, 1):
             layers[f"conv{i}"] = nn.Conv2d(in_channels, out_channels, kernel, stride, padding)
-            if attention and attention != "none":
+            if attention:
                 layers[f"attn{i}"] = create_attention(
                     attention, out_channels, **(attention_kwargs or {})
                 )

@@ -9,6 +9,7 @@ import inspect
 
 from torch import nn
 
+from ..attention.registry import attention_key
 from ..registry import Registry
 
 MODELS = Registry("model")
@@ -34,6 +35,8 @@ def build_model(name: str, **kwargs) -> nn.Module:
         else:
             values[key] = value
     plain = {k: v for k, v in values.items() if _plain(v)}
+    if "attention" in plain:  # "none", "None" and None name the same model
+        plain["attention"] = attention_key(plain["attention"])
     model.spec = {"name": name.lower(), **plain}
     return model
 
@@ -41,7 +44,7 @@ def build_model(name: str, **kwargs) -> nn.Module:
 def reject_attention(model_name: str, attention: str | None) -> None:
     """A clear error for a model with attention built in (EPSANet, MogaNet, ...) that is given
     an attention module by name."""
-    if attention not in (None, "none"):
+    if attention_key(attention) is not None:
         raise ValueError(
             f"{model_name} has its own attention built in and takes attention=None, got "
             f"{attention!r}; to try an attention module by name, use "

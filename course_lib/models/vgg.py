@@ -39,7 +39,7 @@ import torch
 import torchvision
 from torch import nn
 
-from ..attention import create_attention
+from ..attention import attention_key, create_attention
 from .registry import register_model
 
 VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"  # torchvision's VGG16_Weights.IMAGENET1K_V1
@@ -165,7 +165,8 @@ def vgg16(
             f"VGG16 needs images of at least {VGG_MIN_IMAGE_SIZE} px (five 2x2 max-pools), "
             f"got {image_size}"
         )
-    has_attention = attention not in (None, "none")
+    attention = attention_key(attention)
+    has_attention = attention is not None
     if has_attention and not attention_after:
         raise ValueError(
             f"attention={attention!r} needs attention_after=[indices into vgg16().features], "

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..atomic import make_folder, remove_stale_temporaries
+from ..attention import attention_key
 from ..data import ImageDataset
 from ..device import device_name, pick_device, resolve_precision
 from ..distributed import barrier, is_main, world_size
@@ -134,7 +135,7 @@ def train_or_load(
     device = pick_device(device)
     # the run records the precision it trains in: "auto" would name different runs alike
     config = config.replace(precision=resolve_precision(config.precision, device))
-    attention = None if attention in (None, "none") else attention  # one name for "no attention"
+    attention = attention_key(attention)
 
     def fresh_model() -> nn.Module:
         torch.manual_seed(config.seed)  # the initial weights depend on the seed alone

@@ -132,14 +132,20 @@ ax.set(xlabel="pixel value (0-255)", ylabel="density",
 ax.legend()
 fig.tight_layout()
 plt.show()
-blue_gap = imagenet[0][2] - data.mean[2]
+gaps = [abs(data.mean[c] - imagenet[0][c]) for c in range(3)]
+widest = "RGB"[max(range(3), key=gaps.__getitem__)]
+counts = [torch.bincount(every_tenth[:, c].flatten().long(), minlength=256) for c in range(3)]
+modes = [int(c[5:250].argmax()) + 5 for c in counts]  # the most common value away from the ends
+clipped = [float((c[0] + c[255]) / c.sum()) for c in counts]
 display(Markdown(
-    f"The three histograms overlap broadly, with a peak near 0 (dark backgrounds) and one near "
-    f"255 (saturated sky and white), and blue sits lowest. CIFAR-10's blue mean is "
-    f"{data.mean[2]:.3f} against ImageNet's {imagenet[0][2]:.3f} ({blue_gap:+.3f}), the largest "
-    f"of the three gaps: with ImageNet's statistics the blue input would not be centred. The "
-    f"training split is stored sorted by class, so a histogram of its first 5,000 images would "
-    f"show airplanes only; every tenth image takes 500 of each class."
+    f"Red and green values are most often near {modes[0]} and {modes[1]}, blue values near "
+    f"{modes[2]}: the blue channel is the darkest. Against ImageNet's statistics the means differ "
+    f"by {gaps[0]:.3f}, {gaps[1]:.3f} and {gaps[2]:.3f} (R, G, B), most in {widest}: with "
+    f"ImageNet's values that channel's input would not be centred. The spikes at 0 and 255 are "
+    f"clipped pixels (black borders, saturated sky and white objects): "
+    f"{', '.join(f'{100 * v:.1f} %' for v in clipped)} of the R, G, B values. The training split "
+    f"is stored sorted by class, so a histogram of its first 5,000 images would show airplanes "
+    f"only; every tenth image takes 500 of each class."
 ))
 
 # %% [markdown]

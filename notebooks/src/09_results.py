@@ -141,7 +141,7 @@ for name, board in boards.items():
 main = boards[P.name]
 table_path = results_dir() / f"leaderboard-{P.name}.md"
 table_path.parent.mkdir(parents=True, exist_ok=True)
-table_path.write_text(format_markdown(main) + "\n\n" + "\n".join(main.notes()) + "\n")
+table_path.write_text(format_markdown(main) + "\n\n<!-- notes -->\n" + "\n".join(main.notes()) + "\n")
 print(f"wrote {table_path.name} (the README's leaderboard is checked against it) and "
       f"{', '.join(written) or 'no figure (no results)'} under figures/")
 
