@@ -33,10 +33,10 @@ def test_the_dry_run_runs_every_step(tmp_path):
     rows = sorted(n.split("/")[-1] for n in names if n.startswith("results/smoke/"))
     prefixes = [row.rsplit("-", 1)[0] for row in rows]  # the setting hash aside
     assert prefixes == [
-        "alexnet-none-s42__64px-1ep-512img",
-        "alexnet-none-s42__72px-1ep-512img",
-        "alexnet-simam-s42__64px-1ep-512img",
-        "alexnet-triplet-s42__72px-1ep-512img",
+        "alexnet-none-s42__64px-1ep-128img",
+        "alexnet-none-s42__72px-1ep-128img",
+        "alexnet-simam-s42__64px-1ep-128img",
+        "alexnet-triplet-s42__72px-1ep-128img",
     ]
     assert sum(n.endswith("/history.json") for n in names) == 4
     assert not any(n.endswith(".pt") for n in names), "checkpoints stay behind"
