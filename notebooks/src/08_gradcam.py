@@ -53,9 +53,8 @@ import torch
 from IPython.display import Markdown, display
 from skimage.segmentation import mark_boundaries
 
-from course_lib.chapter import fixed_test_images, load_course_data, train_variant
+from course_lib.chapter import fixed_test_images, load_course_data, start, train_variant
 from course_lib.data import EvalTransform
-from course_lib.device import device_name
 from course_lib.explain import (
     ScratchCAM,
     ScratchGradCAM,
@@ -82,10 +81,8 @@ from course_lib.profiles import PROFILES
 from course_lib.stats import compare_to_baseline, format_p, summarize
 from course_lib.train import predict
 
-P = get_profile(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
-                seed=seed, seeds=tuple(seeds))
-plt.rcParams.update({"figure.dpi": 100})
-print(f"profile {P.name} | device {device_name()} | {P}")
+P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+          seeds=seeds)
 
 
 def interval(values, digits=4):

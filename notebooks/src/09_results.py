@@ -45,7 +45,7 @@ import math
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from course_lib.device import device_name
+from course_lib.chapter import start
 from course_lib.leaderboard import (
     Leaderboard,
     build_leaderboard,
@@ -57,10 +57,9 @@ from course_lib.paths import figures_dir, results_dir
 from course_lib.results import SEED_REPORTED
 from course_lib.stats import MIN_PAIRS, format_p
 
-P = get_profile(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
-                seed=seed, seeds=tuple(seeds))
-plt.rcParams.update({"figure.dpi": 100})
-print(f"profile {P.name} | device {device_name()} | results from {results_dir()}")
+P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+          seeds=seeds)
+print(f"results from {results_dir()}")
 
 # %% [markdown]
 # ## 1 · The tables
