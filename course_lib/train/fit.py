@@ -71,6 +71,17 @@ class History:
     epoch_time: list[float] = field(default_factory=list)
     elapsed: list[float] = field(default_factory=list)  # wall seconds at each epoch's end
 
+    def add_epoch(self, epoch: int, train_loss: float, train_acc: float, val: dict, lr: float,
+                  epoch_time: float, elapsed: float) -> None:  # fmt: skip
+        self.epoch.append(epoch)
+        self.train_loss.append(train_loss)
+        self.train_acc.append(train_acc)
+        self.val_loss.append(val["loss"])
+        self.val_acc.append(val["accuracy"])
+        self.lr.append(lr)
+        self.epoch_time.append(epoch_time)
+        self.elapsed.append(elapsed)
+
     def as_dict(self) -> dict:
         return {k: list(v) for k, v in self.__dict__.items()}
 
@@ -92,6 +103,86 @@ def _check_finite(losses: torch.Tensor, first_step: int, epoch: int, last: Path 
             f"the training loss became {float(losses[bad])} at step {first_step + bad} "
             f"(epoch {epoch + 1}); lower the learning rate or check the inputs ({saved})"
         )
+
+
+@dataclass
+class _Step:
+    """What one optimisation step needs."""
+
+    model: nn.Module  # the model to call (DDP-wrapped or compiled)
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    loss_fn: nn.Module
+    device: torch.device
+    precision: str
+    memory_format: torch.memory_format
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward (under autocast; BatchNorm keeps fp32 statistics), loss, backward, Adam and
+        the per-batch cosine step; returns the detached loss and logits."""
+        x = x.contiguous(memory_format=self.memory_format)
+        with autocast(self.device, self.precision):
+            logits = self.model(x)
+        loss = self.loss_fn(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.detach(), logits.detach()
+
+
+class _LossLog:
+    """The training-loss curve: the mean of every ``log_every`` steps, read back from the device
+    once per window (the only host sync of the loop) and checked for NaN."""
+
+    def __init__(self, history: History, log_every: int, steps_per_epoch: int, epoch: int,
+                 last: Path | None, bar) -> None:  # fmt: skip
+        self.history, self.log_every, self.steps_per_epoch = history, log_every, steps_per_epoch
+        self.epoch, self.last, self.bar, self.window = epoch, last, bar, []
+
+    def add(self, loss: torch.Tensor, i: int) -> None:
+        self.window.append(loss)
+        step = self.epoch * self.steps_per_epoch + i + 1
+        if len(self.window) == self.log_every or i == self.steps_per_epoch - 1:
+            losses = all_reduce_mean(torch.stack(self.window).float()).cpu()
+            _check_finite(losses, step - len(self.window) + 1, self.epoch, self.last)
+            self.history.step.append(step)
+            self.history.step_loss.append(float(losses.mean()))
+            self.window = []
+            self.bar.set_postfix(epoch=self.epoch + 1, loss=f"{self.history.step_loss[-1]:.3f}")
+        self.bar.update(1)
+
+
+def _resume(
+    last: Path | None, model: nn.Module, optimizer, scheduler
+) -> tuple[History, int, float]:
+    """History, first epoch to train and best validation accuracy so far (from ``last.pt``)."""
+    if last is None or not last.exists():
+        return History(), 0, -1.0
+    state = read_checkpoint(last)
+    load_weights(model, state)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return History.from_dict(state["history"]), state["epoch"] + 1, state["best_acc"]
+
+
+def _save_epoch(run_dir: Path, model: nn.Module, step: _Step, history: History, epoch: int,
+                best_acc: float, improved: bool, config: TrainConfig) -> None:  # fmt: skip
+    """``best.pt`` when the validation accuracy improved, ``last.pt`` (everything needed to
+    resume) and ``history.json``, each written atomically."""
+    if improved:
+        save_weights(model, run_dir / "best.pt", epoch=epoch)
+    save_weights(
+        model,
+        run_dir / "last.pt",
+        optimizer=step.optimizer.state_dict(),
+        scheduler=step.scheduler.state_dict(),
+        history=history.as_dict(),
+        epoch=epoch,
+        best_acc=best_acc,
+        config=config.as_dict(),
+    )
+    atomic_write_json(history.as_dict(), run_dir / "history.json")
 
 
 def fit(
@@ -144,28 +235,19 @@ def fit(
         if config.augment
         else EvalTransform(config.image_size, data.mean, data.std)
     )
-    history, start_epoch, best_acc = History(), 0, -1.0
     step_model = model
     if is_distributed():
         step_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    step_model = compiled(step_model, compile)
-
+    step = _Step(compiled(step_model, compile), optimizer, scheduler, loss_fn, device, precision,
+                 fmt)  # fmt: skip
     last = run_dir / "last.pt" if run_dir else None
-    if last is not None and last.exists():
-        state = read_checkpoint(last)
-        load_weights(model, state)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = History.from_dict(state["history"])
-        start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
+    history, start_epoch, best_acc = _resume(last, model, optimizer, scheduler)
     # wall time counts on from where the resumed run stopped
     clock_start = time.perf_counter() - (history.elapsed[-1] if history.elapsed else 0.0)
-
     # the whole training set moves to the device once (150 MB of uint8 for CIFAR-10)
-    train_x = data.train_images.to(device)
-    train_y = data.train_labels.to(device)
+    train_x, train_y = data.train_images.to(device), data.train_labels.to(device)
 
     bar = tqdm(
         total=total_steps,
@@ -182,38 +264,18 @@ def fit(
             started = time.perf_counter()
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
-            window = []
+            log = _LossLog(history, config.log_every, steps_per_epoch, epoch, last, bar)
             batches = train_batches(
                 train_x, train_y, transform, config.batch_size, config.seed, epoch, this_rank, world
             )
             for i, (x, y) in enumerate(batches):
-                x = x.contiguous(memory_format=fmt)
-                with autocast(device, precision):  # BatchNorm keeps fp32 statistics
-                    logits = step_model(x)
-                loss = loss_fn(logits.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-
-                loss_sum += loss.detach()
-                correct += (logits.detach().argmax(dim=1) == y).sum()
-                window.append(loss.detach())
-                step = epoch * steps_per_epoch + i + 1
-                if len(window) == config.log_every or i == steps_per_epoch - 1:
-                    losses = all_reduce_mean(
-                        torch.stack(window).float()
-                    ).cpu()  # the only host sync
-                    _check_finite(losses, step - len(window) + 1, epoch, last)
-                    history.step.append(step)
-                    history.step_loss.append(float(losses.mean()))
-                    window = []
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{history.step_loss[-1]:.3f}")
-                bar.update(1)
+                loss, logits = step(x, y)
+                loss_sum += loss
+                correct += (logits.argmax(dim=1) == y).sum()
+                log.add(loss, i)
             synchronize(device)
             epoch_time = time.perf_counter() - started
 
-            seen = steps_per_epoch * config.batch_size
             loss_sum, correct = all_reduce_mean(loss_sum), all_reduce_sum(correct)
             # every rank evaluates the (small) validation set, so all ranks agree on the best
             # epoch; a dataset without one is selected on its test split (and says so)
@@ -221,33 +283,22 @@ def fit(
                 model, data, config.image_size, config.eval_batch_size, device, precision,
                 split=selection_split(data),
             )  # fmt: skip
-            history.epoch.append(epoch + 1)
-            history.train_loss.append(float(loss_sum) / steps_per_epoch)
-            history.train_acc.append(float(correct) / seen)
-            history.val_loss.append(val["loss"])
-            history.val_acc.append(val["accuracy"])
-            history.lr.append(scheduler.get_last_lr()[0])
-            history.epoch_time.append(epoch_time)
-            history.elapsed.append(time.perf_counter() - clock_start)
+            history.add_epoch(
+                epoch + 1,
+                float(loss_sum) / steps_per_epoch,
+                float(correct) / (steps_per_epoch * config.batch_size),
+                val,
+                scheduler.get_last_lr()[0],
+                epoch_time,
+                time.perf_counter() - clock_start,
+            )
             bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.4f}")
             if not math.isfinite(history.train_loss[-1]):
                 raise NonFiniteLossError(f"the training loss of epoch {epoch + 1} is not finite")
 
             improved, best_acc = val["accuracy"] > best_acc, max(best_acc, val["accuracy"])
             if run_dir is not None and is_main():
-                if improved:
-                    save_weights(model, run_dir / "best.pt", epoch=epoch)
-                save_weights(
-                    model,
-                    last,
-                    optimizer=optimizer.state_dict(),
-                    scheduler=scheduler.state_dict(),
-                    history=history.as_dict(),
-                    epoch=epoch,
-                    best_acc=best_acc,
-                    config=config.as_dict(),
-                )
-                atomic_write_json(history.as_dict(), run_dir / "history.json")
+                _save_epoch(run_dir, model, step, history, epoch, best_acc, improved, config)
             barrier()  # no rank runs ahead of rank 0's checkpoint
     finally:
         bar.close()
