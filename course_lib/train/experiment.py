@@ -133,6 +133,7 @@ def train_or_load(
     ``load_only`` a run that has not finished is not trained: the result is None.
     """
     device = pick_device(device)
+    git_commit()  # asked (and cached) before training: the code this process runs
     # the run records the precision it trains in: "auto" would name different runs alike
     config = config.replace(precision=resolve_precision(config.precision, device))
     attention = attention_key(attention)
