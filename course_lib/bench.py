@@ -9,6 +9,7 @@ the seeds' per-image PIL pipeline against the batched on-device augmentation.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 import time
 from pathlib import Path
@@ -411,3 +412,21 @@ def format_markdown(report: dict) -> str:
             )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def recorded_overheads(image_size: int, precision: str) -> dict | None:
+    """The training-step cost of each attention module relative to plain AlexNet, as the last
+    committed CPU bench measured it (``results/bench-cpu-<size>px.json``): ``{"device", "date",
+    "overheads": {attention: ratio}}``, or None when no bench at that size was recorded. Chapters
+    quote these instead of the speed of their own runs, which shared the machine."""
+    path = results_dir() / f"bench-cpu-{image_size}px.json"
+    if not path.exists():
+        return None
+    bench = json.loads(path.read_text())
+    overheads = {
+        r["attention"]: r["train_overhead_vs_alexnet"]
+        for r in bench.get("models", [])
+        if r.get("model") == "alexnet" and r.get("precision") == precision
+        and "train_overhead_vs_alexnet" in r
+    }  # fmt: skip
+    return {"device": bench["device"], "date": bench["date"][:10], "overheads": overheads}

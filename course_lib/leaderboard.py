@@ -71,11 +71,12 @@ class Section:
 
     def title(self) -> str:
         c = self.config
+        held_out = f"{c['val_images']:,} held out" if c["val_images"] else "no validation split"
+        precision = c["precision"] or "precision not recorded"
         return (
             f"{c['profile']}: {c['image_size']} px, {c['epochs']} epochs, "
-            f"{c['train_images']:,} training images ({c['val_images'] or 'no'} held out for "
-            f"validation), batch {c['batch_size']}, lr {c['lr']}, {c['precision'] or 'fp32'}; "
-            f"{c['data_source']}"
+            f"{c['train_images']:,} training images ({held_out}), batch {c['batch_size']}, "
+            f"lr {c['lr']}, {precision}; {c['data_source']}"
         )
 
 

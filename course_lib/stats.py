@@ -85,7 +85,11 @@ class Difference:
             return f"only {self.n_pairs} pairs: not tested for significance"
         if self.test == "Welch t":
             return "seeds not shared: Welch's test only, not called significant"
-        return "significant" if self.significant else "within noise"
+        if self.significant:
+            return "significant"
+        if self.p < 0.05:  # the uncorrected test passes, the correction for several does not
+            return "not significant after the Holm correction"
+        return "within noise"
 
     def sentence(self, scale: float = 100, unit: str = "points") -> str:
         """One line a chapter can print: estimate, interval, test, corrected p, verdict."""

@@ -31,3 +31,31 @@ def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
     table = format_markdown(report).splitlines()
     assert table[0].count("|") == 10 and len(table) == 4  # 9 columns; header, rule, 2 models
     assert table[3].startswith("| + se | 5,441,706 |")
+
+
+def test_recorded_overheads_read_the_committed_bench(tmp_path, monkeypatch):
+    import json
+
+    from course_lib.bench import recorded_overheads
+
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    assert recorded_overheads(128, "bf16") is None, "no bench recorded at that size"
+    rows = [
+        {"model": "alexnet", "attention": "none", "precision": "bf16"},
+        {
+            "model": "alexnet",
+            "attention": "se",
+            "precision": "bf16",
+            "train_overhead_vs_alexnet": 1.2,
+        },
+        {
+            "model": "alexnet",
+            "attention": "se",
+            "precision": "fp32",
+            "train_overhead_vs_alexnet": 1.1,
+        },
+    ]
+    bench = {"device": "CPU", "date": "2026-11-26T18:00:00", "models": rows}
+    (tmp_path / "bench-cpu-128px.json").write_text(json.dumps(bench))
+    got = recorded_overheads(128, "bf16")
+    assert got == {"device": "CPU", "date": "2026-11-26", "overheads": {"se": 1.2}}

@@ -70,6 +70,7 @@ from course_lib.chapter import (
 )
 from course_lib.data import EvalTransform
 from course_lib.device import device_name
+from course_lib.bench import recorded_overheads
 from course_lib.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
 from course_lib.plots import plot_seed_curves, show_as_jpeg
@@ -289,14 +290,19 @@ variants = {"AlexNet": train_variant(data, P, attention=None),
 main = {name: runs[0] for name, runs in variants.items()}
 flops = {name: count_flops(run.model, P.image_size) for name, run in main.items()}
 print(compare_runs(main, flops))
-slowdown = main["AlexNet"].metrics["train_images_per_s"] / main["AlexNet-TA"].metrics["train_images_per_s"]
+bench = recorded_overheads(P.image_size, main["AlexNet"].metrics["precision"])
+slowdown = None if bench is None else bench["overheads"].get("triplet")
+params_added = count_params(main["AlexNet-TA"].model) - count_params(main["AlexNet"].model)
 display(Markdown(
-    f"Triplet Attention adds {count_params(main['AlexNet-TA'].model) - count_params(main['AlexNet'].model):,} "
-    f"parameters ({(count_params(main['AlexNet-TA'].model) / count_params(main['AlexNet'].model) - 1) * 100:.3f} %) "
-    f"and {(flops['AlexNet-TA'] / flops['AlexNet'] - 1) * 100:.1f} % FLOPs (convolutions and matrix "
-    f"products only), yet trains {slowdown:.2f}× slower per image here: the module's cost is not in "
-    f"multiply-adds but in full-size passes over the feature maps (pooling three ways, the gate "
-    f"products), which FLOP counts do not see."
+    f"Triplet Attention adds {params_added:,} parameters "
+    f"({params_added / count_params(main['AlexNet'].model) * 100:.3f} %) and "
+    f"{(flops['AlexNet-TA'] / flops['AlexNet'] - 1) * 100:.1f} % FLOPs (convolutions and matrix "
+    f"products only)"
+    + ("" if slowdown is None else
+       f", yet a training step costs {slowdown:.2f}× plain AlexNet's (`python -m course_lib bench`, "
+       f"{bench['device']}, {P.image_size} px, {bench['date']}; the runs above shared the machine)")
+    + ": the module's cost is not in multiply-adds but in full-size passes over the feature maps "
+    "(pooling three ways, the gate products), which FLOP counts do not see."
 ))
 
 # %%
@@ -416,7 +422,7 @@ d = comparison.differences["AlexNet-TA"]
 display(Markdown(
     f"- **At this profile** ({P.image_size} px, {P.epochs} epochs, {len(data.train_labels):,} "
     f"training images, {d.n_pairs} seed pairs, {read.data_source(main['AlexNet'])}): {d.sentence()}. "
-    f"It costs {slowdown:.2f}× the training time per image on this machine. "
+    + ("" if slowdown is None else f"A training step costs {slowdown:.2f}× plain AlexNet's. ")
     + ("The seed's +5.35 points (224 px, 50 epochs, one run each) is not reproduced at this "
        "profile; the GPU run of README points the same way as the seed at 224 px." if not d.significant
        else "The direction agrees with the seed's +5.35 points at 224 px and 50 epochs.")

@@ -59,6 +59,7 @@ from course_lib.chapter import (
     start,
     train_variant,
 )
+from course_lib.bench import recorded_overheads
 from course_lib.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.plots import plot_seed_curves, show_as_jpeg
@@ -259,16 +260,21 @@ lines = []
 for d in comparison.differences.values():
     lines.append(f"- {d.sentence()}")
 significant = [d.name for d in comparison.differences.values() if d.significant]
-speed = {n: main["AlexNet"].metrics["train_images_per_s"] / r.metrics["train_images_per_s"]
-         for n, r in main.items() if n != "AlexNet"}
+bench = recorded_overheads(P.image_size, main["AlexNet"].metrics["precision"])
+speed = "" if bench is None else (
+    f"Cost per training step relative to AlexNet, measured by `python -m course_lib bench` on an "
+    f"idle machine ({bench['device']}, {P.image_size} px, {bench['date']}): "
+    + ", ".join(f"{name} {bench['overheads'][a]:.2f}×" for name, a in
+                (("SE", "se"), ("CBAM", "cbam"), ("TA", "triplet"), ("SimAM", "simam"))
+                if a in bench["overheads"]) + " (the runs above shared the machine: their speeds "
+    "are not comparable).")
 display(Markdown(
     f"**At this profile** ({P.image_size} px, {P.epochs} epochs, {len(data.train_labels):,} training "
     f"images, {read.data_source(main['AlexNet'])}):\n\n" + "\n".join(lines) + "\n\n"
     + (f"Differences that survive the correction: {', '.join(significant)}. " if significant else
        "No difference survives the Holm correction: at this profile none of the four modules can "
-       "be told apart from the baseline. ")
-    + "Training time per image relative to AlexNet (as trained, on a shared machine): "
-    + ", ".join(f"{n} {v:.2f}×" for n, v in speed.items()) + "."
+       "be told apart from the baseline with three seeds. ")
+    + speed
 ))
 
 # %% [markdown]

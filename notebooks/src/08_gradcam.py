@@ -328,6 +328,7 @@ lines += [f"- confidence change, {m} − random map: {diff_text(conf_vs_random[m
           for m in ("gradcam", "gradcam++")]
 beats_random = [m for m in ("gradcam", "gradcam++") if vs_random[m].significant and vs_random[m].diff > 0]
 beats_blob = [m for m in ("gradcam", "gradcam++") if vs_blob[m].significant and vs_blob[m].diff > 0]
+below_blob = [m for m in ("gradcam", "gradcam++") if vs_blob[m].significant and vs_blob[m].diff < 0]
 display(Markdown(
     "Paired differences of the per-image scores (Holm within each family: against the random "
     "map, against the blob):\n\n" + "\n".join(lines) + "\n\n"
@@ -336,6 +337,7 @@ display(Markdown(
     + (f"Significantly better than the centred blob: {', '.join(beats_blob)}." if beats_blob
        else "Neither is significantly better than the centred blob: on these images, what the maps "
             "add beyond \"look at the centre\" is not measurable.")
+    + (f" Significantly *worse* than the blob: {', '.join(below_blob)}." if below_blob else "")
 ))
 
 # %% [markdown]
@@ -362,7 +364,10 @@ display(Markdown(
     "GradCAM's ROAD score per variant, and each minus AlexNet's:\n\n" + "\n".join(lines)
     + "\n\n" + (f"Significantly more faithful maps than AlexNet: {', '.join(better)}. " if better
                  else "No variant's maps are significantly more faithful than AlexNet's. ")
-    + (f"Significantly less: {', '.join(worse)}." if worse else "")
+    + (f"Significantly less: {', '.join(worse)}. " if worse else "")
+    + f"Each variant here is one trained model (seed {P.seed}): the images are the sample, not the "
+    "training runs, so a difference says how these particular models' maps behave — another "
+    "seed's models could order them differently."
 ))
 
 # %% [markdown]
@@ -536,7 +541,7 @@ display(Markdown("\n".join([
     f"GradCAM − centred blob {diff_text(gc_blob)}.",
     f"- Variants: " + (", ".join(better) + " gave significantly more faithful GradCAMs than AlexNet"
                        if better else "no variant's GradCAM was significantly more faithful than "
-                       "AlexNet's") + f" (ROAD, {len(keys)} images, Holm).",
+                       "AlexNet's") + f" (ROAD, {len(keys)} images, Holm; one trained model per variant, seed {P.seed}).",
     f"- Randomising only fc3 leaves the relu5 maps at ρ = {interval(sanity['relu5'][first], 2)} "
     f"with the trained maps; with every layer random, ρ = {interval(sanity['relu5'][last], 2)}.",
     f"- LIME ({lime_segmentation}, {lime_samples:,} samples) and GradCAM agree per superpixel with "

@@ -171,7 +171,7 @@ def section_paragraph(section):
         interval = "" if math.isnan(d.low) else \
             f", 95 % CI [{d.low * 100:+.2f}, {d.high * 100:+.2f}]"
         parts.append(f"{e.name} {d.diff * 100:+.2f} points{interval} ({d.verdict()}; training "
-                     f"throughput {cost:+.0f} %, {e.params - base.params:+,} parameters)")
+                     f"throughput as recorded {cost:+.0f} %, {e.params - base.params:+,} parameters)")
         (significant if d.significant else untestable if d.n_pairs < MIN_PAIRS else []).append(e)
     if not parts:
         return text + "No other variant in this configuration."
@@ -194,6 +194,12 @@ def section_paragraph(section):
 
 
 paragraphs = [section_paragraph(s) for board in boards.values() for s in board.sections]
+if paragraphs:
+    paragraphs.append(
+        "Throughputs are as the runs recorded them while training; runs that shared the machine "
+        "(as several runs of the `quick` profile did) are slower than "
+        "`python -m course_lib bench` measures under control (README, Performance)."
+    )
 display(Markdown("\n\n".join(paragraphs) if paragraphs else
                  f"No results yet for profile {P.name}: there is nothing to conclude."))
 
