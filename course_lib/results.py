@@ -51,16 +51,18 @@ def result_filename(row: dict) -> str:
     )
 
 
-def write_result(metrics: dict, chapter: str, **extra) -> Path:
+def write_result(metrics: dict, chapter: str, overwrite: bool = True, **extra) -> Path:
     """Write a run's metrics (without the confusion matrix) for the leaderboard; the same run
-    reported again (by another chapter, or re-executed) rewrites its own file only."""
+    reported again (by another chapter, or re-executed) rewrites its own file only. With
+    ``overwrite=False`` an existing row (and the chapter and notebook it names) is kept."""
     profile = metrics.get("profile") or "unknown"
     row = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     row.update(chapter=chapter, **extra)
     row.setdefault("notebook", os.environ.get(NOTEBOOK_ENV))
     row["seed_reported"] = seed_reported(row.get("name", ""))
     path = results_dir() / profile / result_filename(row)
-    atomic_write_json(row, path)
+    if overwrite or not path.exists():
+        atomic_write_json(row, path)
     return path
 
 

@@ -108,7 +108,7 @@ def _train_in_process(spec: SweepSpec, model: str, attention: str, seed: int) ->
     profile, config = apply_overrides(get_profile(spec.profile), {**spec.overrides, "seed": seed})
     data = load_course_data(profile)
     run = train_or_load(model, data, config, attention, profile=profile.name)
-    write_result(run.metrics, "sweep")
+    write_result(run.metrics, "sweep", overwrite=False)  # a chapter's row keeps its provenance
     return run.metrics
 
 
