@@ -16,7 +16,7 @@ from .data import EvalTransform, ImageDataset, load_course_data
 from .device import device_name
 from .explain import compute_cam, plot_cam_grid
 from .measure import count_flops, count_params
-from .plots import plot_predictions
+from .plots import plot_predictions, show_as_jpeg
 from .profiles import Profile, get_profile
 from .results import seed_reported, write_result
 from .stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
@@ -192,6 +192,15 @@ def cam_comparison(runs: Mapping[str, Run], data: ImageDataset, indices: torch.T
                          correct=correct)  # fmt: skip
 
 
+def cam_section(runs: Mapping[str, Run], data: ImageDataset, n: int = 8) -> dict:
+    """Show the GradCAM / GradCAM++ grid of ``runs`` on ``n`` fixed test images (as a JPEG) and
+    return each run's GradCAM maps ``{name: (n, H, W)}``, for the prose that reads them."""
+    indices = fixed_test_images(data, n=n)
+    show_as_jpeg(cam_comparison(runs, data, indices))
+    maps = cam_maps(runs, data, indices, methods=("gradcam",))
+    return {name.split("\n")[0]: m for name, m in maps.items()}
+
+
 def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None) -> str:
     """A text table of accuracy, parameters, FLOPs, time and throughput per run."""
     header = (
@@ -233,6 +242,7 @@ def report(run: Run, chapter: str, **extra) -> str:
 __all__ = [
     "cam_comparison",
     "cam_maps",
+    "cam_section",
     "compare_runs",
     "compare_variants",
     "count_flops",

@@ -199,3 +199,8 @@ def data_source(run: Run) -> str:
     """The data and device a run's numbers come from, for a sentence."""
     m = run.metrics
     return f"{m['data_source']}, {m['device']}"
+
+
+def describe_cams(maps: dict) -> str:
+    """Where each run's GradCAM maps peak (``{name: (n, H, W)}``, as ``chapter.cam_section``)."""
+    return "; ".join(describe_cam_peaks(f"{name} GradCAM", m) for name, m in maps.items())

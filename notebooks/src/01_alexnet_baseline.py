@@ -38,8 +38,7 @@ import torch
 from IPython.display import Markdown, display
 
 from course_lib.chapter import (
-    cam_comparison,
-    cam_maps,
+    cam_section,
     compare_runs,
     compare_variants,
     fixed_test_images,
@@ -281,12 +280,9 @@ display(Markdown(read.describe_confusion(baseline.metrics, data.classes)
 # conv5 grid (see section 1) upsampled to the image and scaled to [0, 1] per image.
 
 # %%
-cam_images = fixed_test_images(data, n=8)
-fig = cam_comparison({"AlexNet": baseline}, data, cam_images)
-show_as_jpeg(fig)
-maps = cam_maps({"AlexNet": baseline}, data, cam_images)
+cams = cam_section({"AlexNet": baseline}, data)
 display(Markdown(
-    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())
+    read.describe_cams(cams)
     + f". A map's peak in the central half is what an object-centred dataset leads one to expect;"
     f" a peak at the border is often background (sky, water, road) that correlates with the "
     f"class — a shortcut rather than the object. On a {conv5_side}×{conv5_side} grid a map has "

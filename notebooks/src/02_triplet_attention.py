@@ -56,8 +56,7 @@ from course_lib.attention._fast import (
     triplet_gates,
 )
 from course_lib.chapter import (
-    cam_comparison,
-    cam_maps,
+    cam_section,
     compare_runs,
     compare_variants,
     fixed_test_images,
@@ -383,12 +382,9 @@ display(Markdown("AlexNet-TA: " + read.describe_strip(right["AlexNet-TA"], truth
                  f"close to the test accuracy."))
 
 # %%
-cam_images = fixed_test_images(data, n=8)
-fig = cam_comparison(main, data, cam_images)
-show_as_jpeg(fig)
-maps = cam_maps(main, data, cam_images, methods=("gradcam",))
+cams = cam_section(main, data)
 display(Markdown(
-    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in maps.items())
+    read.describe_cams(cams)
     + ". Triplet Attention changes the features conv5 computes, so its maps differ from the "
     "baseline's even where both networks are right; whether they are *better* explanations "
     "cannot be read off eight images — chapter 08 measures map quality over hundreds."

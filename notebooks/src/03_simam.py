@@ -52,8 +52,7 @@ from course_lib.attention.simam import (
     numerical_minimum,
 )
 from course_lib.chapter import (
-    cam_comparison,
-    cam_maps,
+    cam_section,
     compare_runs,
     compare_variants,
     fixed_test_images,
@@ -284,12 +283,9 @@ display(Markdown("AlexNet-SimAM: " + read.describe_strip(right["AlexNet-SimAM"],
                  + f" AlexNet (same seed): {sum(right['AlexNet'])} of 18."))
 
 # %%
-cam_images = fixed_test_images(data, n=8)
-fig = cam_comparison(main, data, cam_images)
-show_as_jpeg(fig)
-cams = cam_maps(main, data, cam_images, methods=("gradcam",))
+cams = cam_section(main, data)
 display(Markdown(
-    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in cams.items())
+    read.describe_cams(cams)
     + ". SimAM has no parameters: it reweights activations by how much each stands out in its "
     "channel, so its maps follow the baseline's where the same features fire, and differ where "
     "the rescaling changed which features the later layers learned to use."

@@ -47,8 +47,7 @@ from IPython.display import Markdown, display
 from course_lib.attention import CBAM, SqueezeExcite, TripletAttention
 from course_lib.attention.se import se_hidden_channels
 from course_lib.chapter import (
-    cam_comparison,
-    cam_maps,
+    cam_section,
     compare_runs,
     compare_variants,
     fixed_test_images,
@@ -120,8 +119,10 @@ print(inspect.getsource(CBAM.forward))
 torch.manual_seed(0)
 cbam_module, ta_module = CBAM(48).eval(), TripletAttention(48).eval()
 ta_module.hw.load_state_dict(cbam_module.spatial.state_dict())
+cbam_module.spatial.fast = False  # both in their plain form (the fast one rounds differently)
 feature_map = torch.randn(4, 48, 15, 17)
-difference = (cbam_module.spatial.gate(feature_map) - ta_module.hw.gate(feature_map)).abs().max()
+with torch.no_grad():
+    difference = (cbam_module.spatial.gate(feature_map) - ta_module.hw.gate(feature_map)).abs().max()
 print(f"largest difference between CBAM's spatial gate and TA's H-W gate: {float(difference):.1e}")
 
 # %% [markdown]
@@ -225,14 +226,11 @@ display(Markdown("AlexNet-CBAM: " + read.describe_strip(right["AlexNet-CBAM"], t
                  + ", ".join(f"{n} {sum(v)}" for n, v in right.items() if n != "AlexNet-CBAM") + "."))
 
 # %%
-cam_images = fixed_test_images(data, n=8)
-fig = cam_comparison({n: main[n] for n in focus}, data, cam_images)
-show_as_jpeg(fig)
-cams = cam_maps({n: main[n] for n in focus}, data, cam_images, methods=("gradcam",))
-flat = {name.split("\n")[0]: [float(m.max() - m.min()) for m in maps] for name, maps in cams.items()}
+cams = cam_section({n: main[n] for n in focus}, data)
+flat = {name: [float(m.max() - m.min()) for m in maps] for name, maps in cams.items()}
 blank = {n: sum(r < 0.05 for r in v) for n, v in flat.items()}
 display(Markdown(
-    "; ".join(read.describe_cam_peaks(name.replace("\n", " "), m) for name, m in cams.items())
+    read.describe_cams(cams)
     + ". Maps that are blank (almost constant: "
     + ", ".join(f"{n} {b} of {len(flat[n])}" for n, b in blank.items())
     + ") arise when no conv5 channel has a positive gradient-weighted activation for the true "
