@@ -189,13 +189,13 @@ for name, x in maps.items():
     print(f"{name:6s} {x.shape[-1]:>3d}×{x.shape[-1]:<3d} {m:5d} {med:18.1%} {p90:9.1%} {worst:7.1%}")
 m5, med5, p905, worst5 = errors["conv5"]
 display(Markdown(
-    f"Relative error of SimAM's $1/E$ against the exact leave-one-out value: at conv1 "
+    f"Relative error of SimAM's 1/E against the exact leave-one-out value: at conv1 "
     f"(M = {errors['conv1'][0]}) the median is {errors['conv1'][1]:.1%}; at conv5 (M = {m5}, a "
     f"{sizes['conv5']}×{sizes['conv5']} map at {P.image_size} px) the median is {med5:.1%} and the "
     f"90th percentile {p905:.1%}. The error grows for the neurons that matter most — the "
     f"outliers, whose own value pulls the channel's mean and variance towards them and so "
     f"understates how distinctive they are — and it shrinks like 1/M. Since the sigmoid then "
-    f"squashes $1/E$, the weights differ less than the energies; but on small maps SimAM is an "
+    f"squashes 1/E, the weights differ less than the energies; but on small maps SimAM is an "
     f"approximation of its own derivation, not the derivation."
 ))
 
