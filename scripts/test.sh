@@ -10,4 +10,5 @@ export COURSE_DOWNLOAD=0  # tests never download: they use COURSE_DATA or a loca
 .venv/bin/ruff check course_lib tests scripts site
 .venv/bin/ruff format --check course_lib tests scripts site
 bash scripts/build_site.sh -q
-.venv/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider "$@"
+.venv/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+    --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider "$@"

@@ -150,8 +150,6 @@ for name, prof in PROFILES.items():
     rows.append(f"| {name} | {s} px | {side(s, 'conv2')} × {side(s, 'conv2')} | "
                 f"{side(s, 'conv5')} × {side(s, 'conv5')} | {s / side(s, 'conv5'):.0f} px |")
 display(Markdown("\n".join(rows)))
-
-# %%
 cam_side, shallow_side = side(P.image_size, "conv5"), side(P.image_size, "conv2")
 display(Markdown(
     f"In this run ({P.name}, {P.image_size} px) the default CAM is a **{cam_side} × {cam_side}** "
