@@ -171,6 +171,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if all(not r["failed"] for r in rows) else 1
 
 
+def cmd_train_chapter(args: argparse.Namespace) -> int:
+    from .profiles import get_profile
+    from .variants import train_chapter
+
+    profile = get_profile(args.profile)
+    for chapter in args.chapters:
+        runs = train_chapter(chapter, profile, only=args.only or None)
+        for label, found in runs.items():
+            accs = ", ".join(f"{r.metrics['accuracy']:.4f}" for r in found)
+            print(f"chapter {chapter} {label}: test accuracy {accs}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .data.cifar10 import DatasetError, locate_cifar10
     from .env import environment_report
@@ -325,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--gpus", nargs="*", default=None, help="GPU ids: one training subprocess per GPU at a time"
     )
     sweep.set_defaults(func=cmd_sweep)
+
+    chapter = sub.add_parser(
+        "train-chapter", help="train (or load) the runs of chapters 05-07, as the notebooks do"
+    )
+    chapter.add_argument("chapters", nargs="+", help="05, 06 and/or 07")
+    chapter.add_argument("--profile", default=None, help=profile_help)
+    chapter.add_argument("--only", nargs="*", default=None, help="variant labels to train")
+    chapter.set_defaults(func=cmd_train_chapter)
 
     info = sub.add_parser("info", help="versions, device, profile and where the data comes from")
     info.set_defaults(func=cmd_info)

@@ -1,5 +1,6 @@
 """Attention modules, one file per paper; each fits AlexNet's ``attention`` slot by name."""
 
+from .batchnorm import BatchNormControl
 from .cbam import CBAM, ChannelAttention, SpatialAttention
 from .psa import PSAAttention, PSAModule, SEWeight
 from .registry import (
@@ -16,6 +17,7 @@ from .triplet import AttentionGate, TripletAttention, ZPool
 
 __all__ = [
     "ATTENTION",
+    "BatchNormControl",
     "CBAM",
     "AttentionGate",
     "ChannelAttention",

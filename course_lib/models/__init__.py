@@ -8,6 +8,7 @@ from .alexnet import (
     alexnet_receptive_fields,
     conv_output_size,
 )
+from .cifar_resnet import Bottleneck, CifarResNet
 from .epsanet import EPSABlock, EPSANet
 from .moganet import MogaNet
 from .registry import MODELS, build_model, list_models, register_model
@@ -17,6 +18,8 @@ __all__ = [
     "ALEXNET_CONVS",
     "MODELS",
     "AlexNet",
+    "Bottleneck",
+    "CifarResNet",
     "EPSABlock",
     "EPSANet",
     "MogaNet",

@@ -81,16 +81,25 @@ class ChannelAggregationFFN(nn.Module):
     ``decompose`` conv is never used and its FFN computes ``x + sigma * (x - GELU(x))``, a bug.
     """
 
-    def __init__(self, channels: int, hidden: int, kernel_size: int = 3, drop: float = 0.0):
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        kernel_size: int = 3,
+        drop: float = 0.0,
+        decompose: bool = True,
+    ):
         super().__init__()
+        self.use_decompose = decompose  # False: the ablation without channel aggregation
         self.fc1 = nn.Conv2d(channels, hidden, kernel_size=1)
         self.dwconv = nn.Conv2d(
             hidden, hidden, kernel_size, padding=kernel_size // 2, groups=hidden
         )
         self.act = nn.GELU()
-        self.decompose = nn.Conv2d(hidden, 1, kernel_size=1)  # W_r: C -> 1
-        self.decompose_act = nn.GELU()
-        self.sigma = ElementScale(hidden, init_value=1e-5)
+        if decompose:
+            self.decompose = nn.Conv2d(hidden, 1, kernel_size=1)  # W_r: C -> 1
+            self.decompose_act = nn.GELU()
+            self.sigma = ElementScale(hidden, init_value=1e-5)
         self.fc2 = nn.Conv2d(hidden, channels, kernel_size=1)
         self.drop = nn.Dropout(drop)
 
@@ -100,7 +109,8 @@ class ChannelAggregationFFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.drop(self.act(self.dwconv(self.fc1(x))))  # Y
-        x = self.feature_decompose(x)  # CA(Y)
+        if self.use_decompose:
+            x = self.feature_decompose(x)  # CA(Y)
         return self.drop(self.fc2(x))  # Z (before the block's residual)
 
 
@@ -161,6 +171,11 @@ class MultiOrderGatedAggregation(nn.Module):
     ``Y - GAP(Y)`` subtracts the component shared by all positions (the interaction of all
     patches, the highest order; the 1x1 conv alone sees only a patch itself, order 0), pushing
     the block towards the middle-order interactions that the paper finds networks neglect.
+
+    For the ablations (chapter 06): ``decompose=False`` drops the decomposition
+    (Y = SiLU(Conv1x1(X))); ``gating=False`` adds the two branches instead of multiplying them,
+    ``SiLU(g) + SiLU(v)``: the same convolutions, parameters and (to within one elementwise op)
+    FLOPs, but no multiplicative interaction between context and gate.
     """
 
     def __init__(
@@ -168,10 +183,15 @@ class MultiOrderGatedAggregation(nn.Module):
         channels: int,
         dilations: tuple[int, int, int] = (1, 2, 3),
         channel_split: tuple[int, int, int] = (1, 3, 4),
+        decompose: bool = True,
+        gating: bool = True,
     ):
         super().__init__()
+        self.use_decompose = decompose
+        self.use_gating = gating
         self.proj_1 = nn.Conv2d(channels, channels, kernel_size=1)
-        self.sigma = ElementScale(channels, init_value=1e-5)
+        if decompose:
+            self.sigma = ElementScale(channels, init_value=1e-5)
         self.act_value = nn.SiLU()
         self.gate = nn.Conv2d(channels, channels, kernel_size=1)
         self.value = MultiOrderDWConv(channels, dilations, channel_split)
@@ -181,7 +201,8 @@ class MultiOrderGatedAggregation(nn.Module):
     def feature_decompose(self, x: torch.Tensor) -> torch.Tensor:
         """SiLU(Y + sigma * (Y - GAP(Y))) with Y = proj_1(X)."""
         x = self.proj_1(x)
-        x = x + self.sigma(x - F.adaptive_avg_pool2d(x, 1))
+        if self.use_decompose:
+            x = x + self.sigma(x - F.adaptive_avg_pool2d(x, 1))
         return self.act_value(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,7 +210,10 @@ class MultiOrderGatedAggregation(nn.Module):
         x = self.feature_decompose(x)
         g, v = self.gate(x), self.value(x)
         # the official code applies act_gate (SiLU, the same function) to both branches
-        x = self.proj_2(self.act_gate(g) * self.act_gate(v))
+        if self.use_gating:
+            x = self.proj_2(self.act_gate(g) * self.act_gate(v))
+        else:
+            x = self.proj_2(self.act_gate(g) + self.act_gate(v))
         return x + shortcut
 
 
@@ -205,12 +229,18 @@ class MogaBlock(nn.Module):
         layer_scale_init: float = 1e-5,
         dilations: tuple[int, int, int] = (1, 2, 3),
         channel_split: tuple[int, int, int] = (1, 3, 4),
+        decompose: bool = True,
+        gating: bool = True,
     ):
         super().__init__()
         self.norm1 = nn.BatchNorm2d(channels)
-        self.attn = MultiOrderGatedAggregation(channels, dilations, channel_split)
+        self.attn = MultiOrderGatedAggregation(
+            channels, dilations, channel_split, decompose=decompose, gating=gating
+        )
         self.norm2 = nn.BatchNorm2d(channels)
-        self.mlp = ChannelAggregationFFN(channels, int(channels * ffn_ratio), drop=drop)
+        self.mlp = ChannelAggregationFFN(
+            channels, int(channels * ffn_ratio), drop=drop, decompose=decompose
+        )
         self.layer_scale_1 = nn.Parameter(torch.full((1, channels, 1, 1), layer_scale_init))
         self.layer_scale_2 = nn.Parameter(torch.full((1, channels, 1, 1), layer_scale_init))
         # stochastic depth: drop the whole residual branch for a random subset of samples
@@ -222,15 +252,24 @@ class MogaBlock(nn.Module):
 
 
 class StackConvPatchEmbed(nn.Sequential):
-    """The stem: 3x3/2 conv to C/2 -> BN -> GELU -> 3x3/2 conv to C -> BN (4x downsampling)."""
+    """The stem: 3x3/2 conv to C/2 -> BN -> GELU -> 3x3/2 conv to C -> BN (4x downsampling).
 
-    def __init__(self, in_channels: int, channels: int, kernel_size: int = 3, stride: int = 2):
+    ``stem_stride`` 2 makes the first conv stride 1 (for 32 px CIFAR images: stages at 16, 8, 4
+    and 2 px instead of 8, 4, 2 and 1); 1 makes both stride 1.
+    """
+
+    def __init__(self, in_channels: int, channels: int, kernel_size: int = 3, stem_stride: int = 4):
+        if stem_stride not in (1, 2, 4):
+            raise ValueError(
+                f"MogaNet's stem_stride is 1, 2 or 4 (the official 4), got {stem_stride}"
+            )
+        first, second = {1: (1, 1), 2: (1, 2), 4: (2, 2)}[stem_stride]
         pad = kernel_size // 2
         super().__init__(
-            nn.Conv2d(in_channels, channels // 2, kernel_size, stride=stride, padding=pad),
+            nn.Conv2d(in_channels, channels // 2, kernel_size, stride=first, padding=pad),
             nn.BatchNorm2d(channels // 2),
             nn.GELU(),
-            nn.Conv2d(channels // 2, channels, kernel_size, stride=stride, padding=pad),
+            nn.Conv2d(channels // 2, channels, kernel_size, stride=second, padding=pad),
             nn.BatchNorm2d(channels),
         )
 
@@ -257,6 +296,8 @@ class MogaNet(nn.Module):
         drop_path_rate: stochastic depth, rising linearly from 0 to this over all blocks.
         layer_scale_init: initial layer scale (1e-5).
         dilations, channel_split: of the multi-order depthwise convs.
+        stem_stride: the stem's downsampling, 4 (official) or 2 (for 32 px images).
+        decompose, gating: False for the ablations of :class:`MultiOrderGatedAggregation`.
 
     The features of stage i are ``model.stages[i]``, each ending with its BatchNorm
     (``model.stages[-1][-1]`` is the last one, a good GradCAM target).
@@ -272,6 +313,9 @@ class MogaNet(nn.Module):
         layer_scale_init: float = 1e-5,
         dilations: tuple[int, int, int] = (1, 2, 3),
         channel_split: tuple[int, int, int] = (1, 3, 4),
+        stem_stride: int = 4,
+        decompose: bool = True,
+        gating: bool = True,
     ):
         super().__init__()
         if isinstance(arch, str):
@@ -294,7 +338,10 @@ class MogaNet(nn.Module):
         for i, (dim, depth, ratio) in enumerate(
             zip(self.embed_dims, self.depths, self.ffn_ratios, strict=True)
         ):
-            embed = StackConvPatchEmbed(previous, dim) if i == 0 else ConvPatchEmbed(previous, dim)
+            if i == 0:
+                embed = StackConvPatchEmbed(previous, dim, stem_stride=stem_stride)
+            else:
+                embed = ConvPatchEmbed(previous, dim)
             blocks = [
                 MogaBlock(
                     dim,
@@ -304,6 +351,8 @@ class MogaNet(nn.Module):
                     layer_scale_init=layer_scale_init,
                     dilations=dilations,
                     channel_split=channel_split,
+                    decompose=decompose,
+                    gating=gating,
                 )
                 for j in range(depth)
             ]
@@ -336,7 +385,7 @@ class MogaNet(nn.Module):
         return self.head(self.forward_features(x))
 
 
-def _build(arch: str, num_classes: int, attention: str | None, **kwargs) -> MogaNet:
+def _build(arch: str | dict, num_classes: int, attention: str | None, **kwargs) -> MogaNet:
     reject_attention("MogaNet", attention)
     return MogaNet(arch, num_classes=num_classes, **kwargs)
 
@@ -359,3 +408,16 @@ def _factory(arch: str):
 for _short, _arch in MOGANET_ALIASES.items():
     if "-" not in _short:
         register_model(f"moganet_{_short}")(register_model(f"moganet_{_arch}")(_factory(_arch)))
+
+
+@register_model("moganet")
+def moganet(
+    num_classes: int = 1000,
+    attention: str | None = None,
+    image_size: int | None = None,  # accepted for build_model, ignored: MogaNet pools
+    arch: str | dict = "xtiny",
+    **kwargs,
+) -> MogaNet:
+    """MogaNet of any ``arch``: a zoo name or a dict of ``embed_dims``, ``depths`` and
+    ``ffn_ratios`` (chapter 06's ablations use a shallower MogaNet-XT)."""
+    return _build(arch, num_classes, attention, **kwargs)

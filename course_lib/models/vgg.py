@@ -43,6 +43,10 @@ from ..attention import attention_key, create_attention
 from .registry import register_model
 
 VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"  # torchvision's VGG16_Weights.IMAGENET1K_V1
+VGG16_BN_WEIGHTS_FILE = "vgg16_bn-6c64b313.pth"  # torchvision's VGG16_BN_Weights.IMAGENET1K_V1
+# In vgg16_bn().features every conv is followed by a BatchNorm: conv2_2's ReLU is index 12 (a
+# 16x16 map at 32 px) and conv3_3's ReLU index 22 (8x8): where chapter 07 puts self-attention.
+VGG16_BN_ATTENTION_AFTER = (12, 22)
 VGG16_SEED_ATTENTION_AFTER = (1, 6)  # after conv1_1 + ReLU and conv2_1 + ReLU (seed 004)
 VGG_MIN_IMAGE_SIZE = 32  # five 2x2 max-pools
 VGG_CLASSIFIERS = ("imagenet", "compact")
@@ -62,31 +66,37 @@ def compact_classifier(num_classes: int, width: int = 512, dropout: float = 0.5)
     )
 
 
-def vgg16_weights_path(weights_path: str | Path | None = None) -> Path:
+def vgg16_weights_path(weights_path: str | Path | None = None, batch_norm: bool = False) -> Path:
     """Where ImageNet VGG16 weights are looked for: ``weights_path`` or torch's hub cache."""
     if weights_path is not None:
         return Path(weights_path)
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_WEIGHTS_FILE
+    name = VGG16_BN_WEIGHTS_FILE if batch_norm else VGG16_WEIGHTS_FILE
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
-def _check_weights_file(weights_path: str | Path | None) -> Path:
-    path = vgg16_weights_path(weights_path)
+def _check_weights_file(weights_path: str | Path | None, batch_norm: bool = False) -> Path:
+    path = vgg16_weights_path(weights_path, batch_norm)
     if not path.is_file():
+        name = VGG16_BN_WEIGHTS_FILE if batch_norm else VGG16_WEIGHTS_FILE
+        enum = "VGG16_BN_Weights" if batch_norm else "VGG16_Weights"
         raise FileNotFoundError(
             f"ImageNet VGG16 weights not found at {path}. Nothing is downloaded at run time: "
-            f"copy torchvision's {VGG16_WEIGHTS_FILE} (VGG16_Weights.IMAGENET1K_V1) to "
-            f"{vgg16_weights_path()} or pass weights_path=..., or use pretrained=False."
+            f"copy torchvision's {name} ({enum}.IMAGENET1K_V1) to "
+            f"{vgg16_weights_path(None, batch_norm)} or pass weights_path=..., or use "
+            "pretrained=False."
         )
     return path
 
 
-def load_vgg16_imagenet(model: nn.Module, weights_path: str | Path | None = None) -> None:
+def load_vgg16_imagenet(
+    model: nn.Module, weights_path: str | Path | None = None, batch_norm: bool = False
+) -> None:
     """Load ImageNet weights from disk into a plain torchvision VGG16 (never downloads).
 
     With a classifier of other than 1000 classes, every layer but the last is loaded; with the
     compact classifier, the convolutions only.
     """
-    path = _check_weights_file(weights_path)
+    path = _check_weights_file(weights_path, batch_norm)
     state = torch.load(path, map_location="cpu", weights_only=True)
     own = model.state_dict()
     # layers whose shape differs (last layer, compact head) keep their fresh initialisation
@@ -141,6 +151,7 @@ def vgg16(
     weights_path: str | Path | None = None,
     attention_kwargs: dict | None = None,
     classifier: str = "imagenet",
+    batch_norm: bool = False,
 ) -> nn.Module:
     """torchvision's VGG16 with ``attention`` inserted after ``features[i]`` for i in
     ``attention_after``.
@@ -157,6 +168,8 @@ def vgg16(
         attention_kwargs: passed to every attention module.
         classifier: ``"imagenet"`` (torchvision's 7x7 pool and 4096-4096 MLP) or ``"compact"``
             (global average pool, 512-512 MLP; for small images, see the module docstring).
+        batch_norm: torchvision's ``vgg16_bn`` (a BatchNorm after every conv; the ``features``
+            indices change, see :data:`VGG16_BN_ATTENTION_AFTER`).
     """
     if classifier not in VGG_CLASSIFIERS:
         raise ValueError(f"unknown VGG classifier {classifier!r}; choose one of {VGG_CLASSIFIERS}")
@@ -173,13 +186,14 @@ def vgg16(
             f"e.g. {list(VGG16_SEED_ATTENTION_AFTER)} for after conv1_1 and conv2_1 (seed 004)"
         )
     if pretrained:
-        _check_weights_file(weights_path)  # fail before building 138M parameters
-    model = torchvision.models.vgg16(weights=None, num_classes=num_classes)
+        _check_weights_file(weights_path, batch_norm)  # fail before building 138M parameters
+    build = torchvision.models.vgg16_bn if batch_norm else torchvision.models.vgg16
+    model = build(weights=None, num_classes=num_classes)
     if classifier == "compact":
         model.avgpool = nn.AdaptiveAvgPool2d(1)
         model.classifier = compact_classifier(num_classes)
     if pretrained:
-        load_vgg16_imagenet(model, weights_path)  # before inserting: names still match
+        load_vgg16_imagenet(model, weights_path, batch_norm)  # before inserting: names still match
     for m in model.modules():
         if isinstance(m, nn.ReLU):
             m.inplace = False
@@ -200,6 +214,7 @@ def vgg16_attention(
     weights_path: str | Path | None = None,
     attention_kwargs: dict | None = None,
     classifier: str = "imagenet",
+    batch_norm: bool = False,
 ) -> nn.Module:
     """Seed 004's VGG16 + self-attention: SAGAN self-attention after conv1_1 and conv2_1 (and
     their ReLUs). ``attention=None`` means the default, ``"self_attention"``.
@@ -213,4 +228,5 @@ def vgg16_attention(
         weights_path=weights_path,
         attention_kwargs=attention_kwargs,
         classifier=classifier,
+        batch_norm=batch_norm,
     )

@@ -70,9 +70,20 @@ class History:
     lr: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
     elapsed: list[float] = field(default_factory=list)  # wall seconds at each epoch's end
+    # every one-number parameter (such as SAGAN's gamma) at each epoch's end, by name
+    scalars: dict[str, list[float]] = field(default_factory=dict)
 
-    def add_epoch(self, epoch: int, train_loss: float, train_acc: float, val: dict, lr: float,
-                  epoch_time: float, elapsed: float) -> None:  # fmt: skip
+    def add_epoch(
+        self,
+        epoch: int,
+        train_loss: float,
+        train_acc: float,
+        val: dict,
+        lr: float,
+        epoch_time: float,
+        elapsed: float,
+        scalars: dict | None = None,
+    ) -> None:
         self.epoch.append(epoch)
         self.train_loss.append(train_loss)
         self.train_acc.append(train_acc)
@@ -81,13 +92,26 @@ class History:
         self.lr.append(lr)
         self.epoch_time.append(epoch_time)
         self.elapsed.append(elapsed)
+        for name, value in (scalars or {}).items():
+            self.scalars.setdefault(name, []).append(value)
 
     def as_dict(self) -> dict:
-        return {k: list(v) for k, v in self.__dict__.items()}
+        d = {k: list(v) for k, v in self.__dict__.items() if k != "scalars"}
+        return {**d, "scalars": {k: list(v) for k, v in self.scalars.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
-        return cls(**{k: list(v) for k, v in d.items() if k in cls.__dataclass_fields__})
+        fields = {k: list(v) for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields["scalars"] = {k: list(v) for k, v in d.get("scalars", {}).items()}
+        return cls(**fields)
+
+
+def scalar_parameters(model: nn.Module) -> dict[str, float]:
+    """The model's one-number parameters (SAGAN's gamma, ...) by name: what training moves them
+    to is part of the lesson, so :func:`fit` records them every epoch."""
+    model = getattr(model, "module", model)  # DDP
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    return {n: float(p.detach()) for n, p in model.named_parameters() if p.numel() == 1}
 
 
 def _check_finite(losses: torch.Tensor, first_step: int, epoch: int, last: Path | None) -> None:
@@ -291,6 +315,7 @@ def fit(
                 scheduler.get_last_lr()[0],
                 epoch_time,
                 time.perf_counter() - clock_start,
+                scalar_parameters(model),
             )
             bar.set_postfix(epoch=epoch + 1, val_acc=f"{val['accuracy']:.4f}")
             if not math.isfinite(history.train_loss[-1]):

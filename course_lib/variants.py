@@ -1,0 +1,118 @@
+"""The networks chapters 05-07 train, in one place, so that a chapter and a batch job
+(``python -m course_lib train-chapter 05``) train exactly the same runs and share their cache.
+
+Each :class:`Variant` names a model, its attention, its arguments and the experiment settings it
+trains under (:data:`course_lib.profiles.EXPERIMENTS`). Variants that appear in two chapters
+(the CIFAR ResNet is chapter 05's plain network and chapter 06's baseline) are the same runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .data import ImageDataset, load_course_data
+from .profiles import Profile, experiment_settings
+
+# chapter 05: a CIFAR bottleneck ResNet, three stages of one block (16, 32, 64 planes)
+RESNET = {"depths": (1, 1, 1), "planes": (16, 32, 64), "stem_channels": 16}
+# chapter 06: MogaNet-XT unchanged (stem stride 4: stages at 8, 4, 2 and 1 px on 32 px images)
+MOGANET_XT = {"arch": "xtiny", "stem_stride": 4}
+# the ablations use MogaNet-XT's widths with one block per stage (two in stage 3), so that three
+# seeds of three variants fit the CPU budget
+MOGANET_SHALLOW = {
+    "arch": {"embed_dims": [32, 64, 96, 192], "depths": [1, 1, 2, 1], "ffn_ratios": [8, 8, 4, 4]},
+    "stem_stride": 4,
+}
+# chapter 07: VGG16 with BatchNorm and the compact head; self-attention after conv2_2 (16x16
+# at 32 px) and conv3_3 (8x8), see course_lib.models.vgg.VGG16_BN_ATTENTION_AFTER
+VGG16_BN = {"batch_norm": True, "classifier": "compact"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One network a chapter trains over the profile's seeds."""
+
+    label: str
+    model: str
+    attention: str | None = None
+    model_kwargs: dict = field(default_factory=dict)
+    experiment: str = "cifar32"
+
+
+CHAPTER_VARIANTS: dict[str, list[Variant]] = {
+    "05": [
+        Variant("AlexNet-BN", "alexnet", "batchnorm", experiment="alexnet_psa"),
+        Variant("AlexNet-PSA", "alexnet", "psa", experiment="alexnet_psa"),
+        Variant("ResNet", "cifar_resnet", None, RESNET),
+        Variant("ResNet-PSA", "cifar_resnet", "psa", RESNET),
+    ],
+    "06": [
+        Variant("ResNet", "cifar_resnet", None, RESNET),
+        Variant("MogaNet-XT", "moganet", None, MOGANET_XT),
+        Variant("shallow MogaNet", "moganet", None, MOGANET_SHALLOW),
+        Variant("- decomposition", "moganet", None, {**MOGANET_SHALLOW, "decompose": False}),
+        Variant("- gating", "moganet", None, {**MOGANET_SHALLOW, "gating": False}),
+    ],
+    "07": [
+        Variant("VGG16-BN", "vgg16", None, VGG16_BN),
+        Variant(
+            "VGG16-BN + self-attention",
+            "vgg16",
+            "self_attention",
+            {**VGG16_BN, "attention_after": (12, 22)},
+        ),
+    ],
+}
+
+
+def variants(chapter: str) -> list[Variant]:
+    """The variants chapter ``chapter`` ("05", "06", "07") trains."""
+    if chapter not in CHAPTER_VARIANTS:
+        raise ValueError(
+            f"no variants listed for chapter {chapter!r}; use {sorted(CHAPTER_VARIANTS)}"
+        )
+    return CHAPTER_VARIANTS[chapter]
+
+
+def train_chapter(
+    chapter: str,
+    profile: Profile,
+    load_only: bool = False,
+    progress: bool = True,
+    data_for: Callable[[Profile], ImageDataset] | None = None,
+    only: list[str] | None = None,
+) -> dict[str, list]:
+    """Train (or load) every variant of ``chapter`` over its experiment's seeds:
+    ``{label: [Run, ...]}``, the main seed first. Variants whose experiment is not trained in
+    this profile are left out. ``data_for`` loads the data of an experiment's profile (the
+    default loads CIFAR-10 once per distinct setting)."""
+    from .chapter import train_variant
+
+    loaded: dict[tuple, ImageDataset] = {}
+
+    def data(p: Profile) -> ImageDataset:
+        key = (p.train_subset, p.test_subset, p.val_size, p.seed)
+        if key not in loaded:
+            loaded[key] = (data_for or load_course_data)(p)
+        return loaded[key]
+
+    runs = {}
+    for v in variants(chapter):
+        if only is not None and v.label not in only:
+            continue
+        settings = experiment_settings(profile, v.experiment)
+        if settings is None:
+            continue
+        p, train_settings = settings
+        runs[v.label] = train_variant(
+            data(p),
+            p,
+            attention=v.attention,
+            model=v.model,
+            model_kwargs=dict(v.model_kwargs),
+            progress=progress,
+            load_only=load_only,
+            **train_settings,
+        )
+    return runs
