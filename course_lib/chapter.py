@@ -47,11 +47,13 @@ def train_variant(
     model_kwargs: dict | None = None,
     progress: bool = True,
     load_only: bool = False,
+    name: str | None = None,
     **config_overrides,
 ) -> list[Run]:
     """Train (or load) ``model`` with ``attention`` once per seed; the first run is the profile's
     main seed (the one whose curves, predictions and CAMs a chapter shows). With ``load_only``
-    only the finished runs are returned (possibly none) and nothing is trained."""
+    only the finished runs are returned (possibly none) and nothing is trained. ``name`` names
+    the runs (default: model and attention), for variants that differ in ``model_kwargs``."""
     seeds = list(seeds or profile.seeds)
     if profile.seed in seeds:
         seeds.remove(profile.seed)
@@ -65,6 +67,7 @@ def train_variant(
             config,
             attention,
             model_kwargs=model_kwargs,
+            name=name,
             profile=profile.name,
             progress=progress,
             load_only=load_only,

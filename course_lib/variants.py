@@ -38,6 +38,7 @@ class Variant:
     attention: str | None = None
     model_kwargs: dict = field(default_factory=dict)
     experiment: str = "cifar32"
+    name: str | None = None  # the runs' name, where model and attention do not tell variants apart
 
 
 CHAPTER_VARIANTS: dict[str, list[Variant]] = {
@@ -49,18 +50,31 @@ CHAPTER_VARIANTS: dict[str, list[Variant]] = {
     ],
     "06": [
         Variant("ResNet", "cifar_resnet", None, RESNET),
-        Variant("MogaNet-XT", "moganet", None, MOGANET_XT),
-        Variant("shallow MogaNet", "moganet", None, MOGANET_SHALLOW),
-        Variant("- decomposition", "moganet", None, {**MOGANET_SHALLOW, "decompose": False}),
-        Variant("- gating", "moganet", None, {**MOGANET_SHALLOW, "gating": False}),
+        Variant("MogaNet-XT", "moganet", None, MOGANET_XT, name="moganet_xt"),
+        Variant("shallow MogaNet", "moganet", None, MOGANET_SHALLOW, name="moganet_shallow"),
+        Variant(
+            "- decomposition",
+            "moganet",
+            None,
+            {**MOGANET_SHALLOW, "decompose": False},
+            name="moganet_shallow-no_decompose",
+        ),
+        Variant(
+            "- gating",
+            "moganet",
+            None,
+            {**MOGANET_SHALLOW, "gating": False},
+            name="moganet_shallow-no_gating",
+        ),
     ],
     "07": [
-        Variant("VGG16-BN", "vgg16", None, VGG16_BN),
+        Variant("VGG16-BN", "vgg16", None, VGG16_BN, name="vgg16_bn"),
         Variant(
             "VGG16-BN + self-attention",
             "vgg16",
             "self_attention",
             {**VGG16_BN, "attention_after": (12, 22)},
+            name="vgg16_bn-self_attention",
         ),
     ],
 }
@@ -113,6 +127,7 @@ def train_chapter(
             model_kwargs=dict(v.model_kwargs),
             progress=progress,
             load_only=load_only,
+            name=v.name,
             **train_settings,
         )
     return runs
