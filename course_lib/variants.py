@@ -53,14 +53,14 @@ CHAPTER_VARIANTS: dict[str, list[Variant]] = {
         Variant("MogaNet-XT", "moganet", None, MOGANET_XT, name="moganet_xt"),
         Variant("shallow MogaNet", "moganet", None, MOGANET_SHALLOW, name="moganet_shallow"),
         Variant(
-            "- decomposition",
+            "no decomposition",
             "moganet",
             None,
             {**MOGANET_SHALLOW, "decompose": False},
             name="moganet_shallow-no_decompose",
         ),
         Variant(
-            "- gating",
+            "no gating",
             "moganet",
             None,
             {**MOGANET_SHALLOW, "gating": False},

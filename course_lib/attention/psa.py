@@ -173,3 +173,48 @@ class PSAAttention(PSAModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(super().forward(x))
+
+
+def softmax_weight_bounds(branches: int = 4) -> tuple[float, float]:
+    """The range a PSA weight can take: the softmax of sigmoid outputs Z_i in (0, 1).
+
+    att_i = exp(Z_i) / sum_j exp(Z_j) is smallest with Z_i -> 0 and every other Z_j -> 1, and
+    largest the other way round: 1 / (1 + (n-1) e) and e / (e + n - 1), about 0.109 and 0.475
+    for four branches. No channel can put all its weight on one scale.
+    """
+    e = torch.e
+    return 1.0 / (1.0 + (branches - 1) * e), e / (e + branches - 1)
+
+
+@torch.no_grad()
+def collect_branch_weights(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int = 250
+) -> dict[str, torch.Tensor]:
+    """Every PSA module's branch weights att_i on real inputs: ``{module name: (N, 4, C/4)}``.
+
+    The model is run in eval mode; each PSA module's input is caught with a forward hook and
+    passed to :meth:`PSAModule.branch_weights`.
+    """
+    modules = {n: m for n, m in model.named_modules() if isinstance(m, PSAModule)}
+    if not modules:
+        raise ValueError("the model has no PSA module (build it with attention='psa')")
+    found: dict[str, list[torch.Tensor]] = {n: [] for n in modules}
+    hooks = [
+        m.register_forward_hook(
+            lambda mod, args, out, name=n: found[name].append(
+                PSAModule.branch_weights(mod, args[0]).flatten(2).float().cpu()
+            )
+        )
+        for n, m in modules.items()
+    ]
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        for start in range(0, len(inputs), batch_size):
+            model(inputs[start : start + batch_size].to(device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return {n: torch.cat(w) for n, w in found.items()}
