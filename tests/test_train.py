@@ -168,3 +168,17 @@ def test_load_only_never_trains(cifar_small, tmp_path):
     assert again is not None and again.run_dir == run.run_dir
     assert again.metrics["accuracy"] == run.metrics["accuracy"]
     assert run.metrics["selection_split"] == ("val" if cifar_small.has_val else "test")
+
+
+def test_one_number_parameters_are_recorded_every_epoch_and_survive_a_reload(cifar_small):
+    """SAGAN's gamma starts at 0 and moves; the history keeps its value after each epoch."""
+    config = CONFIG.replace(epochs=2, image_size=32)
+    kwargs = {"batch_norm": True, "classifier": "compact", "attention_after": [12]}
+    run = train_or_load("vgg16", cifar_small, config, attention="self_attention",
+                        model_kwargs=kwargs, progress=False)  # fmt: skip
+    gammas = run.history.scalars["features.attn_12.gamma"]
+    assert len(gammas) == 2 and gammas[-1] == float(run.model.features.attn_12.gamma)
+    assert gammas[0] != 0.0  # trained away from its initial 0
+    again = train_or_load("vgg16", cifar_small, config, attention="self_attention",
+                          model_kwargs=kwargs, progress=False)  # fmt: skip
+    assert again.history.scalars == run.history.scalars

@@ -230,3 +230,21 @@ def vgg16_attention(
         classifier=classifier,
         batch_norm=batch_norm,
     )
+
+
+def fetch_vgg16_imagenet(batch_norm: bool = False) -> Path | None:
+    """The ImageNet VGG16 weights file, downloaded into torch's hub cache only where downloads
+    are switched on (``COURSE_DOWNLOAD=1``, as the chapters' Colab cell sets); None where the file
+    is missing and may not be fetched (tests, CI, offline machines)."""
+    import os
+
+    path = vgg16_weights_path(None, batch_norm)
+    if path.is_file():
+        return path
+    if os.environ.get("COURSE_DOWNLOAD") != "1":
+        return None
+    weights = (
+        torchvision.models.VGG16_BN_Weights if batch_norm else torchvision.models.VGG16_Weights
+    ).IMAGENET1K_V1
+    weights.get_state_dict(progress=True)  # torchvision stores it in the hub cache
+    return path if path.is_file() else None
