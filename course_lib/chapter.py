@@ -20,7 +20,7 @@ from .plots import plot_predictions, show_as_jpeg
 from .profiles import Profile, get_profile
 from .results import seed_reported, write_result
 from .stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
-from .train import Run, TrainConfig, predict, train_or_load
+from .train import Run, RunLockedError, TrainConfig, predict, train_or_load
 
 
 def start(profile: str, **settings) -> Profile:
@@ -48,12 +48,15 @@ def train_variant(
     progress: bool = True,
     load_only: bool = False,
     name: str | None = None,
+    skip_locked: bool = False,
     **config_overrides,
 ) -> list[Run]:
     """Train (or load) ``model`` with ``attention`` once per seed; the first run is the profile's
     main seed (the one whose curves, predictions and CAMs a chapter shows). With ``load_only``
     only the finished runs are returned (possibly none) and nothing is trained. ``name`` names
-    the runs (default: model and attention), for variants that differ in ``model_kwargs``."""
+    the runs (default: model and attention), for variants that differ in ``model_kwargs``.
+    With ``skip_locked`` a run that another process is training is left out, not waited for
+    (several batch workers can then share one list of runs)."""
     seeds = list(seeds or profile.seeds)
     if profile.seed in seeds:
         seeds.remove(profile.seed)
@@ -61,17 +64,23 @@ def train_variant(
     runs = []
     for seed in seeds:
         config = TrainConfig.from_profile(profile, seed=seed, **config_overrides)
-        run = train_or_load(
-            model,
-            data,
-            config,
-            attention,
-            model_kwargs=model_kwargs,
-            name=name,
-            profile=profile.name,
-            progress=progress,
-            load_only=load_only,
-        )
+        try:
+            run = train_or_load(
+                model,
+                data,
+                config,
+                attention,
+                model_kwargs=model_kwargs,
+                name=name,
+                profile=profile.name,
+                progress=progress,
+                load_only=load_only,
+            )
+        except RunLockedError:
+            if not skip_locked:
+                raise
+            print(f"{name or model} {attention or ''} seed {seed}: trained by another process")
+            continue
         if run is not None:
             runs.append(run)
     return runs

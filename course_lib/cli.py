@@ -177,7 +177,8 @@ def cmd_train_chapter(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     for chapter in args.chapters:
-        runs = train_chapter(chapter, profile, only=args.only or None)
+        # several workers may run this at once: a run another one is training is skipped
+        runs = train_chapter(chapter, profile, only=args.only or None, skip_locked=True)
         for label, found in runs.items():
             accs = ", ".join(f"{r.metrics['accuracy']:.4f}" for r in found)
             print(f"chapter {chapter} {label}: test accuracy {accs}")

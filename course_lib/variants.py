@@ -96,6 +96,7 @@ def train_chapter(
     progress: bool = True,
     data_for: Callable[[Profile], ImageDataset] | None = None,
     only: list[str] | None = None,
+    skip_locked: bool = False,
 ) -> dict[str, list]:
     """Train (or load) every variant of ``chapter`` over its experiment's seeds:
     ``{label: [Run, ...]}``, the main seed first. Variants whose experiment is not trained in
@@ -128,6 +129,7 @@ def train_chapter(
             progress=progress,
             load_only=load_only,
             name=v.name,
+            skip_locked=skip_locked,
             **train_settings,
         )
     return runs
