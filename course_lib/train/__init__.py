@@ -2,8 +2,6 @@
 
 from .checkpoint import (
     CheckpointError,
-    atomic_save,
-    atomic_write_json,
     load_weights,
     read_checkpoint,
     save_weights,
@@ -22,8 +20,6 @@ __all__ = [
     "RunLockedError",
     "TrainConfig",
     "apply_overrides",
-    "atomic_save",
-    "atomic_write_json",
     "config_hash",
     "confusion_matrix",
     "describe_source",

@@ -7,12 +7,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import atomic_save, atomic_write_json
+from ..atomic import atomic_save
 
 __all__ = [
     "CheckpointError",
-    "atomic_save",
-    "atomic_write_json",
     "cpu_state_dict",
     "load_weights",
     "model_spec",

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import make_folder, remove_stale_temporaries
+from ..atomic import atomic_write_json, make_folder, remove_stale_temporaries
 from ..attention import attention_key
 from ..data import ImageDataset
 from ..device import device_name, pick_device, resolve_precision
@@ -29,7 +29,7 @@ from ..env import git_commit
 from ..measure import count_params, measure_throughput
 from ..models import build_model
 from ..paths import runs_dir
-from .checkpoint import CheckpointError, atomic_write_json, load_weights, save_weights
+from .checkpoint import CheckpointError, load_weights, save_weights
 from .config import TrainConfig, config_hash
 from .evaluate import evaluate
 from .fit import History, fit, selection_split

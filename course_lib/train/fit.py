@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write_json
 from ..compile import compiled
 from ..data import BatchAugment, EvalTransform, ImageDataset
 from ..device import (
@@ -37,7 +38,6 @@ from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distribut
 from ..distributed import world_size as get_world_size
 from .batches import epoch_seed, train_batches
 from .checkpoint import (
-    atomic_write_json,
     load_weights,
     model_spec,
     read_checkpoint,
