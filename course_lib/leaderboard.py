@@ -19,14 +19,27 @@ from pathlib import Path
 
 from .paths import results_dir
 from .results import read_results, seed_reported
-from .stats import Difference, Summary, compare_to_baseline, format_p, summarize
+from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
 EXPECTED_VARIANTS = (
     "alexnet-none", "alexnet-triplet", "alexnet-simam", "alexnet-se", "alexnet-cbam",
-    "alexnet-psa", "resnet50-none", "epsanet50-none", "moganet_xtiny-none", "vgg16-none",
-    "vgg16-self_attention",
+    "alexnet-batchnorm", "alexnet-psa", "cifar_resnet-none", "cifar_resnet-psa", "moganet_xt",
+    "moganet_shallow", "moganet_shallow-no_decompose", "moganet_shallow-no_gating", "vgg16_bn",
+    "vgg16_bn-self_attention",
 )  # fmt: skip
+# what a variant is compared with when both are in a section: its control (the BatchNorm
+# AlexNet for AlexNet-PSA), the same network without the module, or the full model of an
+# ablation; AlexNet variants not listed are compared with plain AlexNet
+BASELINES = {
+    "alexnet-psa": "alexnet-batchnorm",
+    "cifar_resnet-psa": "cifar_resnet-none",
+    "epsanet50-none": "resnet50-none",
+    "moganet_xt": "cifar_resnet-none",
+    "moganet_shallow-no_decompose": "moganet_shallow",
+    "moganet_shallow-no_gating": "moganet_shallow",
+    "vgg16_bn-self_attention": "vgg16_bn",
+}
 REQUIRED = ("name", "accuracy", "seed", "image_size", "profile")
 # the fields that make two runs comparable; a change in any starts another section
 CONFIG_FIELDS = ("profile", "image_size", "epochs", "train_images", "val_images", "batch_size",
@@ -145,18 +158,35 @@ def build_leaderboard(
     built = []
     for config_key, variants in sections.items():
         entries = [_entry(runs) for runs in variants.values()]
-        by_name = {e.name: e for e in entries}
-        if baseline in by_name:
-            named = {e.name: e.accuracies for e in entries}
-            for diff in compare_to_baseline(named, baseline):
-                by_name[diff.name].vs_baseline = diff
-        entries.sort(key=lambda e: (e.reduced, e.name != baseline, e.name.split("-")[0],
+        _compare_within(entries, baseline)
+        baselines = {e.vs_baseline.baseline for e in entries if e.vs_baseline is not None}
+        entries.sort(key=lambda e: (e.reduced, e.name.split("-")[0], e.name not in baselines,
                                     -e.summary.mean))  # fmt: skip
         built.append(Section(dict(zip(CONFIG_FIELDS, config_key, strict=True)), entries))
     built.sort(key=lambda s: (s.config["profile"], -(s.config["image_size"] or 0),
                               -len(s.entries)))  # fmt: skip
     present = {e.name for s in built for e in s.entries}
     return Leaderboard(built, [v for v in expected if v not in present], duplicates, skipped)
+
+
+def baseline_for(name: str, default: str = "alexnet-none") -> str | None:
+    """The variant ``name`` is compared with (see :data:`BASELINES`), or None."""
+    if name in BASELINES:
+        return BASELINES[name]
+    return default if name.startswith("alexnet-") and name != default else None
+
+
+def _compare_within(entries: list[Entry], default: str) -> None:
+    """Each entry against its baseline in the same section, paired by seed; Holm-corrected over
+    all comparisons of the section."""
+    by_name = {e.name: e for e in entries}
+    diffs = []
+    for e in entries:
+        base = baseline_for(e.name, default)
+        if base in by_name:
+            diffs.append(paired_difference(e.accuracies, by_name[base].accuracies, e.name, base))
+    for d, p in zip(diffs, holm([d.p for d in diffs]), strict=True):
+        by_name[d.name].vs_baseline = Difference(**{**d.__dict__, "p_holm": p})
 
 
 def _entry(runs: list[dict]) -> Entry:
@@ -182,18 +212,22 @@ def format_markdown(board: Leaderboard) -> str:
         lines = [
             f"**{section.title()}**",
             "",
-            "| variant | runs | test accuracy, mean ± sd [95 % CI] | − baseline [95 % CI] | "
-            "p (Holm) | verdict | params | MFLOPs | train img/s | seeds reported (their setting) |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| variant | runs | test accuracy, mean ± sd [95 % CI] | compared with | "
+            "difference [95 % CI] | p (Holm) | verdict | params | MFLOPs | train img/s | "
+            "seeds reported (their setting) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+        baselines = {e.vs_baseline.baseline for e in section.entries if e.vs_baseline}
         for e in section.entries:
             s = e.summary
             acc = f"{s.mean * 100:.2f}"
             if e.n >= 2:
                 acc += f" ± {s.std * 100:.2f} [{s.low * 100:.2f}, {s.high * 100:.2f}]"
             d = e.vs_baseline
-            diff, p, verdict = "—", "", "baseline"
+            diff, p, versus = "—", "", ""
+            verdict = "baseline" if e.name in baselines else "—"
             if d is not None:
+                versus = d.baseline
                 diff = f"{d.diff * 100:+.2f}"
                 if d.test != "none":
                     diff += f" [{d.low * 100:+.2f}, {d.high * 100:+.2f}]"
@@ -205,7 +239,8 @@ def format_markdown(board: Leaderboard) -> str:
             flops = f"{e.flops / 1e6:.1f}" if e.flops else ""
             name = f"{e.name} (reduced)" if e.reduced else e.name
             lines.append(
-                f"| {name} | {e.n} | {acc} | {diff} | {p} | {verdict} | {e.params:,} | {flops} | "
+                f"| {name} | {e.n} | {acc} | {versus} | {diff} | {p} | {verdict} | {e.params:,} | "
+                f"{flops} | "
                 f"{e.train_images_per_s:.0f} | {reported} |"
             )
         blocks.append("\n".join(lines))
@@ -239,9 +274,10 @@ def plot_leaderboard(section: Section, path: str | Path | None = None):
         ax_d.annotate(note, (d.diff * 100, y), xytext=(0, 7), textcoords="offset points",
                       ha="center", fontsize=7)  # fmt: skip
     ax_d.axvline(0, color="k", lw=0.8)
-    ax_d.set(yticks=range(len(diffs)), yticklabels=[e.name for e in diffs],
+    ax_d.set(yticks=range(len(diffs)),
+             yticklabels=[f"{e.name} − {e.vs_baseline.baseline}" for e in diffs],
              ylim=(-0.7, max(len(diffs), 1) - 0.3),
-             xlabel="minus the baseline (points), paired by seed, 95 % CI",
+             xlabel="difference to its baseline (points), paired by seed, 95 % CI",
              title="difference to the baseline")  # fmt: skip
     for ax in (ax_a, ax_d):
         ax.grid(alpha=0.3, axis="x")

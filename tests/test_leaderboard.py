@@ -91,3 +91,33 @@ def test_small_differences_are_noise_and_two_pairs_are_not_tested(tmp_path):
 def test_empty_folder_gives_an_empty_board(tmp_path):
     board = build_leaderboard(tmp_path / "nothing", profile="quick", expected=["alexnet-none"])
     assert board.entries == [] and board.missing == ["alexnet-none"]
+
+
+def test_each_variant_is_compared_with_its_own_baseline(tmp_path):
+    """Chapters 05-07 share one 32 px section: PSA against the ResNet it modifies, self-attention
+    against VGG16-BN, the ablations against the full shallow MogaNet; Holm over all of them."""
+    accs = {
+        "cifar_resnet-none": [0.40, 0.41, 0.42],
+        "cifar_resnet-psa": [0.38, 0.40, 0.39],
+        "vgg16_bn": [0.50, 0.52, 0.51],
+        "vgg16_bn-self_attention": [0.53, 0.56, 0.54],
+        "moganet_shallow": [0.30, 0.31, 0.33],
+        "moganet_shallow-no_gating": [0.29, 0.31, 0.30],
+    }
+    for name, values in accs.items():
+        for seed, a in enumerate(values):
+            _write(tmp_path, name, seed, a, image_size=32, epochs=3)
+    board = build_leaderboard(tmp_path, profile="quick")
+    (section,) = board.sections
+    versus = {e.name: e.vs_baseline.baseline for e in section.entries if e.vs_baseline}
+    assert versus == {
+        "cifar_resnet-psa": "cifar_resnet-none",
+        "vgg16_bn-self_attention": "vgg16_bn",
+        "moganet_shallow-no_gating": "moganet_shallow",
+    }
+    by_name = {e.name: e for e in section.entries}
+    diffs = [by_name[n].vs_baseline for n in versus]
+    raw = sorted(d.p for d in diffs)
+    assert sorted(d.p_holm for d in diffs)[0] == pytest.approx(min(1.0, 3 * raw[0]))
+    table = format_markdown(board)
+    assert "| cifar_resnet-none | 3 |" in table and "| baseline |" in table
