@@ -65,11 +65,14 @@ print(f"results from {results_dir()}")
 # ## 1 · The tables
 #
 # Per section: test accuracy as mean ± standard deviation over seeds with the 95 % t-interval of
-# the mean; **− baseline** is the seed-paired difference with *its* interval (the interval that
-# decides, not the two variants' own intervals); p from the paired t-test and, in brackets,
-# Holm-corrected; the verdict from `course_lib.stats` ("only 2 pairs: not tested" with two seeds,
-# never "significant"). Rows marked *reduced* are CPU versions of chapters 05-07 (smaller images,
-# subsets, fewer epochs): they show the pipeline, not the architectures' ability.
+# the mean. Each variant is compared with its own baseline, named under **compared with**: plain
+# AlexNet for the AlexNet modules of chapters 01-04, the BatchNorm control for AlexNet-PSA, the
+# unmodified network for PSA and self-attention, the CIFAR ResNet for MogaNet-XT and the full
+# shallow MogaNet for its ablations (`course_lib.leaderboard.BASELINES`). **difference** is the
+# seed-paired difference with *its* interval (the interval that decides, not the two variants'
+# own intervals); p from the paired t-test and, in brackets, Holm-corrected over the section's
+# comparisons; the verdict from `course_lib.stats` ("only 2 pairs: not tested" with two seeds,
+# never "significant").
 
 # %%
 boards = {P.name: build_leaderboard(results_dir(), profile=P.name, baseline=baseline)}
@@ -152,34 +155,35 @@ print(f"wrote {table_path.name} (the README's leaderboard is checked against it)
 
 # %%
 def section_paragraph(section):
-    base = next((e for e in section.entries if e.name == baseline), None)
+    by_name = {e.name: e for e in section.entries}
+    compared = [e for e in section.entries if e.vs_baseline is not None and not e.reduced]
     c = section.config
     head = f"**{c['profile']}, {c['image_size']} px, {c['epochs']} epochs**: "
-    if base is None:
-        return head + f"no {baseline} run in this configuration, so nothing is compared."
-    s = base.summary
-    text = head + f"{baseline} reaches {s.mean * 100:.2f} % over {base.n} seed(s)"
-    text += "" if base.n < 2 else f" (95 % CI {s.low * 100:.2f}-{s.high * 100:.2f})"
-    text += ". "
+    if not compared:
+        return head + "no variant here has its baseline beside it, so nothing is compared."
+    bases = list(dict.fromkeys(e.vs_baseline.baseline for e in compared))
+    reached = []
+    for name in bases:
+        s = by_name[name].summary
+        ci = "" if s.n < 2 else f" (95 % CI {s.low * 100:.2f}-{s.high * 100:.2f})"
+        reached.append(f"{name} reaches {s.mean * 100:.2f} % over {s.n} seed(s){ci}")
+    text = head + "; ".join(reached) + ". "
     parts, significant, untestable = [], [], []
-    for e in section.entries:
-        d = e.vs_baseline
-        if d is None or e.reduced:
-            continue
+    for e in compared:
+        d, base = e.vs_baseline, by_name[e.vs_baseline.baseline]
         cost = (e.train_images_per_s / base.train_images_per_s - 1) * 100 \
             if base.train_images_per_s else math.nan
         interval = "" if math.isnan(d.low) else \
             f", 95 % CI [{d.low * 100:+.2f}, {d.high * 100:+.2f}]"
-        parts.append(f"{e.name} {d.diff * 100:+.2f} points{interval} ({d.verdict()}; training "
-                     f"throughput as recorded {cost:+.0f} %, {e.params - base.params:+,} parameters)")
+        parts.append(f"{e.name} − {d.baseline} {d.diff * 100:+.2f} points{interval} ({d.verdict()}; "
+                     f"training throughput as recorded {cost:+.0f} %, "
+                     f"{e.params - base.params:+,} parameters)")
         (significant if d.significant else untestable if d.n_pairs < MIN_PAIRS else []).append(e)
-    if not parts:
-        return text + "No other variant in this configuration."
-    text += "Against it: " + "; ".join(parts) + ". "
+    text += "Compared: " + "; ".join(parts) + ". "
     helped = [e for e in significant if e.vs_baseline.diff > 0]
     hurt = [e for e in significant if e.vs_baseline.diff < 0]
     if helped:
-        text += ("Significantly better (paired t, Holm, >= "
+        text += ("Significantly better than its baseline (paired t, Holm, >= "
                  f"{MIN_PAIRS} seed pairs): " + ", ".join(
                      f"{e.name} (p(Holm) = {format_p(e.vs_baseline.p_holm)})" for e in helped)
                  + ". ")
@@ -188,7 +192,7 @@ def section_paragraph(section):
     if not significant:
         text += "No difference is significant in this configuration. "
     if untestable:
-        text += (f"{len(untestable)} variant(s) have fewer than {MIN_PAIRS} seed pairs with the "
+        text += (f"{len(untestable)} variant(s) have fewer than {MIN_PAIRS} seed pairs with their "
                  "baseline, so their differences are estimates only: more seeds would decide.")
     return text
 
@@ -214,7 +218,7 @@ n_sig = sum(1 for b in boards.values() for e in b.entries
 display(Markdown(
     f"- {n_runs} runs in {n_sections} configuration(s) "
     f"({', '.join(f'{k}: {len(b.sections)}' for k, b in boards.items())}); "
-    f"{n_sig} difference(s) from {baseline} significant after Holm's correction.\n"
+    f"{n_sig} difference(s) from a baseline significant after Holm's correction.\n"
     f"- The table of profile {P.name} is in `results/{table_path.name}`; the figures are in "
     "`figures/`.\n"
     "- A verdict needs at least three seeds per variant; the seeds' single-run numbers stand "
