@@ -169,6 +169,28 @@ def prediction_strip(run: Run, data: ImageDataset, indices: torch.Tensor, column
     )
 
 
+def strip_section(
+    runs: Mapping[str, Run], data: ImageDataset, shown: str, n: int = 18, columns: int = 9
+) -> str:
+    """Show ``runs[shown]``'s prediction strip on ``n`` fixed, class-balanced test images (as a
+    JPEG) and return the Markdown that reads it: which classes it got wrong, and how many of the
+    same images every other run gets right."""
+    from .reading import describe_strip
+
+    indices = fixed_test_images(data, n=n)
+    show_as_jpeg(prediction_strip(runs[shown], data, indices, columns))
+    truth = [data.classes[int(c)] for c in data.test_labels[indices]]
+    right = {
+        name: (predicted_classes(run, data, indices) == data.test_labels[indices]).tolist()
+        for name, run in runs.items()
+    }
+    text = f"{shown}: " + describe_strip(right[shown], truth)
+    others = [f"{name} {sum(r)}" for name, r in right.items() if name != shown]
+    if others:
+        text += f" Right out of {len(indices)} for the others (same seed): {', '.join(others)}."
+    return text
+
+
 def cam_maps(
     runs: Mapping[str, Run],
     data: ImageDataset,
@@ -265,6 +287,7 @@ __all__ = [
     "prediction_strip",
     "seed_table",
     "start",
+    "strip_section",
     "report",
     "train_variant",
 ]

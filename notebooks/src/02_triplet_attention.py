@@ -61,10 +61,9 @@ from course_lib.chapter import (
     compare_variants,
     fixed_test_images,
     load_course_data,
-    predicted_classes,
-    prediction_strip,
     report,
     start,
+    strip_section,
     train_variant,
 )
 from course_lib.data import EvalTransform
@@ -72,7 +71,7 @@ from course_lib.device import device_name
 from course_lib.bench import recorded_overheads
 from course_lib.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
-from course_lib.plots import plot_seed_curves, show_as_jpeg
+from course_lib.plots import plot_seed_curves
 from course_lib import reading as read
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -371,15 +370,8 @@ display(Markdown(
 # ## 7 · Predictions and GradCAM beside the baseline
 
 # %%
-strip = fixed_test_images(data, n=18)
-fig = prediction_strip(main["AlexNet-TA"], data, strip)
-show_as_jpeg(fig)
-truth = [data.classes[int(c)] for c in data.test_labels[strip]]
-right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
-display(Markdown("AlexNet-TA: " + read.describe_strip(right["AlexNet-TA"], truth)
-                 + f" AlexNet (chapter 01, same seed): {sum(right['AlexNet'])} of 18. On 18 images a "
-                 f"difference of one or two is noise: each image is right or wrong with probability "
-                 f"close to the test accuracy."))
+display(Markdown(strip_section(main, data, "AlexNet-TA") + " On 18 images a difference of one or "
+                 "two is noise: each image is right or wrong with probability close to the test accuracy."))
 
 # %%
 cams = cam_section(main, data)

@@ -55,18 +55,16 @@ from course_lib.chapter import (
     cam_section,
     compare_runs,
     compare_variants,
-    fixed_test_images,
     load_course_data,
-    predicted_classes,
-    prediction_strip,
     report,
     start,
+    strip_section,
     train_variant,
 )
 from course_lib.data import EvalTransform
 from course_lib.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
-from course_lib.plots import plot_seed_curves, show_as_jpeg
+from course_lib.plots import plot_seed_curves
 from course_lib import reading as read
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -274,13 +272,7 @@ display(Markdown(read.describe_comparison(comparison)))
 # ## 8 · Predictions and GradCAM beside the baseline
 
 # %%
-strip = fixed_test_images(data, n=18)
-fig = prediction_strip(main["AlexNet-SimAM"], data, strip)
-show_as_jpeg(fig)
-truth = [data.classes[int(c)] for c in data.test_labels[strip]]
-right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
-display(Markdown("AlexNet-SimAM: " + read.describe_strip(right["AlexNet-SimAM"], truth)
-                 + f" AlexNet (same seed): {sum(right['AlexNet'])} of 18."))
+display(Markdown(strip_section(main, data, "AlexNet-SimAM")))
 
 # %%
 cams = cam_section(main, data)

@@ -50,18 +50,16 @@ from course_lib.chapter import (
     cam_section,
     compare_runs,
     compare_variants,
-    fixed_test_images,
     load_course_data,
-    predicted_classes,
-    prediction_strip,
     report,
     start,
+    strip_section,
     train_variant,
 )
 from course_lib.bench import recorded_overheads
 from course_lib.measure import count_flops, count_params
 from course_lib.models import build_model
-from course_lib.plots import plot_seed_curves, show_as_jpeg
+from course_lib.plots import plot_seed_curves
 from course_lib import reading as read
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -216,14 +214,7 @@ display(Markdown(
 # ## 5 · Predictions and GradCAM
 
 # %%
-strip = fixed_test_images(data, n=18)
-fig = prediction_strip(main["AlexNet-CBAM"], data, strip)
-show_as_jpeg(fig)
-truth = [data.classes[int(c)] for c in data.test_labels[strip]]
-right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
-display(Markdown("AlexNet-CBAM: " + read.describe_strip(right["AlexNet-CBAM"], truth) + " Right out of 18 "
-                 "for the others (same seed): "
-                 + ", ".join(f"{n} {sum(v)}" for n, v in right.items() if n != "AlexNet-CBAM") + "."))
+display(Markdown(strip_section(main, data, "AlexNet-CBAM")))
 
 # %%
 cams = cam_section({n: main[n] for n in focus}, data)

@@ -53,9 +53,9 @@ from course_lib.chapter import (
     fixed_test_images,
     load_course_data,
     predicted_classes,
-    prediction_strip,
     report,
     start,
+    strip_section,
     train_variant,
 )
 from course_lib.data import EvalTransform
@@ -248,12 +248,7 @@ display(Markdown("\n\n".join(read.describe_curves(n, v) for n, v in ablation.ite
 
 # %%
 data = load_course_data(cifar)
-strip = fixed_test_images(data, n=18)
-show_as_jpeg(prediction_strip(main["MogaNet-XT"], data, strip))
-truth = [data.classes[int(c)] for c in data.test_labels[strip]]
-right = {n: (predicted_classes(r, data, strip) == data.test_labels[strip]).tolist() for n, r in main.items()}
-display(Markdown("MogaNet-XT: " + read.describe_strip(right["MogaNet-XT"], truth)
-                 + f" The ResNet gets {sum(right['ResNet'])} of 18 right (same seed)."))
+display(Markdown(strip_section(main, data, "MogaNet-XT")))
 
 # %% [markdown]
 # **GradCAM** needs a layer with a spatial map. MogaNet-XT's last stage is 1×1 at 32 px and its

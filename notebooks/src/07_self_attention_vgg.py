@@ -54,17 +54,16 @@ from course_lib.chapter import (
     compare_variants,
     fixed_test_images,
     load_course_data,
-    predicted_classes,
-    prediction_strip,
     report,
     start,
+    strip_section,
 )
 from course_lib.data import EvalTransform, load_image_folder
 from course_lib.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.models.vgg import VGG16_BN_ATTENTION_AFTER, fetch_vgg16_imagenet
 from course_lib.paths import data_dir
-from course_lib.plots import plot_seed_curves, show_as_jpeg
+from course_lib.plots import plot_seed_curves
 from course_lib.profiles import experiment_settings
 from course_lib.train import TrainConfig, train_or_load
 from course_lib.variants import VGG16_BN, train_chapter
@@ -292,15 +291,12 @@ else:
     how = "trained from scratch (no ImageNet weights on this machine, and downloads are off)"
 own_run = train_or_load("vgg16", own, own_config, attention="self_attention",
                         name="vgg16-self_attention-own-folder", model_kwargs=own_kwargs, profile=P.name)
-strip = fixed_test_images(own, n=9)  # three per class
-show_as_jpeg(prediction_strip(own_run, own, strip, columns=9))
-truth = [own.classes[int(c)] for c in own.test_labels[strip]]
-right = (predicted_classes(own_run, own, strip) == own.test_labels[strip]).tolist()
+strip_text = strip_section({"VGG16 + self-attention": own_run}, own, "VGG16 + self-attention", n=9)
 display(Markdown(
     f"VGG16 + self-attention {how}: {own_run.metrics['accuracy'] * 100:.1f} % on the held-out "
     f"{len(own.test_labels)} images (chance 33.3 %), one seed, {own_config.epochs} epochs on "
-    f"{len(own.train_labels)} training images. The strip shows three test images per class: "
-    + read.describe_strip(right, truth)
+    f"{len(own.train_labels)} training images. The strip shows three test images per class. "
+    + strip_text
 ))
 
 # %% [markdown]
