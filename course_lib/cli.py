@@ -103,7 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not is_main():
         return 0
     if args.write_result:
-        from .results import write_result
+        from .experiments.results import write_result
 
         write_result(run.metrics, args.write_result)
     shown = {
@@ -138,7 +138,7 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from .experiments.bench import run_bench
 
     report = run_bench(
         image_size=args.image_size,
@@ -153,14 +153,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         precisions=args.precision,
     )
     if args.markdown:
-        from .bench import format_markdown
+        from .experiments.bench import format_markdown
 
         print(format_markdown(report))
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import SweepSpec, run_sweep
+    from .experiments.sweep import SweepSpec, run_sweep
 
     if args.config:
         spec = SweepSpec.from_toml(args.config)

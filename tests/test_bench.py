@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 
-from course_lib.bench import format_markdown, run_bench
+from course_lib.experiments.bench import format_markdown, run_bench
 
 
 def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
@@ -36,7 +36,7 @@ def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
 def test_recorded_overheads_read_the_committed_bench(tmp_path, monkeypatch):
     import json
 
-    from course_lib.bench import recorded_overheads
+    from course_lib.experiments.bench import recorded_overheads
 
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
     assert recorded_overheads(128, "bf16") is None, "no bench recorded at that size"

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from course_lib.leaderboard import build_leaderboard, format_markdown, plot_leaderboard
+from course_lib.experiments.leaderboard import build_leaderboard, format_markdown, plot_leaderboard
 from course_lib.stats import compare_to_baseline
 
 

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from course_lib.sweep import SweepSpec, aggregate, format_table, run_sweep
+from course_lib.experiments.sweep import SweepSpec, aggregate, format_table, run_sweep
 
 from .conftest import cifar_source
 

@@ -68,7 +68,7 @@ from course_lib.chapter import (
 )
 from course_lib.data import EvalTransform
 from course_lib.device import device_name
-from course_lib.bench import recorded_overheads
+from course_lib.experiments.bench import recorded_overheads
 from course_lib.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
 from course_lib.plots import plot_seed_curves

@@ -56,7 +56,7 @@ from course_lib.chapter import (
     strip_section,
     train_variant,
 )
-from course_lib.bench import recorded_overheads
+from course_lib.experiments.bench import recorded_overheads
 from course_lib.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.plots import plot_seed_curves

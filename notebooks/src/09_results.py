@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from course_lib.chapter import start
-from course_lib.leaderboard import (
+from course_lib.experiments.leaderboard import (
     Leaderboard,
     build_leaderboard,
     format_markdown,
@@ -54,7 +54,7 @@ from course_lib.leaderboard import (
     plot_tradeoffs,
 )
 from course_lib.paths import figures_dir, results_dir
-from course_lib.results import SEED_REPORTED
+from course_lib.experiments.results import SEED_REPORTED
 from course_lib.stats import MIN_PAIRS, format_p
 
 P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -68,7 +68,7 @@ print(f"results from {results_dir()}")
 # the mean. Each variant is compared with its own baseline, named under **compared with**: plain
 # AlexNet for the AlexNet modules of chapters 01-04, the BatchNorm control for AlexNet-PSA, the
 # unmodified network for PSA and self-attention, the CIFAR ResNet for MogaNet-XT and the full
-# shallow MogaNet for its ablations (`course_lib.leaderboard.BASELINES`). **difference** is the
+# shallow MogaNet for its ablations (`course_lib.experiments.leaderboard.BASELINES`). **difference** is the
 # seed-paired difference with *its* interval (the interval that decides, not the two variants'
 # own intervals); p from the paired t-test and, in brackets, Holm-corrected over the section's
 # comparisons; the verdict from `course_lib.stats` ("only 2 pairs: not tested" with two seeds,
@@ -92,7 +92,7 @@ for name, board in boards.items():
 # %% [markdown]
 # ## 2 · What the seeds reported, in their setting
 #
-# `course_lib.results.SEED_REPORTED`, printed as stored. They were trained on the official
+# `course_lib.experiments.results.SEED_REPORTED`, printed as stored. They were trained on the official
 # CIFAR-10 files for 50 epochs and report the best epoch *on the test set*, one run each: only a
 # `paper` section at the same image size is comparable, and even then a single run has no
 # spread.

@@ -27,8 +27,8 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
+from course_lib.experiments.results import seed_reported  # noqa: E402
 from course_lib.plots import plot_history  # noqa: E402
-from course_lib.results import seed_reported  # noqa: E402
 from course_lib.train import History  # noqa: E402
 
 

@@ -28,9 +28,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from .atomic import atomic_write_json
-from .paths import results_dir
-from .stats import compare_to_baseline, summarize
+from ..atomic import atomic_write_json
+from ..paths import results_dir
+from ..stats import compare_to_baseline, summarize
 
 
 @dataclass
@@ -100,10 +100,10 @@ def format_table(rows: list[dict]) -> str:
 
 
 def _train_in_process(spec: SweepSpec, model: str, attention: str, seed: int) -> dict:
-    from .data import load_course_data
-    from .profiles import get_profile
+    from ..data import load_course_data
+    from ..profiles import get_profile
+    from ..train import apply_overrides, train_or_load
     from .results import write_result
-    from .train import apply_overrides, train_or_load
 
     profile, config = apply_overrides(get_profile(spec.profile), {**spec.overrides, "seed": seed})
     data = load_course_data(profile)
@@ -129,9 +129,9 @@ def _train_in_subprocess(spec: SweepSpec, model: str, attention: str, seed: int,
 
 def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "alexnet-none"):
     """Run (or load) every job, then aggregate; returns the aggregated rows."""
-    from .profiles import get_profile
-    from .train import apply_overrides
-    from .train.experiment import run_name
+    from ..profiles import get_profile
+    from ..train import apply_overrides
+    from ..train.experiment import run_name
 
     profile_name = get_profile(spec.profile).name
     apply_overrides(get_profile(spec.profile), spec.overrides)  # a bad setting stops it here

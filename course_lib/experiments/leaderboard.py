@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paths import results_dir
+from ..paths import results_dir
+from ..stats import Difference, Summary, format_p, holm, paired_difference, summarize
 from .results import read_results, seed_reported
-from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
 EXPECTED_VARIANTS = (

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write_json
-from .attention import list_attention
-from .compile import compiled
-from .device import device_name, memory_format, native_bf16, pick_device, synchronize
-from .measure import count_flops, count_params, measure_throughput
-from .models import MODELS, build_model, list_models
-from .models.moganet import MOGANET_ALIASES
-from .paths import results_dir
+from ..atomic import atomic_write_json
+from ..attention import list_attention
+from ..compile import compiled
+from ..device import device_name, memory_format, native_bf16, pick_device, synchronize
+from ..measure import count_flops, count_params, measure_throughput
+from ..models import MODELS, build_model, list_models
+from ..models.moganet import MOGANET_ALIASES
+from ..paths import results_dir
 
 # every MogaNet arch is registered twice (moganet_xtiny, moganet_xt): bench each once
 MODEL_ALIASES = {f"moganet_{short}" for short in MOGANET_ALIASES}
@@ -114,7 +114,7 @@ def bench_pipelines(image_size: int, batch_size: int, device: torch.device, batc
     """Images/s of the per-image PIL pipeline (DataLoader, 2 workers) and of BatchAugment."""
     from torch.utils.data import DataLoader
 
-    from .data import BatchAugment, TensorImageDataset, pil_train_transform
+    from ..data import BatchAugment, TensorImageDataset, pil_train_transform
 
     g = torch.Generator().manual_seed(0)
     images = torch.randint(
