@@ -133,6 +133,38 @@ def compare_variants(
     )
 
 
+def comparison_section(
+    variants: Mapping[str, Sequence[Run]], baseline: str, profile: Profile, title: str
+) -> VariantComparison:
+    """What chapters 05-07 show for each experiment: its setting, the main seed's runs side by
+    side (accuracy, size, speed), the table over seeds with the paired differences and the
+    prose that reads it, then the learning curves over seeds and theirs."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from . import reading
+    from .plots import plot_seed_curves
+
+    main = {name: runs[0] for name, runs in variants.items()}
+    print(
+        f"setting: {profile.image_size} px, {profile.epochs} epochs, "
+        f"{profile.train_subset or 'all'} training images (validation {profile.val_size}), "
+        f"batch {profile.batch_size}, seeds {[r.metrics['seed'] for r in variants[baseline]]}"
+    )
+    print(
+        compare_runs(main, {n: count_flops(r.model, profile.image_size) for n, r in main.items()})
+    )
+    print()
+    comparison = compare_variants(variants, baseline)
+    print(comparison.table())
+    display(Markdown(reading.describe_comparison(comparison)))
+    histories = {name: [r.history for r in runs] for name, runs in variants.items()}
+    plot_seed_curves(histories, title=f"{title}, {profile.image_size} px")
+    plt.show()
+    display(Markdown("\n\n".join(reading.describe_curves(n, v) for n, v in variants.items())))
+    return comparison
+
+
 def seed_table(variants: Mapping[str, Sequence[Run]], baseline: str | None = None) -> str:
     """The table of :func:`compare_variants` (kept for the chapters that print only the table)."""
     return compare_variants(variants, baseline).table()
@@ -279,6 +311,7 @@ __all__ = [
     "cam_section",
     "compare_runs",
     "compare_variants",
+    "comparison_section",
     "count_flops",
     "count_params",
     "fixed_test_images",

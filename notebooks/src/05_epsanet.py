@@ -50,7 +50,7 @@ from course_lib.attention.psa import PSA_KERNELS, collect_branch_weights, softma
 from course_lib.chapter import (
     cam_section,
     compare_runs,
-    compare_variants,
+    comparison_section,
     load_course_data,
     report,
     start,
@@ -172,21 +172,7 @@ display(Markdown(
 # %%
 runs = train_chapter("05", P)
 alexnets = {n: runs[n] for n in ("AlexNet-BN", "AlexNet-PSA")}
-print(f"setting: {alex.image_size} px, {alex.epochs} epochs, {alex.train_subset or 'all'} training images "
-      f"(validation {alex.val_size}), batch {alex.batch_size}, seeds {[r.metrics['seed'] for r in alexnets['AlexNet-PSA']]}")
-main = {n: r[0] for n, r in alexnets.items()}
-print(compare_runs(main, {n: count_flops(r.model, alex.image_size) for n, r in main.items()}))
-
-# %%
-alex_comparison = compare_variants(alexnets, baseline="AlexNet-BN")
-print(alex_comparison.table())
-display(Markdown(read.describe_comparison(alex_comparison)))
-
-# %%
-fig = plot_seed_curves({n: [r.history for r in v] for n, v in alexnets.items()},
-                       title=f"AlexNet-PSA and its control, {alex.image_size} px")
-plt.show()
-display(Markdown("\n\n".join(read.describe_curves(n, v) for n, v in alexnets.items())))
+alex_comparison = comparison_section(alexnets, "AlexNet-BN", alex, "AlexNet-PSA and its control")
 
 # %% [markdown]
 # ## 4 · A fair ResNet comparison at CIFAR size
@@ -211,20 +197,8 @@ for label, att in (("ResNet", None), ("ResNet-PSA", "psa")):
 # %%
 cifar, _ = experiment_settings(P, "cifar32")
 resnets = {n: runs[n] for n in ("ResNet", "ResNet-PSA")}
-print(f"setting: {cifar.image_size} px, {cifar.epochs} epochs, {cifar.train_subset or 'all'} training images "
-      f"(validation {cifar.val_size}), batch {cifar.batch_size}, seeds {[r.metrics['seed'] for r in resnets['ResNet']]}")
 rmain = {n: r[0] for n, r in resnets.items()}
-print(compare_runs(rmain, {n: count_flops(r.model, cifar.image_size) for n, r in rmain.items()}))
-print()
-resnet_comparison = compare_variants(resnets, baseline="ResNet")
-print(resnet_comparison.table())
-display(Markdown(read.describe_comparison(resnet_comparison)))
-
-# %%
-fig = plot_seed_curves({n: [r.history for r in v] for n, v in resnets.items()},
-                       title=f"CIFAR ResNet with 3×3 convs or PSA, {cifar.image_size} px")
-plt.show()
-display(Markdown("\n\n".join(read.describe_curves(n, v) for n, v in resnets.items())))
+resnet_comparison = comparison_section(resnets, "ResNet", cifar, "CIFAR ResNet with 3×3 convs or PSA")
 
 # %% [markdown]
 # ## 5 · Which scale does each channel use?

@@ -49,7 +49,7 @@ from skimage.segmentation import mark_boundaries
 from course_lib import reading as read
 from course_lib.chapter import (
     compare_runs,
-    compare_variants,
+    comparison_section,
     fixed_test_images,
     load_course_data,
     predicted_classes,
@@ -70,7 +70,7 @@ from course_lib.models.moganet import (
     MultiOrderDWConv,
     MultiOrderGatedAggregation,
 )
-from course_lib.plots import plot_seed_curves, show_as_jpeg
+from course_lib.plots import show_as_jpeg
 from course_lib.profiles import experiment_settings
 from course_lib.variants import MOGANET_SHALLOW, MOGANET_XT, RESNET, train_chapter
 
@@ -196,21 +196,8 @@ for label, name, kwargs in (("ResNet", "cifar_resnet", RESNET), ("MogaNet-XT", "
 cifar, _ = experiment_settings(P, "cifar32")
 runs = train_chapter("06", P)
 head_to_head = {n: runs[n] for n in ("ResNet", "MogaNet-XT")}
-print(f"setting: {cifar.image_size} px, {cifar.epochs} epochs, {cifar.train_subset or 'all'} training images "
-      f"(validation {cifar.val_size}), batch {cifar.batch_size}, "
-      f"seeds {[r.metrics['seed'] for r in head_to_head['MogaNet-XT']]}")
 main = {n: r[0] for n, r in head_to_head.items()}
-print(compare_runs(main, {n: count_flops(r.model, cifar.image_size) for n, r in main.items()}))
-print()
-moga_comparison = compare_variants(head_to_head, baseline="ResNet")
-print(moga_comparison.table())
-display(Markdown(read.describe_comparison(moga_comparison)))
-
-# %%
-fig = plot_seed_curves({n: [r.history for r in v] for n, v in head_to_head.items()},
-                       title=f"MogaNet-XT and a CIFAR ResNet, {cifar.image_size} px")
-plt.show()
-display(Markdown("\n\n".join(read.describe_curves(n, v) for n, v in head_to_head.items())))
+moga_comparison = comparison_section(head_to_head, "ResNet", cifar, "MogaNet-XT and a CIFAR ResNet")
 
 # %% [markdown]
 # ## 4 · Ablation: what do feature decomposition and gating add?
@@ -231,15 +218,8 @@ display(Markdown("\n\n".join(read.describe_curves(n, v) for n, v in head_to_head
 
 # %%
 ablation = {n: runs[n] for n in ("shallow MogaNet", "no decomposition", "no gating")}
-ablation_comparison = compare_variants(ablation, baseline="shallow MogaNet")
-print(ablation_comparison.table())
-display(Markdown(read.describe_comparison(ablation_comparison)))
-
-# %%
-fig = plot_seed_curves({n: [r.history for r in v] for n, v in ablation.items()},
-                       title=f"shallow MogaNet and its ablations, {cifar.image_size} px")
-plt.show()
-display(Markdown("\n\n".join(read.describe_curves(n, v) for n, v in ablation.items())))
+ablation_comparison = comparison_section(ablation, "shallow MogaNet", cifar,
+                                         "shallow MogaNet and its ablations")
 
 # %% [markdown]
 # ## 5 · Predictions, GradCAM and LIME on MogaNet-XT

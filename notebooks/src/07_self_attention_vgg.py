@@ -50,8 +50,7 @@ from PIL import Image
 from course_lib import reading as read
 from course_lib.attention import SelfAttention
 from course_lib.chapter import (
-    compare_runs,
-    compare_variants,
+    comparison_section,
     fixed_test_images,
     load_course_data,
     report,
@@ -63,7 +62,6 @@ from course_lib.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.models.vgg import VGG16_BN_ATTENTION_AFTER, fetch_vgg16_imagenet
 from course_lib.paths import data_dir
-from course_lib.plots import plot_seed_curves
 from course_lib.profiles import experiment_settings
 from course_lib.train import TrainConfig, train_or_load
 from course_lib.variants import VGG16_BN, train_chapter
@@ -156,19 +154,7 @@ for label, att in (("VGG16-BN", None), ("VGG16-BN + self-attention", "self_atten
 cifar, _ = experiment_settings(P, "cifar32")
 runs = train_chapter("07", P)
 main = {n: r[0] for n, r in runs.items()}
-print(f"setting: {cifar.image_size} px, {cifar.epochs} epochs, {cifar.train_subset or 'all'} training images "
-      f"(validation {cifar.val_size}), batch {cifar.batch_size}, seeds {[r.metrics['seed'] for r in runs['VGG16-BN']]}")
-print(compare_runs(main, {n: count_flops(r.model, cifar.image_size) for n, r in main.items()}))
-print()
-comparison = compare_variants(runs, baseline="VGG16-BN")
-print(comparison.table())
-display(Markdown(read.describe_comparison(comparison)))
-
-# %%
-fig = plot_seed_curves({n: [r.history for r in v] for n, v in runs.items()},
-                       title=f"VGG16-BN with and without self-attention, {cifar.image_size} px")
-plt.show()
-display(Markdown("\n\n".join(read.describe_curves(n, v) for n, v in runs.items())))
+comparison = comparison_section(runs, "VGG16-BN", cifar, "VGG16-BN with and without self-attention")
 
 # %% [markdown]
 # ## 4 · How much attention does the network use? γ over training
