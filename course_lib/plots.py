@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .data import ImageDataset
 
@@ -89,6 +90,8 @@ def plot_seed_curves(
     ax_step.set(xlabel="step", ylabel="training loss", title="training loss (every logged step)")
     ax_loss.set(xlabel="epoch", ylabel="validation loss", title="validation loss per epoch")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy: train (dashed), val (solid)")
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     for ax in (ax_step, ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

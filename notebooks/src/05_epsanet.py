@@ -200,6 +200,28 @@ resnets = {n: runs[n] for n in ("ResNet", "ResNet-PSA")}
 rmain = {n: r[0] for n, r in resnets.items()}
 resnet_comparison = comparison_section(resnets, "ResNet", cifar, "CIFAR ResNet with 3×3 convs or PSA")
 
+# %%
+def effect(d):
+    if not d.significant:
+        return f"changed nothing we can detect ({read.points(d.diff)}, {d.verdict()})"
+    return f"{'raised' if d.diff > 0 else 'lowered'} test accuracy by {read.points(d.diff)[1:]} ({d.verdict()})"
+
+
+a, r = (next(iter(c.differences.values())) for c in (alex_comparison, resnet_comparison))
+rising = {n: v[0].history.val_acc[-1] - v[0].history.val_acc[-2] for n, v in alexnets.items()}
+display(Markdown(
+    f"**Two placements, two answers.** Added to AlexNet, PSA {effect(a)}; in place of the "
+    f"ResNet's 3×3 convolutions it {effect(r)}. The experiments use PSA differently. In the "
+    "ResNet it *replaces* a convolution inside a residual block, as EPSANet does: the shortcut "
+    "carries the signal past the block while PSA's branches learn. In AlexNet it is *added* after "
+    "every convolution with no shortcut, so every feature passes five stacked PSA modules, each "
+    "starting as a near-even mixture of four freshly initialised convolutions. AlexNet-PSA was "
+    f"still learning in its last epoch (validation +{rising['AlexNet-PSA'] * 100:.1f} points, seed "
+    f"{P.seed}), so part of the gap may be speed rather than capacity; three epochs cannot say "
+    "which. What the two agree on is cost: PSA's large-kernel branches made every training step "
+    "several times slower on this CPU."
+))
+
 # %% [markdown]
 # ## 5 · Which scale does each channel use?
 #
