@@ -95,7 +95,8 @@ def test_empty_folder_gives_an_empty_board(tmp_path):
 
 def test_each_variant_is_compared_with_its_own_baseline(tmp_path):
     """Chapters 05-07 share one 32 px section: PSA against the ResNet it modifies, self-attention
-    against VGG16-BN, the ablations against the full shallow MogaNet; Holm over all of them."""
+    against VGG16-BN, the ablations against the full shallow MogaNet; Holm within each baseline's
+    comparisons."""
     accs = {
         "cifar_resnet-none": [0.40, 0.41, 0.42],
         "cifar_resnet-psa": [0.38, 0.40, 0.39],
@@ -103,6 +104,7 @@ def test_each_variant_is_compared_with_its_own_baseline(tmp_path):
         "vgg16_bn-self_attention": [0.53, 0.56, 0.54],
         "moganet_shallow": [0.30, 0.31, 0.33],
         "moganet_shallow-no_gating": [0.29, 0.31, 0.30],
+        "moganet_shallow-no_decompose": [0.28, 0.30, 0.31],
     }
     for name, values in accs.items():
         for seed, a in enumerate(values):
@@ -114,10 +116,16 @@ def test_each_variant_is_compared_with_its_own_baseline(tmp_path):
         "cifar_resnet-psa": "cifar_resnet-none",
         "vgg16_bn-self_attention": "vgg16_bn",
         "moganet_shallow-no_gating": "moganet_shallow",
+        "moganet_shallow-no_decompose": "moganet_shallow",
     }
     by_name = {e.name: e for e in section.entries}
-    diffs = [by_name[n].vs_baseline for n in versus]
-    raw = sorted(d.p for d in diffs)
-    assert sorted(d.p_holm for d in diffs)[0] == pytest.approx(min(1.0, 3 * raw[0]))
+    # Holm within each baseline's family, as in its chapter: the two ablations are corrected
+    # together, the others stand alone
+    ablations = sorted(by_name[n].vs_baseline.p for n in versus if n.startswith("moganet"))
+    assert min(by_name[n].vs_baseline.p_holm for n in versus if n.startswith("moganet")) == (
+        pytest.approx(min(1.0, 2 * ablations[0]))
+    )
+    for n in ("cifar_resnet-psa", "vgg16_bn-self_attention"):
+        assert by_name[n].vs_baseline.p_holm == by_name[n].vs_baseline.p
     table = format_markdown(board)
     assert "| cifar_resnet-none | 3 |" in table and "| baseline |" in table

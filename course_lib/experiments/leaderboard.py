@@ -178,15 +178,19 @@ def baseline_for(name: str, default: str = "alexnet-none") -> str | None:
 
 def _compare_within(entries: list[Entry], default: str) -> None:
     """Each entry against its baseline in the same section, paired by seed; Holm-corrected over
-    all comparisons of the section."""
+    the comparisons with the same baseline (the family a chapter tests together, so that the
+    leaderboard and the chapter give the same verdict)."""
     by_name = {e.name: e for e in entries}
-    diffs = []
+    families: dict[str, list[Difference]] = defaultdict(list)
     for e in entries:
         base = baseline_for(e.name, default)
         if base in by_name:
-            diffs.append(paired_difference(e.accuracies, by_name[base].accuracies, e.name, base))
-    for d, p in zip(diffs, holm([d.p for d in diffs]), strict=True):
-        by_name[d.name].vs_baseline = Difference(**{**d.__dict__, "p_holm": p})
+            families[base].append(
+                paired_difference(e.accuracies, by_name[base].accuracies, e.name, base)
+            )
+    for diffs in families.values():
+        for d, p in zip(diffs, holm([d.p for d in diffs]), strict=True):
+            by_name[d.name].vs_baseline = Difference(**{**d.__dict__, "p_holm": p})
 
 
 def _entry(runs: list[dict]) -> Entry:

@@ -182,9 +182,14 @@ display(Markdown(
     "After the last epoch: " + "; ".join(
         f"`{name}` γ = " + ", ".join(f"{v:+.3f}" for v in values) + f" over the seeds"
         for name, values in final.items())
-    + ". A γ far from 0 means that the attention output is a sizeable part of the block's output: "
-    "the network *uses* the non-local term, whatever its effect on accuracy. Its sign is not "
-    "meaningful by itself (the value convolution can flip it)."
+    + ". "
+    + ("γ has hardly moved from 0: after these steps each block is still almost the identity, so "
+       "the network does not yet use the attention, and the comparison above tests a block that "
+       "has barely switched on. The maps below show what the block *would* mix in. "
+       if max(abs(v) for values in final.values() for v in values) < 0.01 else
+       "A γ far from 0 means that the attention output is a sizeable part of the block's output: "
+       "the network *uses* the non-local term, whatever its effect on accuracy. ")
+    + "The sign of γ is not meaningful by itself (the value convolution can flip it)."
 ))
 
 # %% [markdown]

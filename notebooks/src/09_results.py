@@ -70,8 +70,8 @@ print(f"results from {results_dir()}")
 # unmodified network for PSA and self-attention, the CIFAR ResNet for MogaNet-XT and the full
 # shallow MogaNet for its ablations (`course_lib.experiments.leaderboard.BASELINES`). **difference** is the
 # seed-paired difference with *its* interval (the interval that decides, not the two variants'
-# own intervals); p from the paired t-test and, in brackets, Holm-corrected over the section's
-# comparisons; the verdict from `course_lib.stats` ("only 2 pairs: not tested" with two seeds,
+# own intervals); p from the paired t-test and, in brackets, Holm-corrected over the comparisons
+# with the same baseline in the section (the family its chapter tests); the verdict from `course_lib.stats` ("only 2 pairs: not tested" with two seeds,
 # never "significant").
 
 # %%
