@@ -208,17 +208,19 @@ def effect(d):
 
 
 a, r = (next(iter(c.differences.values())) for c in (alex_comparison, resnet_comparison))
-rising = {n: v[0].history.val_acc[-1] - v[0].history.val_acc[-2] for n, v in alexnets.items()}
+val = alexnets["AlexNet-PSA"][0].history.val_acc
+still = "" if len(val) < 2 else (
+    f"AlexNet-PSA was still learning in its last epoch (validation {read.points(val[-1] - val[-2], 1)}, "
+    f"seed {P.seed}), so part of the gap may be speed rather than capacity; "
+    f"{len(val)} epochs cannot say which. ")
 display(Markdown(
     f"**Two placements, two answers.** Added to AlexNet, PSA {effect(a)}; in place of the "
     f"ResNet's 3×3 convolutions it {effect(r)}. The experiments use PSA differently. In the "
     "ResNet it *replaces* a convolution inside a residual block, as EPSANet does: the shortcut "
     "carries the signal past the block while PSA's branches learn. In AlexNet it is *added* after "
     "every convolution with no shortcut, so every feature passes five stacked PSA modules, each "
-    "starting as a near-even mixture of four freshly initialised convolutions. AlexNet-PSA was "
-    f"still learning in its last epoch (validation +{rising['AlexNet-PSA'] * 100:.1f} points, seed "
-    f"{P.seed}), so part of the gap may be speed rather than capacity; three epochs cannot say "
-    "which. What the two agree on is cost: PSA's large-kernel branches made every training step "
+    "starting as a near-even mixture of four freshly initialised convolutions. " + still
+    + "What the two agree on is cost: PSA's large-kernel branches made every training step "
     "several times slower on this CPU."
 ))
 
