@@ -8,7 +8,6 @@ trains under (:data:`course_lib.profiles.EXPERIMENTS`). Variants that appear in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .data import ImageDataset, load_course_data
@@ -94,14 +93,12 @@ def train_chapter(
     profile: Profile,
     load_only: bool = False,
     progress: bool = True,
-    data_for: Callable[[Profile], ImageDataset] | None = None,
     only: list[str] | None = None,
     skip_locked: bool = False,
 ) -> dict[str, list]:
     """Train (or load) every variant of ``chapter`` over its experiment's seeds:
     ``{label: [Run, ...]}``, the main seed first. Variants whose experiment is not trained in
-    this profile are left out. ``data_for`` loads the data of an experiment's profile (the
-    default loads CIFAR-10 once per distinct setting)."""
+    this profile are left out. CIFAR-10 is loaded once per distinct data setting."""
     from .chapter import train_variant
 
     loaded: dict[tuple, ImageDataset] = {}
@@ -109,7 +106,7 @@ def train_chapter(
     def data(p: Profile) -> ImageDataset:
         key = (p.train_subset, p.test_subset, p.val_size, p.seed)
         if key not in loaded:
-            loaded[key] = (data_for or load_course_data)(p)
+            loaded[key] = load_course_data(p)
         return loaded[key]
 
     runs = {}

@@ -177,7 +177,7 @@ def test_one_number_parameters_are_recorded_every_epoch_and_survive_a_reload(cif
     run = train_or_load("vgg16", cifar_small, config, attention="self_attention",
                         model_kwargs=kwargs, progress=False)  # fmt: skip
     gammas = run.history.scalars["features.attn_12.gamma"]
-    assert len(gammas) == 2 and gammas[-1] == float(run.model.features.attn_12.gamma)
+    assert len(gammas) == 2 and gammas[-1] == run.model.features.attn_12.gamma.item()
     assert gammas[0] != 0.0  # trained away from its initial 0
     again = train_or_load("vgg16", cifar_small, config, attention="self_attention",
                           model_kwargs=kwargs, progress=False)  # fmt: skip
