@@ -31,6 +31,7 @@ the activation the CAM needs. This changes no weights.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,7 @@ import torchvision
 from torch import nn
 
 from ..attention import attention_key, create_attention
+from ..data.cifar10 import DOWNLOAD_ENV
 from .registry import register_model
 
 VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"  # torchvision's VGG16_Weights.IMAGENET1K_V1
@@ -236,12 +238,10 @@ def fetch_vgg16_imagenet(batch_norm: bool = False) -> Path | None:
     """The ImageNet VGG16 weights file, downloaded into torch's hub cache only where downloads
     are switched on (``COURSE_DOWNLOAD=1``, as the chapters' Colab cell sets); None where the file
     is missing and may not be fetched (tests, CI, offline machines)."""
-    import os
-
     path = vgg16_weights_path(None, batch_norm)
     if path.is_file():
         return path
-    if os.environ.get("COURSE_DOWNLOAD") != "1":
+    if os.environ.get(DOWNLOAD_ENV) != "1":
         return None
     weights = (
         torchvision.models.VGG16_BN_Weights if batch_norm else torchvision.models.VGG16_Weights
