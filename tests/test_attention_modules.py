@@ -171,6 +171,66 @@ def test_triplet_literal_and_fast_forms_agree(train, layout):
         torch.testing.assert_close(b_fast, b_lit, msg=name)
 
 
+def _triplet_output_and_grads(module: TripletAttention, x: torch.Tensor, weight: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=x.dtype == torch.bfloat16):
+        out = module(x)
+    (out.float() * weight).sum().backward()
+    grads = [p.grad for p in module.parameters()]
+    return out.float(), x.grad.float(), grads
+
+
+def _bf16_without_tied_maxima(shape: tuple[int, ...]) -> torch.Tensor:
+    """Random bf16 values whose maximum along H, W and C is unique everywhere. bf16's coarse
+    steps make ties common, and on a tie the two forms pass the gradient to different (equally
+    valid) entries."""
+    while True:
+        x = torch.randn(shape).to(torch.bfloat16)
+        if all(((x == x.amax(d, keepdim=True)).sum(d) == 1).all() for d in (1, 2, 3)):
+            return x
+
+
+def test_triplet_fast_form_in_bf16_agrees_with_the_literal_one_to_bf16_rounding():
+    """Under bf16 autocast (the CPU default where bf16 is native) the fast path pools in float32
+    and the literal one in bf16. bf16 keeps 8 significant bits, so every stored value is rounded
+    by up to 2**-9 = 0.2 % of itself, and the two forms round at different points (the pooled
+    maps, the gate convolution's input, the product): agreement to a few bf16 steps (3 %) is
+    all that can hold, and the float32 test above checks the algebra exactly."""
+    torch.manual_seed(0)
+    fast = TripletAttention(16).train()
+    _randomise_bn(fast)
+    literal = copy.deepcopy(fast)
+    literal.fast = False
+    x = _bf16_without_tied_maxima((4, 16, 12, 12)).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(4, 16, 12, 12)
+    out_f, grad_f, params_f = _triplet_output_and_grads(fast, x, weight)
+    out_l, grad_l, params_l = _triplet_output_and_grads(literal, x, weight)
+    assert grad_f.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out_f, out_l, atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(grad_f, grad_l, atol=3e-2, rtol=3e-2)
+    for p_f, p_l in zip(params_f, params_l, strict=True):
+        # a parameter's gradient sums thousands of bf16 products: compare relative to its size
+        assert (p_f - p_l).norm() <= 3e-2 * p_l.norm()
+
+
+def test_triplet_form_for_the_compiler_equals_the_eager_fast_form(monkeypatch):
+    """Inside ``torch.compile`` the fast path uses plain pools and a plain product (the compiler
+    fuses them; it would not fuse through the hand-written autograd nodes): same numbers."""
+    torch.manual_seed(0)
+    module = TripletAttention(12).train()
+    _randomise_bn(module)
+    traced = copy.deepcopy(module)
+    x = torch.randn(3, 12, 9, 13).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(3, 12, 9, 13)
+    eager = _triplet_output_and_grads(module, x, weight)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    plain = _triplet_output_and_grads(traced, x, weight)
+    torch.testing.assert_close(plain[0], eager[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(plain[1], eager[1], atol=1e-5, rtol=1e-5)
+    for a, b in zip(plain[2], eager[2], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_three_axis_zpool_matches_zpool_and_its_gradient_is_exact(layout):
     torch.manual_seed(0)

@@ -15,8 +15,11 @@ against them (outputs and gradients). Three pieces:
   convolution that oneDNN runs 2-3.5x faster than the 2-channel original; fastest with the
   longer axis last, so tall maps are transposed first (:func:`gate_from_pooled`).
 
-:func:`plain_forms` switches a model's modules to their plain forward for a block, which is how
-``measure.count_flops`` counts the FLOPs of the k x k convolutions the papers count.
+Inside ``torch.compile`` (``compile="attention"``) the two autograd nodes give way to plain
+operations (:func:`three_axis_zpool` and a broadcast product), which the compiler fuses; it
+cannot fuse through a hand-written backward. :func:`plain_forms` switches a model's modules to
+their plain forward for a block, which is how ``measure.count_flops`` counts the FLOPs of the
+k x k convolutions the papers count.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "row_band_kernel",
     "same_conv2d",
     "spatial_gate",
+    "three_axis_zpool",
     "triplet_forward",
     "triplet_gates",
 ]
@@ -65,11 +69,17 @@ class ThreeAxisZPool(torch.autograd.Function):
     the backward here writes one tensor in ``x``'s memory layout: the mean gradients broadcast
     into it, the max gradients scattered to the arg-max entries. On a tie the max's gradient
     goes to one of the tied entries (as ``torch.max``) instead of being shared (as ``amax``):
-    both are valid sub-gradients, and ties do not occur for continuous inputs.
+    both are valid sub-gradients. A bf16 or float16 ``x`` is pooled in float32 (the maps come
+    out in float32) and its gradient is returned in its own dtype.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ctx.dtype = x.dtype
+        if x.dtype in (torch.bfloat16, torch.float16):
+            # float32 inside: one conversion pass costs less than the CPU's reduced-precision
+            # reductions and scatters (scatter_add_ into bf16 is ~14x slower than into float32)
+            x = x.float()
         b, c, h, w = x.shape
         max_h, index_h = F.max_pool2d(x, (h, 1), return_indices=True)  # (B, C, 1, W)
         max_w, index_w = F.max_pool2d(x, (1, w), return_indices=True)  # (B, C, H, 1)
@@ -79,7 +89,7 @@ class ThreeAxisZPool(torch.autograd.Function):
         over_c = torch.stack([max_c, x.mean(dim=1)], dim=1)
         # max_pool2d's indices are flat positions in the H*W plane of each (b, c)
         ctx.save_for_backward(index_h.flatten(2), index_w.flatten(2), index_c)
-        ctx.shape, ctx.layout = x.shape, _layout(x)
+        ctx.shape, ctx.layout, ctx.compute_dtype = x.shape, _layout(x), x.dtype
         return over_h, over_w, over_c
 
     @staticmethod
@@ -87,6 +97,7 @@ class ThreeAxisZPool(torch.autograd.Function):
         # (an unused output's gradient arrives as zeros: autograd materialises it)
         b, c, h, w = ctx.shape
         index_h, index_w, index_c = ctx.saved_tensors
+        g_h, g_w, g_c = (g.to(ctx.compute_dtype) for g in (g_h, g_w, g_c))
         grad = torch.empty(ctx.shape, dtype=g_h.dtype, device=g_h.device, memory_format=ctx.layout)
         # d mean / dx = 1/n along the pooled axis: broadcast the three mean gradients into grad
         torch.add((g_h[:, 1] / h).unsqueeze(2), (g_w[:, 1] / w).unsqueeze(3), out=grad)
@@ -96,7 +107,7 @@ class ThreeAxisZPool(torch.autograd.Function):
         plane.scatter_add_(2, index_h, g_h[:, 0])
         plane.scatter_add_(2, index_w, g_w[:, 0])
         grad.scatter_add_(1, index_c.unsqueeze(1), g_c[:, 0].unsqueeze(1))
-        return grad
+        return grad.to(ctx.dtype)
 
 
 class MeanGateProduct(torch.autograd.Function):
@@ -209,9 +220,16 @@ def gate_from_pooled(gate: nn.Module, pooled: torch.Tensor) -> torch.Tensor:
     return out.transpose(-2, -1) if tall else out
 
 
+def three_axis_zpool(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The Z-pools of :class:`ThreeAxisZPool` as plain operations, for ``torch.compile``: the
+    compiler fuses them itself (and does not fuse through a hand-written autograd node)."""
+    return tuple(torch.stack([x.amax(dim), x.mean(dim)], dim=1) for dim in (2, 3, 1))
+
+
 def triplet_gates(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Triplet Attention's gates in ``x``'s layout, from Z-pools read straight off ``x``."""
-    over_h, over_w, over_c = ThreeAxisZPool.apply(x)
+    compiling = torch.compiler.is_compiling()
+    over_h, over_w, over_c = three_axis_zpool(x) if compiling else ThreeAxisZPool.apply(x)
     # (B, 1, C, W) in the rotated layout (B, H, C, W): permute(0, 2, 1, 3) back
     gates = {"cw": gate_from_pooled(module.cw, over_h).permute(0, 2, 1, 3)}
     # the (H, C) plane as after permute(0, 3, 2, 1); the gate (B, 1, H, C) permuted back
@@ -223,10 +241,12 @@ def triplet_gates(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]
 
 def triplet_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Eq. 2 as ``x * (g_cw + g_hc + g_hw) / 3`` with broadcast gates: no rotated copies."""
-    return MeanGateProduct.apply(x, *triplet_gates(module, x).values())
+    gates = list(triplet_gates(module, x).values())
+    if torch.compiler.is_compiling():
+        return x * (sum(gates) / len(gates))
+    return MeanGateProduct.apply(x, *gates)
 
 
 def spatial_gate(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """CBAM's spatial gate (B, 1, H, W) with the banded convolution."""
-    pooled = torch.stack([x.amax(dim=1), x.mean(dim=1)], dim=1)
-    return torch.sigmoid(module.bn(same_conv2d(pooled, module.conv.weight)))
+    """CBAM's spatial gate (B, 1, H, W): Triplet Attention's H-W gate, from a channel Z-pool."""
+    return gate_from_pooled(module, torch.stack([x.amax(dim=1), x.mean(dim=1)], dim=1))

@@ -92,6 +92,7 @@ class SpatialAttention(nn.Module):
         return x * self.gate(x)
 
 
+@register_attention("cbam")
 class CBAM(nn.Module):
     """CBAM (Woo et al., ECCV 2018): channel attention, then spatial attention (Eq. 1).
 
@@ -111,9 +112,3 @@ class CBAM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spatial(self.channel(x))
-
-
-@register_attention("cbam")
-def cbam(channels: int, **kwargs) -> CBAM:
-    """CBAM for a ``channels``-channel map."""
-    return CBAM(channels, **kwargs)

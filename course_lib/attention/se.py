@@ -28,6 +28,7 @@ def se_hidden_channels(channels: int, reduction: int = 16, min_channels: int = 8
     return max(channels // reduction, min_channels)
 
 
+@register_attention("se")
 class SqueezeExcite(nn.Module):
     """SE block: ``x * sigmoid(fc2(relu(fc1(GAP(x)))))``.
 
@@ -51,9 +52,3 @@ class SqueezeExcite(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)  # scale, Eq. 4
-
-
-@register_attention("se")
-def squeeze_excite(channels: int, **kwargs) -> SqueezeExcite:
-    """Squeeze-and-Excitation for a ``channels``-channel map."""
-    return SqueezeExcite(channels, **kwargs)

@@ -126,6 +126,7 @@ def numerical_minimum(
     return w.detach(), b.detach(), energy(w, b, t, others, lam).detach()
 
 
+@register_attention("simam")
 class SimAM(nn.Module):
     """SimAM (Yang et al., ICML 2021): ``x * sigmoid(1 / E)``, no parameters.
 
@@ -173,9 +174,3 @@ class SimAM(nn.Module):
 
     def extra_repr(self) -> str:
         return f"lam={self.lam}"
-
-
-@register_attention("simam")
-def simam(channels: int, **kwargs) -> SimAM:
-    """SimAM for a ``channels``-channel map (the width is ignored)."""
-    return SimAM(channels, **kwargs)

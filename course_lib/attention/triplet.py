@@ -94,6 +94,7 @@ class AttentionGate(nn.Module):
         return x * self.gate(x)
 
 
+@register_attention("triplet")
 class TripletAttention(nn.Module):
     """Triplet Attention (Misra et al., WACV 2021).
 
@@ -151,9 +152,3 @@ class TripletAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return f"no_spatial={self.no_spatial}, fast={self.fast}"
-
-
-@register_attention("triplet")
-def triplet_attention(channels: int, **kwargs) -> TripletAttention:
-    """Triplet Attention for a ``channels``-channel map (the width is ignored)."""
-    return TripletAttention(channels, **kwargs)
