@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .distributed import init_from_env, is_main
     from .models import MODELS
     from .profiles import get_profile
-    from .train import apply_overrides, train_or_load
+    from .train import TrainConfig, train_or_load
 
     # everything the user typed is checked before any data is loaded
     MODELS.get(args.model)
@@ -79,7 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     flags = {"epochs": args.epochs, "image_size": args.image_size, "batch_size": args.batch_size,
              "lr": args.lr, "seed": args.seed, "precision": args.precision}  # fmt: skip
     overrides = {**_parse_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
-    profile, config = apply_overrides(get_profile(args.profile), overrides)
+    profile = get_profile(args.profile).with_overrides(overrides)
+    config = TrainConfig.from_profile(profile)
     model_kwargs = _parse_pairs(args.model_arg)
     device = init_from_env() or args.device  # under torchrun: this rank's device
     if args.image_folder:
@@ -98,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_kwargs=model_kwargs,
         profile=profile.name,
         device=device,
-        compile=args.compile,
+        compile=None if args.compile == "none" else args.compile,
     )
     if not is_main():
         return 0
@@ -259,9 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile",
         nargs="?",
         const="model",
-        choices=COMPILE_MODES,
-        help="torch.compile the training step (--compile), or only the attention modules "
-        "(--compile attention)",
+        default="auto",
+        choices=[*COMPILE_MODES, "auto", "none"],
+        help="torch.compile the training step (--compile), only the attention modules "
+        "(--compile attention), never (--compile none), or where measured to pay (default: auto)",
     )
     train.add_argument(
         "--write-result",

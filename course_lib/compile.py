@@ -1,18 +1,47 @@
 """``torch.compile`` for the whole model, or for its attention modules only.
 
 Compiling only the attention modules fuses their elementwise passes and reductions (the part
-of their cost that eager PyTorch cannot fuse) and leaves the convolutions to oneDNN or cuDNN; it
-compiles in seconds rather than minutes. It pays for modules written as plain tensor operations
-(CBAM, SimAM) and not for Triplet Attention's fast path, whose hand-written autograd nodes the
-compiler does not fuse (README, "Performance", has the measurements).
+of their cost that eager PyTorch cannot fuse) and leaves the convolutions to oneDNN or cuDNN.
+On a CPU in bf16 it pays clearly for CBAM and SimAM; the first compilation on a machine takes
+seconds to a minute, and later runs load the compiled code from PyTorch's on-disk cache in one
+or two seconds (README, "Performance", has the measurements). ``train_or_load`` therefore
+compiles them by default (``compile="auto"``) where that has been measured to repay itself.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 from torch import nn
 
 COMPILE_MODES = ("model", "attention")
+# attention modules whose training steps compiling made clearly cheaper on a CPU in bf16
+# (CBAM 1.66x -> 1.20x, SimAM 1.37x -> 1.20x of plain AlexNet at 128 px); SE and Triplet
+# Attention gained a few percent, too little to repay a first compilation
+COMPILE_PAYS_ON_CPU = frozenset({"cbam", "simam"})
+MIN_STEPS_TO_COMPILE = 300  # a first compilation costs ~15-35 s; ~0.1 s is saved per step
+
+
+def auto_compile(model: nn.Module, device: torch.device, precision: str, steps: int) -> str | None:
+    """``"attention"`` where compiling ``model``'s attention modules is measured to repay itself
+    (a CPU, bf16, a module in :data:`COMPILE_PAYS_ON_CPU`, at least
+    :data:`MIN_STEPS_TO_COMPILE` training steps, a working compiler), else None (eager)."""
+    kinds = {getattr(m, "course_attention", "none") for m in model.modules()}
+    if device.type != "cpu" or precision != "bf16" or steps < MIN_STEPS_TO_COMPILE:
+        return None
+    return "attention" if kinds & COMPILE_PAYS_ON_CPU and compiler_works() else None
+
+
+@functools.cache
+def compiler_works() -> bool:
+    """Whether ``torch.compile`` can build code on this machine (on a CPU it needs a C++
+    compiler and OpenMP): a tiny function is compiled and run once per process."""
+    try:
+        double = torch.compile(lambda x: x * 2 + 1, dynamic=False)
+        return bool(double(torch.ones(4)).eq(3).all())
+    except Exception:  # any failure means: train eagerly, as without a compiler
+        return False
 
 
 def mark_attention(module: nn.Module, name: str) -> nn.Module:

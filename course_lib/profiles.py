@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
+
+from .device import check_precision
 
 PROFILE_ENV = "COURSE_PROFILE"
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Settings that a chapter reads as its defaults; papermill can override any of them."""
+    """One run configuration: the data, the image size and the training recipe that a chapter
+    uses by default. :meth:`with_overrides` changes any field with validation (a notebook's
+    papermill parameters, the CLI's ``--set KEY=VALUE``, a sweep's overrides); the training
+    part of it is what ``TrainConfig.from_profile`` hashes into a run's name."""
 
     name: str
     image_size: int
@@ -36,11 +44,14 @@ class Profile:
     label_smoothing: float = 0.1
     seed: int = 42  # the run whose curves, predictions and CAMs a chapter shows
     seeds: tuple[int, ...] = (42,)  # every seed a chapter trains, for mean and spread
+    augment: bool = True  # the seeds' random crop and flip
+    precision: str = "auto"  # bf16 autocast where the device has bf16 natively, else fp32
+    log_every: int = 10  # steps between two points of the training-loss curve
+    eval_batch_size: int = 500
 
     def __post_init__(self) -> None:
-        require_positive(
-            self, "image_size", "epochs", "batch_size", "train_subset", "test_subset", "val_size"
-        )
+        require_positive(self, "train_subset", "test_subset", "val_size")
+        check_recipe(self)
 
     def replace(self, **changes) -> Profile:
         """A copy with some fields changed (``None`` values are ignored)."""
@@ -50,11 +61,65 @@ class Profile:
             raise ValueError(f"unknown profile field(s) {sorted(unknown)}; valid: {self.fields()}")
         return dataclasses.replace(self, **changes)
 
+    def with_overrides(self, overrides: Mapping[str, object]) -> Profile:
+        """A copy with ``overrides`` applied, each converted to its field's type: an unknown key,
+        a wrong type or a value out of range is refused with what is valid. ``None`` values are
+        ignored."""
+        return self.replace(**{k: check_setting(k, v) for k, v in overrides.items()})
+
     def fields(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self)]
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def check_setting(key: str, value: object) -> object:
+    """``value`` as the type of the profile field ``key`` (``None`` passes); an unknown key or a
+    wrong type is refused with the valid keys or the expected type in the message."""
+    known = typing.get_type_hints(Profile)
+    known.pop("name")  # a profile's name is chosen with get_profile / --profile
+    if key not in known:
+        raise ValueError(f"unknown setting {key!r}; valid settings: {', '.join(sorted(known))}")
+    kind = known[key]
+    if isinstance(kind, types.UnionType):  # int | None
+        if value is None:
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if value is None:
+        return None
+    try:
+        if typing.get_origin(kind) is tuple:  # seeds
+            if not isinstance(value, (list, tuple)):
+                raise TypeError
+            return tuple(_convert(v, typing.get_args(kind)[0]) for v in value)
+        return _convert(value, kind)
+    except TypeError:
+        expected = {int: "an integer", float: "a number", bool: "True or False", str: "a word"}
+        raise ValueError(
+            f"{key} takes {expected.get(kind, 'a list of integers such as [42, 43]')}, "
+            f"got {value!r}"
+        ) from None
+
+
+def _convert(value: object, kind: type) -> object:
+    if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, bool) != (kind is bool):  # True is an int to Python, not to us
+        raise TypeError
+    if kind is float and isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, kind):
+        return value
+    raise TypeError
+
+
+def check_recipe(settings: object) -> None:
+    """Refuse a training setting out of range (a Profile's or a TrainConfig's), saying which."""
+    require_positive(settings, "image_size", "epochs", "batch_size", "log_every", "eval_batch_size")
+    if not settings.lr > 0:
+        raise ValueError(f"lr must be positive, got {settings.lr}")
+    check_precision(settings.precision)
 
 
 def require_positive(settings: object, *names: str) -> None:
@@ -118,8 +183,8 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
 
 
 # Chapters 05-07 train other networks than AlexNet, at settings of their own in each profile.
-# An experiment's entry changes profile fields (image size, epochs, data) and training settings
-# (e.g. ``augment``, ``label_smoothing``); what it does not name keeps the profile's value.
+# An experiment's entry changes profile fields (image size, epochs, data, and the recipe, e.g.
+# ``augment``, ``label_smoothing``); what it does not name keeps the profile's value.
 # ``None``: the experiment is not trained in that profile (the chapter says so).
 EXPERIMENTS: dict[str, dict[str, dict | None]] = {
     # CIFAR-native networks at the images' own 32 px: chapter 05's ResNet with and without PSA,
@@ -163,14 +228,10 @@ EXPERIMENTS: dict[str, dict[str, dict | None]] = {
 }
 
 
-def experiment_settings(profile: Profile, experiment: str) -> tuple[Profile, dict] | None:
-    """The profile for ``experiment`` and its training-only settings (for ``TrainConfig``), or
-    None where the experiment is not trained in this profile."""
+def experiment_settings(profile: Profile, experiment: str) -> Profile | None:
+    """``profile`` with ``experiment``'s settings applied, or None where the experiment is not
+    trained in this profile."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(EXPERIMENTS)}")
     settings = EXPERIMENTS[experiment].get(profile.name, {})
-    if settings is None:
-        return None
-    fields = set(profile.fields())
-    own = {k: v for k, v in settings.items() if k in fields}
-    return profile.replace(**own), {k: v for k, v in settings.items() if k not in fields}
+    return None if settings is None else profile.with_overrides(settings)

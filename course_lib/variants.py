@@ -113,10 +113,9 @@ def train_chapter(
     for v in variants(chapter):
         if only is not None and v.label not in only:
             continue
-        settings = experiment_settings(profile, v.experiment)
-        if settings is None:
+        p = experiment_settings(profile, v.experiment)
+        if p is None:
             continue
-        p, train_settings = settings
         runs[v.label] = train_variant(
             data(p),
             p,
@@ -127,6 +126,5 @@ def train_chapter(
             load_only=load_only,
             name=v.name,
             skip_locked=skip_locked,
-            **train_settings,
         )
     return runs

@@ -16,6 +16,7 @@ from course_lib.measure import count_params
 from course_lib.models import build_model
 from course_lib.models.vgg import VGG16_BN_ATTENTION_AFTER, fetch_vgg16_imagenet
 from course_lib.profiles import EXPERIMENTS, experiment_settings, get_profile
+from course_lib.train import TrainConfig
 from course_lib.variants import CHAPTER_VARIANTS, RESNET, variants
 
 
@@ -150,13 +151,14 @@ def test_vgg16_weights_are_never_fetched_without_downloads(monkeypatch, tmp_path
     assert fetch_vgg16_imagenet() is None  # COURSE_DOWNLOAD=0 in tests: no network
 
 
-def test_experiment_settings_split_profile_and_training_fields():
+def test_experiment_settings_change_the_profile_and_keep_what_they_do_not_name():
     quick = get_profile("quick")
-    cifar, train = experiment_settings(quick, "cifar32")
-    assert (cifar.image_size, cifar.seeds, train) == (32, quick.seeds, {})
+    cifar = experiment_settings(quick, "cifar32")
+    assert (cifar.image_size, cifar.epochs, cifar.seeds, cifar.lr) == (32, 3, quick.seeds, quick.lr)
     assert experiment_settings(quick, "seed003") is None  # a GPU job only
-    paper, recipe = experiment_settings(get_profile("paper"), "seed003")
-    assert (paper.image_size, paper.label_smoothing, recipe) == (224, 0.0, {"augment": False})
+    paper = experiment_settings(get_profile("paper"), "seed003")
+    recipe = TrainConfig.from_profile(paper)  # the recipe part reaches the run's configuration
+    assert (recipe.image_size, recipe.label_smoothing, recipe.augment) == (224, 0.0, False)
     with pytest.raises(ValueError, match="unknown experiment"):
         experiment_settings(quick, "cifar64")
     for name, per_profile in EXPERIMENTS.items():
@@ -169,8 +171,7 @@ def test_every_chapter_variant_builds_and_runs_under_its_own_name(chapter):
     assert len(set(labels)) == len(labels)
     run_names = {}
     for v in variants(chapter):
-        settings = experiment_settings(get_profile("smoke"), v.experiment)
-        size = settings[0].image_size
+        size = experiment_settings(get_profile("smoke"), v.experiment).image_size
         net = build_model(v.model, attention=v.attention, image_size=size, num_classes=10,
                           **v.model_kwargs)  # fmt: skip
         assert net(torch.randn(2, 3, size, size)).shape == (2, 10)

@@ -57,6 +57,25 @@ def test_profiles(monkeypatch):
         paper.replace(epoch=3)
 
 
+def test_a_profile_is_the_one_run_configuration():
+    quick = get_profile("quick")
+    changed = quick.with_overrides({"epochs": 2, "precision": "fp32", "seeds": [1, 2], "lr": None})
+    assert (changed.epochs, changed.precision, changed.seeds) == (2, "fp32", (1, 2))
+    assert changed.lr == quick.lr, "None leaves a setting as it is"
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32"):
+        quick.with_overrides({"precision": "fp16"})
+    with pytest.raises(ValueError, match="augment takes True or False"):
+        quick.with_overrides({"augment": 1})
+    with pytest.raises(ValueError, match="epochs must be a whole number of at least 1"):
+        quick.with_overrides({"epochs": 0})
+    # the training part names the run's folder: these values are the committed runs' names
+    assert TrainConfig.from_profile(quick, seed=43).as_dict() == {
+        "epochs": 5, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-5, "label_smoothing": 0.1,
+        "seed": 43, "image_size": 128, "augment": True, "log_every": 10, "eval_batch_size": 500,
+        "precision": "auto",
+    }  # fmt: skip
+
+
 def _notebook(path, code: str) -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("value = 1")

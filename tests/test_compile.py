@@ -34,3 +34,22 @@ def test_compiled_attention_modules_compute_the_same_and_keep_their_names():
     torch.testing.assert_close(model(x), eager(x), rtol=1e-4, atol=1e-4)
     for (name, a), b in zip(eager.named_parameters(), model.parameters()):
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-4, msg=name)
+
+
+def test_auto_compiles_only_where_it_was_measured_to_pay(monkeypatch):
+    import course_lib.compile as compile_module
+
+    monkeypatch.setattr(compile_module, "compiler_works", lambda: True)
+    cpu, steps = torch.device("cpu"), compile_module.MIN_STEPS_TO_COMPILE
+
+    def choice(attention, precision="bf16", device=cpu, steps=steps):
+        model = build_model("alexnet", attention=attention, image_size=64)
+        return compile_module.auto_compile(model, device, precision, steps)
+
+    assert choice("cbam") == choice("simam") == "attention"
+    assert choice("triplet") is None and choice(None) is None, "too little gain to repay"
+    assert choice("cbam", precision="fp32") is None
+    assert choice("cbam", steps=steps - 1) is None, "a short run does not repay a compilation"
+    assert choice("cbam", device=torch.device("cuda")) is None
+    monkeypatch.setattr(compile_module, "compiler_works", lambda: False)
+    assert choice("cbam") is None, "without a working compiler the run trains eagerly"

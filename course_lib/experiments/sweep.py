@@ -102,10 +102,11 @@ def format_table(rows: list[dict]) -> str:
 def _train_in_process(spec: SweepSpec, model: str, attention: str, seed: int) -> dict:
     from ..data import load_course_data
     from ..profiles import get_profile
-    from ..train import apply_overrides, train_or_load
+    from ..train import TrainConfig, train_or_load
     from .results import write_result
 
-    profile, config = apply_overrides(get_profile(spec.profile), {**spec.overrides, "seed": seed})
+    profile = get_profile(spec.profile).with_overrides({**spec.overrides, "seed": seed})
+    config = TrainConfig.from_profile(profile)
     data = load_course_data(profile)
     run = train_or_load(model, data, config, attention, profile=profile.name)
     write_result(run.metrics, "sweep", overwrite=False)  # a chapter's row keeps its provenance
@@ -130,11 +131,10 @@ def _train_in_subprocess(spec: SweepSpec, model: str, attention: str, seed: int,
 def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "alexnet-none"):
     """Run (or load) every job, then aggregate; returns the aggregated rows."""
     from ..profiles import get_profile
-    from ..train import apply_overrides
     from ..train.experiment import run_name
 
     profile_name = get_profile(spec.profile).name
-    apply_overrides(get_profile(spec.profile), spec.overrides)  # a bad setting stops it here
+    get_profile(spec.profile).with_overrides(spec.overrides)  # a bad setting stops it here
     jobs = spec.jobs()
 
     def run_job(job, gpu=None) -> dict:

@@ -6,7 +6,7 @@ from .checkpoint import (
     read_checkpoint,
     save_weights,
 )
-from .config import TrainConfig, apply_overrides, config_hash
+from .config import TrainConfig, config_hash
 from .evaluate import confusion_matrix, evaluate, predict
 from .experiment import Run, describe_source, train_or_load
 from .fit import History, NonFiniteLossError, fit
@@ -19,7 +19,6 @@ __all__ = [
     "Run",
     "RunLockedError",
     "TrainConfig",
-    "apply_overrides",
     "config_hash",
     "confusion_matrix",
     "describe_source",

@@ -1,25 +1,23 @@
-"""The training recipe as one dataclass, with the seeds' settings as defaults."""
+"""The training part of a run configuration: what decides a run's result and names its folder."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import types
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..device import check_precision
-from ..profiles import Profile, require_positive
+from ..profiles import Profile, check_recipe
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run's result.
+    """Everything that decides a training run's result; its hash names the run's folder.
 
-    Defaults are the seeds' recipe: Adam (lr 1e-3, weight decay 1e-5), a cosine schedule
-    stepped every batch, label smoothing 0.1, batch 128, seed 42.
+    Made from a :class:`~course_lib.profiles.Profile` (the one run configuration a chapter, the
+    CLI and a sweep change) with :meth:`from_profile`. Defaults are the seeds' recipe: Adam
+    (lr 1e-3, weight decay 1e-5), a cosine schedule stepped every batch, label smoothing 0.1,
+    batch 128, seed 42.
     """
 
     epochs: int = 50
@@ -35,81 +33,20 @@ class TrainConfig:
     precision: str = "auto"  # bf16 autocast where the device has bf16 natively, else fp32
 
     def __post_init__(self) -> None:
-        require_positive(self, "epochs", "batch_size", "image_size", "log_every", "eval_batch_size")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        check_precision(self.precision)
+        check_recipe(self)
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> TrainConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in profile.as_dict().items() if k in fields}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        """The training settings of ``profile``, with ``overrides`` (e.g. ``seed``) applied
+        through the profile's validation."""
+        profile = profile.with_overrides(overrides)
+        return cls(**{f.name: getattr(profile, f.name) for f in dataclasses.fields(cls)})
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def override_types() -> dict[str, object]:
-    """Every setting an override may change (profile and TrainConfig fields) with its type."""
-    known = {**typing.get_type_hints(Profile), **typing.get_type_hints(TrainConfig)}
-    known.pop("name")  # the profile's name is chosen with --profile
-    return known
-
-
-def check_override(key: str, value: object) -> object:
-    """``value`` as the type of setting ``key``; an unknown key or a wrong type is refused with
-    the valid keys or the expected type in the message."""
-    known = override_types()
-    if key not in known:
-        raise ValueError(f"unknown setting {key!r}; valid settings: {', '.join(sorted(known))}")
-    kind = known[key]
-    if isinstance(kind, types.UnionType):  # int | None
-        if value is None:
-            return None
-        kind = next(k for k in typing.get_args(kind) if k is not type(None))
-    try:
-        if typing.get_origin(kind) is tuple:  # seeds
-            if not isinstance(value, (list, tuple)):
-                raise TypeError
-            return tuple(_convert(v, typing.get_args(kind)[0]) for v in value)
-        return _convert(value, kind)
-    except TypeError:
-        expected = {int: "an integer", float: "a number", bool: "True or False"}.get(
-            kind, "a list of integers such as [42, 43]"
-        )
-        raise ValueError(f"{key} takes {expected}, got {value!r}") from None
-
-
-def _convert(value: object, kind: type) -> object:
-    if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if isinstance(value, bool) != (kind is bool):  # True is an int to Python, not to us
-        raise TypeError
-    if kind is float and isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, kind):
-        return value
-    raise TypeError
-
-
-def apply_overrides(
-    profile: Profile, overrides: Mapping[str, object]
-) -> tuple[Profile, TrainConfig]:
-    """Apply KEY=VALUE overrides: a profile field (such as ``train_subset``, which decides the
-    data) changes the profile, any other (such as ``log_every``) the TrainConfig built from it.
-    ``None`` values are ignored; unknown keys, wrong types and values below 1 are refused."""
-    overrides = {k: check_override(k, v) for k, v in overrides.items() if v is not None}
-    fields = set(profile.fields())
-    profile = profile.replace(**{k: v for k, v in overrides.items() if k in fields})
-    config = TrainConfig.from_profile(
-        profile, **{k: v for k, v in overrides.items() if k not in fields}
-    )
-    return profile, config
 
 
 def config_hash(*parts: dict) -> str:

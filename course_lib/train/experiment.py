@@ -22,6 +22,7 @@ from torch import nn
 
 from ..atomic import atomic_write_json, make_folder, remove_stale_temporaries
 from ..attention import attention_key
+from ..compile import auto_compile
 from ..data import ImageDataset
 from ..device import device_name, pick_device, resolve_precision
 from ..distributed import barrier, is_main, world_size
@@ -123,7 +124,7 @@ def train_or_load(
     device: str | torch.device | None = None,
     progress: bool = True,
     runs_root: str | Path | None = None,
-    compile: bool | str = False,
+    compile: bool | str | None = "auto",
     load_only: bool = False,
 ) -> Run | None:
     """Build ``model_name`` (with ``attention``), train it with ``config``, or load the run.
@@ -131,6 +132,9 @@ def train_or_load(
     An interrupted run resumes from its last finished epoch. A run folder is locked while it
     trains: a second identical training stops with :class:`RunLockedError`. With
     ``load_only`` a run that has not finished is not trained: the result is None.
+    ``compile``: ``"auto"`` compiles the attention modules where that is measured to pay
+    (:func:`course_lib.compile.auto_compile`), None or False never, ``"attention"`` or
+    ``"model"`` always. Compiling does not change the run's name: it computes the same numbers.
     """
     device = pick_device(device)
     git_commit()  # asked (and cached) before training: the code this process runs
@@ -185,6 +189,9 @@ def train_or_load(
                  "profile": profile},
                 run_dir / "config.json",
             )  # fmt: skip
+        if compile == "auto":
+            steps = config.epochs * (len(data.train_labels) // config.batch_size)
+            compile = auto_compile(model, device, config.precision, steps)
         history = fit(
             model, data, config, run_dir=run_dir, device=device, progress=progress, compile=compile
         )
