@@ -61,7 +61,10 @@ def compile_attention(model: nn.Module) -> list[str]:
     # one graph per input shape and mode: AlexNet's five slots need ten, the default keeps eight
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     for name in names:
-        model.get_submodule(name).compile(dynamic=False)
+        module = model.get_submodule(name)
+        # a module may name parts to compile one by one instead of as one graph (CBAM: see there)
+        for part in getattr(module, "compile_parts", None) or [module]:
+            (module.get_submodule(part) if isinstance(part, str) else part).compile(dynamic=False)
     return names
 
 

@@ -9,10 +9,10 @@ import torch
 from course_lib.explain import (
     ScratchGradCAM,
     ScratchGradCAMPlusPlus,
-    cam_quality,
     compute_cam,
     grid_segments,
     lime_explanation,
+    road_scores,
     target_layer,
 )
 from course_lib.models import build_model, list_models
@@ -61,9 +61,10 @@ def test_quality_metrics_return_numbers():
     model = build_model("alexnet", image_size=64)
     x = torch.randn(2, 3, 64, 64)
     cams = compute_cam(model, x, "gradcam", [1, 2])
-    q = cam_quality(model, x, cams, [1, 2], percentiles=(50,))
+    q = road_scores(model, x, cams, [1, 2], percentiles=(50,))
     assert set(q) == {"road_combined", "confidence_change"}
-    assert all(np.isfinite(v) and -1.0 <= v <= 1.0 for v in q.values())
+    for v in q.values():  # one score per image, each a probability difference
+        assert v.shape == (2,) and np.isfinite(v).all() and (np.abs(v) <= 1.0).all()
 
 
 def test_lime_gives_one_weight_per_grid_cell():

@@ -40,10 +40,9 @@ __all__ = ["CBAM", "ChannelAttention", "SpatialAttention"]
 class ChannelAttention(nn.Module):
     """M_c(F) = sigmoid(MLP(AvgPool(F)) + MLP(MaxPool(F))) (Eq. 2), then ``x * M_c``.
 
-    Args:
-        channels: the input's channel count C.
-        reduction: the reduction ratio r (16 in the paper).
-        min_channels: the smallest bottleneck width.
+    The arguments are SE's (:class:`~course_lib.attention.se.SqueezeExcite`): the channel count
+    C, the reduction ratio r and the smallest bottleneck width; the MLP is shared by the two
+    pooled vectors.
     """
 
     def __init__(self, channels: int, reduction: int = 16, min_channels: int = 8):
@@ -102,6 +101,10 @@ class CBAM(nn.Module):
         kernel_size: the spatial conv's side (7 in the paper).
         min_channels: the smallest bottleneck width.
     """
+
+    # torch.compile (2.14, CPU) of CBAM as one graph gives non-finite gradients in bf16 although
+    # each part compiled alone is correct: course_lib.compile compiles the two parts one by one
+    compile_parts = ("channel", "spatial")
 
     def __init__(
         self, channels: int, reduction: int = 16, kernel_size: int = 7, min_channels: int = 8

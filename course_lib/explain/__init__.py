@@ -6,7 +6,7 @@ from .baselines import blob_maps, centre_blob, random_maps
 from .cam import CAM_METHODS, compute_cam, overlay, plot_cam_grid
 from .from_scratch import ScratchCAM, ScratchGradCAM, ScratchGradCAMPlusPlus
 from .lime import SEED_002, grid_segments, lime_explanation, superpixel_segments
-from .quality import cam_quality, road_scores
+from .quality import road_scores
 from .sanity import (
     alexnet_cascade,
     cascading_randomisation,
@@ -25,7 +25,6 @@ __all__ = [
     "ScratchGradCAMPlusPlus",
     "alexnet_cascade",
     "blob_maps",
-    "cam_quality",
     "cascading_randomisation",
     "centre_blob",
     "compute_cam",

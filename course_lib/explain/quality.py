@@ -11,7 +11,7 @@
 
 :func:`road_scores` returns one score per image, so that two methods can be compared paired by
 image (``course_lib.stats.paired_difference`` keyed by the image's index) with an interval,
-instead of two means without spread. :func:`cam_quality` keeps the means.
+instead of two means without spread.
 """
 
 from __future__ import annotations
@@ -58,16 +58,3 @@ def road_scores(
         road.append(np.asarray(road_metric(x, c, targets, model), dtype=np.float64).reshape(-1))
         change.append(np.asarray(change_metric(x, c, targets, model), dtype=np.float64).reshape(-1))
     return {"road_combined": np.concatenate(road), "confidence_change": np.concatenate(change)}
-
-
-def cam_quality(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    cams: np.ndarray,
-    classes: Sequence[int],
-    percentiles: Sequence[int] = PERCENTILES,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Mean ROAD-combined score and mean confidence change of ``cams`` over the images."""
-    scores = road_scores(model, inputs, cams, classes, percentiles, seed)
-    return {k: float(np.mean(v)) for k, v in scores.items()}

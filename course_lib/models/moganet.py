@@ -27,30 +27,19 @@ from torchvision.ops import StochasticDepth
 
 from .registry import register_model, reject_attention
 
+
+def _arch(embed_dims: list[int], depths: list[int]) -> dict[str, list[int]]:
+    return {"embed_dims": embed_dims, "depths": depths, "ffn_ratios": [8, 8, 4, 4]}
+
+
 # embed dims, depths and FFN ratios per stage: the official arch zoo (= seed 002's)
 MOGANET_ARCHS: dict[str, dict[str, list[int]]] = {
-    "xtiny": {"embed_dims": [32, 64, 96, 192], "depths": [3, 3, 10, 2], "ffn_ratios": [8, 8, 4, 4]},
-    "tiny": {"embed_dims": [32, 64, 128, 256], "depths": [3, 3, 12, 2], "ffn_ratios": [8, 8, 4, 4]},
-    "small": {
-        "embed_dims": [64, 128, 320, 512],
-        "depths": [2, 3, 12, 2],
-        "ffn_ratios": [8, 8, 4, 4],
-    },
-    "base": {
-        "embed_dims": [64, 160, 320, 512],
-        "depths": [4, 6, 22, 3],
-        "ffn_ratios": [8, 8, 4, 4],
-    },
-    "large": {
-        "embed_dims": [64, 160, 320, 640],
-        "depths": [4, 6, 44, 4],
-        "ffn_ratios": [8, 8, 4, 4],
-    },
-    "xlarge": {
-        "embed_dims": [96, 192, 480, 960],
-        "depths": [6, 6, 44, 4],
-        "ffn_ratios": [8, 8, 4, 4],
-    },
+    "xtiny": _arch([32, 64, 96, 192], [3, 3, 10, 2]),
+    "tiny": _arch([32, 64, 128, 256], [3, 3, 12, 2]),
+    "small": _arch([64, 128, 320, 512], [2, 3, 12, 2]),
+    "base": _arch([64, 160, 320, 512], [4, 6, 22, 3]),
+    "large": _arch([64, 160, 320, 640], [4, 6, 44, 4]),
+    "xlarge": _arch([96, 192, 480, 960], [6, 6, 44, 4]),
 }
 MOGANET_ALIASES = {"xt": "xtiny", "x-tiny": "xtiny", "t": "tiny", "s": "small", "b": "base",
                    "l": "large", "xl": "xlarge", "x-large": "xlarge"}  # fmt: skip

@@ -211,27 +211,13 @@ def vgg16_attention(
     num_classes: int = 1000,
     attention: str | None = "self_attention",
     attention_after: Sequence[int] = VGG16_SEED_ATTENTION_AFTER,
-    image_size: int = 224,
-    pretrained: bool = False,
-    weights_path: str | Path | None = None,
-    attention_kwargs: dict | None = None,
-    classifier: str = "imagenet",
-    batch_norm: bool = False,
+    **vgg16_kwargs,
 ) -> nn.Module:
     """Seed 004's VGG16 + self-attention: SAGAN self-attention after conv1_1 and conv2_1 (and
-    their ReLUs). ``attention=None`` means the default, ``"self_attention"``.
+    their ReLUs). ``attention=None`` means the default, ``"self_attention"``; the other
+    arguments are :func:`vgg16`'s.
     """
-    return vgg16(
-        num_classes=num_classes,
-        attention=attention or "self_attention",
-        attention_after=attention_after,
-        image_size=image_size,
-        pretrained=pretrained,
-        weights_path=weights_path,
-        attention_kwargs=attention_kwargs,
-        classifier=classifier,
-        batch_norm=batch_norm,
-    )
+    return vgg16(num_classes, attention or "self_attention", attention_after, **vgg16_kwargs)
 
 
 def fetch_vgg16_imagenet(batch_norm: bool = False) -> Path | None:
