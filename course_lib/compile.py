@@ -17,10 +17,10 @@ from torch import nn
 
 COMPILE_MODES = ("model", "attention")
 # attention modules whose training steps compiling made clearly cheaper on a CPU in bf16
-# (CBAM 1.66x -> 1.20x, SimAM 1.37x -> 1.20x of plain AlexNet at 128 px); SE and Triplet
-# Attention gained a few percent, too little to repay a first compilation
+# (CBAM 1.66x -> 1.20x, SimAM 1.37x -> 1.11-1.14x of plain AlexNet at 128 px); SE gained less
+# and Triplet Attention nothing, too little to repay a first compilation
 COMPILE_PAYS_ON_CPU = frozenset({"cbam", "simam"})
-MIN_STEPS_TO_COMPILE = 300  # a first compilation costs ~15-35 s; ~0.1 s is saved per step
+MIN_STEPS_TO_COMPILE = 300  # a first compilation costs ~15-45 s; ~0.1 s is saved per step
 
 
 def auto_compile(model: nn.Module, device: torch.device, precision: str, steps: int) -> str | None:

@@ -3,8 +3,9 @@
     python scripts/compare_precision.py --profile quick --seeds 42 43
 
 Trains (or loads) one variant per seed in both precisions with the profile's recipe, then writes
-``results/precision-<profile>.json`` and prints each seed's accuracies, the paired differences
-(bf16 minus float32), the float32 runs' seed-to-seed spread for scale, and the time per epoch.
+``results/precision-<profile>-<variant>-<px>px-<epochs>ep-<images>img.json`` and prints each
+seed's accuracies, the paired differences (bf16 minus float32), the float32 runs' seed-to-seed
+spread for scale, and the time per epoch.
 """
 
 from __future__ import annotations
@@ -58,9 +59,14 @@ def main() -> int:
     fp32 = [acc[s, "fp32"] for s in args.seeds]
     epoch = {p: statistics.mean(r["train_time_s"] / r["epochs"] for r in rows
                                 if r["precision"] == p) for p in PRECISIONS}  # fmt: skip
+    variant = f"{args.model}-{args.attention or 'none'}"
     report = {
         "profile": profile.name,
-        "variant": f"{args.model}-{args.attention or 'none'}",
+        "variant": variant,
+        "image_size": profile.image_size,
+        "epochs": profile.epochs,
+        "train_images": len(data.train_labels),
+        "test_images": len(data.test_labels),
         "device": device_name(device),
         "data_source": str(data.source),
         "runs": rows,
@@ -69,7 +75,9 @@ def main() -> int:
         "fp32_seed_spread": dataclasses.asdict(summarize(fp32)),
         "seconds_per_epoch": epoch,
     }
-    path = results_dir() / f"precision-{profile.name}.json"
+    # named by its whole setting: a run at another size or length never replaces this one
+    setting = f"{profile.image_size}px-{profile.epochs}ep-{len(data.train_labels)}img"
+    path = results_dir() / f"precision-{profile.name}-{variant}-{setting}.json"
     atomic_write_json(report, path)
     d, spread = report["difference"], report["fp32_seed_spread"]
     paired = ", ".join(f"{x:+.4f}" for x in diffs)
