@@ -165,8 +165,8 @@ except ValueError as err:
 
 # %%
 sizes = dict(alexnet_feature_sizes(P.image_size))
+torch.manual_seed(0)  # before building: the untrained weights and the images both repeat
 net = build_model("alexnet", image_size=P.image_size).eval()
-torch.manual_seed(0)
 images = torch.randn(8, 3, P.image_size, P.image_size)
 maps, hooks = {}, []
 for name in ("conv1", "conv3", "conv5"):

@@ -150,7 +150,7 @@ for name, net in nets.items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-alex, _ = experiment_settings(P, "alexnet_psa")
+alex = experiment_settings(P, "alexnet_psa")
 size = {}
 for label, att in (("AlexNet", None), ("AlexNet-BN", "batchnorm"), ("AlexNet-PSA", "psa")):
     net = build_model("alexnet", attention=att, image_size=128)
@@ -195,7 +195,7 @@ for label, att in (("ResNet", None), ("ResNet-PSA", "psa")):
           f"{count_flops(net, 32) / 1e6:5.1f} MFLOPs at 32 px")
 
 # %%
-cifar, _ = experiment_settings(P, "cifar32")
+cifar = experiment_settings(P, "cifar32")
 resnets = {n: runs[n] for n in ("ResNet", "ResNet-PSA")}
 rmain = {n: r[0] for n, r in resnets.items()}
 resnet_comparison = comparison_section(resnets, "ResNet", cifar, "CIFAR ResNet with 3×3 convs or PSA")
@@ -282,13 +282,12 @@ display(Markdown(read.describe_cams(cams)))
 # it (one seed, as the seed did); other profiles skip it.
 
 # %%
-seed003 = experiment_settings(P, "seed003")
-if seed003 is None:
+R = experiment_settings(P, "seed003")
+if R is None:
     print(f"seed 003's experiment is not run in the {P.name} profile (use profile='paper' on a GPU)")
 else:
-    R, recipe = seed003
     rdata = load_course_data(R)
-    big = {label: train_variant(rdata, R, model=name, **recipe)[0]
+    big = {label: train_variant(rdata, R, model=name)[0]
            for label, name in (("ResNet-50", "resnet50"), ("EPSANet-50", "epsanet50"))}
     print(compare_runs(big, {n: count_flops(r.model, R.image_size) for n, r in big.items()}))
     fig = plot_seed_curves({n: [r.history] for n, r in big.items()},

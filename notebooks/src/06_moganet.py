@@ -193,7 +193,7 @@ for label, name, kwargs in (("ResNet", "cifar_resnet", RESNET), ("MogaNet-XT", "
     print(f"{label:12s} {count_params(net):>10,d} {count_flops(net, 32) / 1e6:16.1f}")
 
 # %%
-cifar, _ = experiment_settings(P, "cifar32")
+cifar = experiment_settings(P, "cifar32")
 runs = train_chapter("06", P)
 head_to_head = {n: runs[n] for n in ("ResNet", "MogaNet-XT")}
 main = {n: r[0] for n, r in head_to_head.items()}
@@ -332,13 +332,12 @@ display(Markdown(
 # seed 002 did).
 
 # %%
-seed002 = experiment_settings(P, "seed002")
-if seed002 is None:
+S = experiment_settings(P, "seed002")
+if S is None:
     print(f"seed 002's setting is not run in the {P.name} profile (use profile='paper' on a GPU)")
 else:
-    S, recipe = seed002
     big = train_variant(load_course_data(S), S, model="moganet", name="moganet_xt",
-                        model_kwargs={"arch": "xtiny"}, **recipe)[0]
+                        model_kwargs={"arch": "xtiny"})[0]
     print(compare_runs({"MogaNet-XT 224 px": big}, {"MogaNet-XT 224 px": count_flops(big.model, S.image_size)}))
 
 # %% [markdown]

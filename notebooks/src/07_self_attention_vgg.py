@@ -151,7 +151,7 @@ for label, att in (("VGG16-BN", None), ("VGG16-BN + self-attention", "self_atten
 # augmentation), the same data and seeds; the settings are printed with the results.
 
 # %%
-cifar, _ = experiment_settings(P, "cifar32")
+cifar = experiment_settings(P, "cifar32")
 runs = train_chapter("07", P)
 main = {n: r[0] for n, r in runs.items()}
 comparison = comparison_section(runs, "VGG16-BN", cifar, "VGG16-BN with and without self-attention")
