@@ -63,8 +63,9 @@ def compile_attention(model: nn.Module) -> list[str]:
     for name in names:
         module = model.get_submodule(name)
         # a module may name parts to compile one by one instead of as one graph (CBAM: see there)
-        for part in getattr(module, "compile_parts", None) or [module]:
-            (module.get_submodule(part) if isinstance(part, str) else part).compile(dynamic=False)
+        parts = [module.get_submodule(part) for part in getattr(module, "compile_parts", ())]
+        for part in parts or [module]:
+            part.compile(dynamic=False)
     return names
 
 

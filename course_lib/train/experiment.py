@@ -134,7 +134,7 @@ def train_or_load(
     ``load_only`` a run that has not finished is not trained: the result is None.
     ``compile``: ``"auto"`` compiles the attention modules where that is measured to pay
     (:func:`course_lib.compile.auto_compile`), None or False never, ``"attention"`` or
-    ``"model"`` always. Compiling does not change the run's name: it computes the same numbers.
+    ``"model"`` always. Compiling does not change the run's name: it is the same computation.
     """
     device = pick_device(device)
     git_commit()  # asked (and cached) before training: the code this process runs
