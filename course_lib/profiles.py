@@ -81,13 +81,11 @@ def check_setting(key: str, value: object) -> object:
     known.pop("name")  # a profile's name is chosen with get_profile / --profile
     if key not in known:
         raise ValueError(f"unknown setting {key!r}; valid settings: {', '.join(sorted(known))}")
-    kind = known[key]
-    if isinstance(kind, types.UnionType):  # int | None
-        if value is None:
-            return None
-        kind = next(k for k in typing.get_args(kind) if k is not type(None))
     if value is None:
         return None
+    kind = known[key]
+    if isinstance(kind, types.UnionType):  # int | None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
     try:
         if typing.get_origin(kind) is tuple:  # seeds
             if not isinstance(value, (list, tuple)):
