@@ -29,7 +29,7 @@ def start(profile: str, **settings) -> Profile:
     saying which profile and device the outputs below come from."""
     import matplotlib.pyplot as plt
 
-    P = get_profile(profile).with_overrides(settings)
+    P = get_profile(profile, **settings)
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100})
     print(f"profile {P.name} | device {device_name()} | torch {torch.__version__}")
     print(f"settings: {P}")

@@ -173,11 +173,12 @@ def default_profile_name() -> str:
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:
-    """The profile called ``name`` (default: :func:`default_profile_name`), with overrides."""
+    """The profile called ``name`` (default: :func:`default_profile_name`), with overrides
+    checked as :meth:`Profile.with_overrides` checks them."""
     name = (name or default_profile_name()).lower()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; use one of {sorted(PROFILES)}")
-    return PROFILES[name].replace(**overrides)
+    return PROFILES[name].with_overrides(overrides)
 
 
 # Chapters 05-07 train other networks than AlexNet, at settings of their own in each profile.
