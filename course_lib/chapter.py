@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import torch
 
 from .data import EvalTransform, ImageDataset, load_course_data
-from .device import device_name
+from .experiments.measure import count_flops, count_params
 from .experiments.results import seed_reported, write_result
+from .experiments.stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
 from .explain import compute_cam, plot_cam_grid
-from .measure import count_flops, count_params
 from .plots import plot_predictions, show_as_jpeg
 from .profiles import Profile, get_profile
-from .stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
+from .runtime.device import device_name
 from .train import Run, RunLockedError, TrainConfig, predict, train_or_load
 
 

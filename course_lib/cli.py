@@ -67,10 +67,10 @@ def _parse_pairs(pairs: list[str]) -> dict:
 def cmd_train(args: argparse.Namespace) -> int:
     from .attention import ATTENTION
     from .data import load_course_data, load_image_folder
-    from .distributed import init_from_env, is_main
     from .models import MODELS
     from .profiles import get_profile
     from .train import TrainConfig, train_or_load
+    from .train.distributed import init_from_env, is_main
 
     # everything the user typed is checked before any data is loaded
     MODELS.get(args.model)
@@ -188,8 +188,8 @@ def cmd_train_chapter(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .data.cifar10 import DatasetError, locate_cifar10
-    from .env import environment_report
-    from .paths import data_dir
+    from .runtime.env import environment_report
+    from .runtime.paths import data_dir
 
     for key, value in environment_report().items():
         print(f"{key:14s} {value}")
@@ -204,9 +204,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .attention import list_attention
-    from .compile import COMPILE_MODES
-    from .device import PRECISIONS
     from .models import list_models
+    from .runtime.compile import COMPILE_MODES
+    from .runtime.device import PRECISIONS
 
     prog = _prog()
     parser = _Parser(
@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .paths import resolve_env_paths
+    from .runtime.paths import resolve_env_paths
 
     resolve_env_paths()  # relative to where the user typed them, before any kernel starts
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 def _message(err: Exception) -> str:
     """What the user needs to read: the message itself for the errors the course raises on
     purpose, the exception's name as well for anything else."""
-    from .atomic import WriteError
+    from .runtime.atomic import WriteError
 
     if isinstance(err, KeyError) and err.args:  # the registries' unknown names
         return str(err.args[0])

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import atomic_write_json
 from .experiments.results import NOTEBOOK_ENV
-from .paths import repo_root, resolve_env_paths
+from .runtime.atomic import atomic_write_json
+from .runtime.paths import repo_root, resolve_env_paths
 
 # the kernel's own log (not the notebook's output) would print a warning about TCP transport
 # before every notebook, and a traceback when a timed-out kernel is stopped

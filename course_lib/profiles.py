@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .device import check_precision
+from .runtime.device import check_precision
 
 PROFILE_ENV = "COURSE_PROFILE"
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .stats import MIN_PAIRS, format_p, summarize
+from .experiments.stats import MIN_PAIRS, format_p, summarize
 from .train import Run
 
 

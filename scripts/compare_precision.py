@@ -19,12 +19,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from course_lib.atomic import atomic_write_json  # noqa: E402
 from course_lib.chapter import load_course_data  # noqa: E402
-from course_lib.device import device_name, pick_device  # noqa: E402
-from course_lib.paths import results_dir  # noqa: E402
+from course_lib.experiments.stats import summarize  # noqa: E402
 from course_lib.profiles import get_profile  # noqa: E402
-from course_lib.stats import summarize  # noqa: E402
+from course_lib.runtime.atomic import atomic_write_json  # noqa: E402
+from course_lib.runtime.device import device_name, pick_device  # noqa: E402
+from course_lib.runtime.paths import results_dir  # noqa: E402
 from course_lib.train import TrainConfig, train_or_load  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")

@@ -6,7 +6,7 @@ For each AlexNet variant and precision: the training steps (plain AlexNet's imag
 the variant's median paired overhead, the bench's robust number), the batched augmentation and
 the validation pass of every epoch, and the final test pass. ``bf16 + compile`` uses the
 overheads of ``results/bench-cpu-<px>px-bf16-compile-attention.json`` for the modules that
-``train_or_load`` compiles by default (``course_lib.compile.COMPILE_PAYS_ON_CPU``); the first
+``train_or_load`` compiles by default (``runtime.compile.COMPILE_PAYS_ON_CPU``); the first
 compilation on a machine (recorded in that file) is not included. Prints Markdown.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from course_lib.compile import COMPILE_PAYS_ON_CPU  # noqa: E402
 from course_lib.profiles import get_profile  # noqa: E402
+from course_lib.runtime.compile import COMPILE_PAYS_ON_CPU  # noqa: E402
 
 CHAPTERS = {"01": ["none"], "02": ["triplet"], "03": ["simam"], "04": ["se", "cbam"]}
 TEST_IMAGES = 10_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib.measure import count_params
+from course_lib.experiments.measure import count_params
 from course_lib.models import (
     alexnet_feature_sizes,
     alexnet_min_image_size,

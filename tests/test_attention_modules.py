@@ -35,7 +35,7 @@ from course_lib.attention.simam import (
     minimal_energy,
     numerical_minimum,
 )
-from course_lib.measure import count_flops
+from course_lib.experiments.measure import count_flops
 from course_lib.models import build_model
 
 ALEXNET_224_PARAMS = 14_601_930  # AlexNet without attention, 10 classes, 224 px

@@ -24,11 +24,11 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib.atomic import remove_stale_temporaries
 from course_lib.cli import build_parser, main
 from course_lib.data import DatasetError, load_image_folder
 from course_lib.models import build_model
-from course_lib.paths import resolve_env_paths
+from course_lib.runtime.atomic import remove_stale_temporaries
+from course_lib.runtime.paths import resolve_env_paths
 from course_lib.train import TrainConfig, fit
 from course_lib.train.lock import run_lock
 

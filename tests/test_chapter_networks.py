@@ -12,7 +12,7 @@ from torch import nn
 
 from course_lib.attention import PSAModule, SelfAttention
 from course_lib.attention.psa import collect_branch_weights, softmax_weight_bounds
-from course_lib.measure import count_params
+from course_lib.experiments.measure import count_params
 from course_lib.models import build_model
 from course_lib.models.vgg import VGG16_BN_ATTENTION_AFTER, fetch_vgg16_imagenet
 from course_lib.profiles import EXPERIMENTS, experiment_settings, get_profile

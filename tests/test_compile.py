@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from course_lib.attention import create_attention
-from course_lib.compile import compile_attention, compiled
 from course_lib.models import build_model
+from course_lib.runtime.compile import compile_attention, compiled
 
 
 def test_an_unknown_compile_mode_is_refused():
@@ -38,7 +38,7 @@ def test_compiled_attention_modules_compute_the_same_and_keep_their_names():
 
 
 def test_auto_compiles_only_where_it_was_measured_to_pay(monkeypatch):
-    import course_lib.compile as compile_module
+    import course_lib.runtime.compile as compile_module
 
     monkeypatch.setattr(compile_module, "compiler_works", lambda: True)
     cpu, steps = torch.device("cpu"), compile_module.MIN_STEPS_TO_COMPILE

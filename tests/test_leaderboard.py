@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from course_lib.experiments.leaderboard import build_leaderboard, format_markdown, plot_leaderboard
-from course_lib.stats import compare_to_baseline
+from course_lib.experiments.stats import compare_to_baseline
 
 
 def _write(folder, name, seed, accuracy, profile="quick", **extra):

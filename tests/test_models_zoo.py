@@ -13,7 +13,7 @@ from torch import nn
 from course_lib.attention import PSAAttention, PSAModule, SelfAttention
 from course_lib.attention.psa import fit_groups
 from course_lib.attention.self_attention import FUSED_MIN_POSITIONS
-from course_lib.measure import count_params
+from course_lib.experiments.measure import count_params
 from course_lib.models import build_model
 from course_lib.models.moganet import MOGANET_ARCHS, MogaNet
 

@@ -79,3 +79,16 @@ def test_the_check_catches_an_edited_copy(tmp_path):
     edited_source.write_text(source.read_text() + "\n# %%\nprint(1)\n")
     assert "another version" in stamp_problem(edited_source, copy)
     assert any("cells" in p for p in drift(edited_source, copy))
+
+
+def test_every_chapter_opens_with_the_same_preamble():
+    """Colab cell, ``parameters`` cell, then one cell that hands them to ``chapter.start``: the
+    preamble each chapter shares, so a fix to the Colab cell must land in every chapter."""
+    openings = {}
+    for source in SOURCES:
+        code = [c for c in jupytext.read(source).cells if c.cell_type == "code"]
+        assert "google.colab" in code[0].source, f"{source.name}: first code cell is not Colab's"
+        assert "parameters" in code[1].metadata.get("tags", []), f"{source.name}: no parameters"
+        assert "P = chapter.start(" in code[2].source, f"{source.name}: third cell skips start"
+        openings[source.name] = code[0].source
+    assert len(set(openings.values())) == 1, "the Colab cells differ between chapters"

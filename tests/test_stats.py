@@ -7,7 +7,13 @@ import math
 import pytest
 from scipy import stats as sps
 
-from course_lib.stats import compare_to_baseline, format_p, holm, paired_difference, summarize
+from course_lib.experiments.stats import (
+    compare_to_baseline,
+    format_p,
+    holm,
+    paired_difference,
+    summarize,
+)
 
 BASE = {42: 0.601, 43: 0.612, 44: 0.597, 45: 0.606}
 VARIANT = {42: 0.611, 43: 0.619, 44: 0.611, 45: 0.609}

@@ -135,7 +135,7 @@ def test_a_run_from_older_code_is_set_aside_and_retrained(cifar_small):
 
 
 def test_precision_auto_is_bf16_only_where_native_and_names_the_run(cifar_small, tmp_path):
-    from course_lib.device import native_bf16, resolve_precision
+    from course_lib.runtime.device import native_bf16, resolve_precision
 
     assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
     assert resolve_precision("fp32", "cpu") == "fp32"

@@ -103,7 +103,7 @@ class CBAM(nn.Module):
     """
 
     # torch.compile (2.14, CPU) of CBAM as one graph gives non-finite gradients in bf16 although
-    # each part compiled alone is correct: course_lib.compile compiles the two parts one by one
+    # each part compiled alone is correct: course_lib.runtime.compile compiles them one by one
     compile_parts = ("channel", "spatial")
 
     def __init__(

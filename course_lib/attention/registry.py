@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..compile import mark_attention
 from ..registry import Registry
+from ..runtime.compile import mark_attention
 
 ATTENTION = Registry("attention module")
 register_attention = ATTENTION.register

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_save
-from ..paths import data_dir
+from ..runtime.atomic import atomic_save
+from ..runtime.paths import data_dir
 from .dataset import ImageDataset
 from .image_folder import IMAGE_SUFFIXES
 

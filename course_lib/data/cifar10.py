@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..paths import data_dir, repo_root
+from ..runtime.paths import data_dir, repo_root
 from .cache import cache_path, load_cache, save_cache
 from .dataset import ImageDataset
 from .image_folder import DatasetError, read_image_folder

@@ -1,4 +1,4 @@
-"""Running and reporting experiments: results rows (``results``), the leaderboard that
-aggregates them (``leaderboard``), sweeps of models x attention x seeds (``sweep``) and the speed
-benchmark (``bench``). The statistics they use are in :mod:`course_lib.stats`, the model
-measurements in :mod:`course_lib.measure`."""
+"""Running, measuring and reporting experiments: results rows (``results``), the leaderboard
+that aggregates them (``leaderboard``), sweeps of models x attention x seeds (``sweep``), the
+speed benchmark (``bench``), parameters, FLOPs and throughput of a model (``measure``) and the
+statistics every comparison uses (``stats``: t-intervals, seed-paired differences, Holm)."""

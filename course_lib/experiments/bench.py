@@ -16,14 +16,14 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_write_json
 from ..attention import list_attention
-from ..compile import compiled
-from ..device import device_name, memory_format, native_bf16, pick_device, synchronize
-from ..measure import count_flops, count_params, measure_throughput
 from ..models import MODELS, build_model, list_models
 from ..models.moganet import MOGANET_ALIASES
-from ..paths import results_dir
+from ..runtime.atomic import atomic_write_json
+from ..runtime.compile import compiled
+from ..runtime.device import device_name, memory_format, native_bf16, pick_device, synchronize
+from ..runtime.paths import results_dir
+from .measure import count_flops, count_params, measure_throughput
 
 # every MogaNet arch is registered twice (moganet_xtiny, moganet_xt): bench each once
 MODEL_ALIASES = {f"moganet_{short}" for short in MOGANET_ALIASES}

@@ -4,8 +4,8 @@ Rows are grouped first by configuration (profile, image size, epochs, training a
 images, batch, learning rate, precision, data source): each configuration is its own section,
 never mixed with another. Inside a section, the runs of one variant (same name and setting hash)
 with different seeds make one entry, and every entry is compared with the baseline of the same
-section by :func:`course_lib.stats.compare_to_baseline`: the seed-paired difference with its
-95 % interval, Holm-corrected p-values, "significant" only with at least three pairs. Missing
+section by :func:`.stats.compare_to_baseline`: the seed-paired difference with its 95 % interval,
+Holm-corrected p-values, "significant" only with at least three pairs. Missing
 variants, duplicate files and unreadable rows are reported, not fatal.
 """
 
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..paths import results_dir
-from ..stats import Difference, Summary, format_p, holm, paired_difference, summarize
+from ..runtime.paths import results_dir
 from .results import read_results, seed_reported
+from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
 EXPECTED_VARIANTS = (

@@ -13,8 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from ..atomic import atomic_write_json
-from ..paths import results_dir
+from ..runtime.atomic import atomic_write_json
+from ..runtime.paths import results_dir
 
 NOTEBOOK_ENV = "COURSE_NOTEBOOK"  # set by run-notebooks: the notebook a result came from
 

@@ -28,9 +28,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from ..atomic import atomic_write_json
-from ..paths import results_dir
-from ..stats import compare_to_baseline, summarize
+from ..runtime.atomic import atomic_write_json
+from ..runtime.paths import results_dir
+from .stats import compare_to_baseline, summarize
 
 
 @dataclass

@@ -10,8 +10,8 @@
   the map kept what matters.
 
 :func:`road_scores` returns one score per image, so that two methods can be compared paired by
-image (``course_lib.stats.paired_difference`` keyed by the image's index) with an interval,
-instead of two means without spread.
+image (``course_lib.experiments.stats.paired_difference`` keyed by the image's index) with an
+interval, instead of two means without spread.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import atomic_save
+from ..runtime.atomic import atomic_save
 
 __all__ = [
     "CheckpointError",

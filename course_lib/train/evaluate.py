@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..data import EvalTransform, ImageDataset
-from ..device import autocast, memory_format, pick_device
+from ..runtime.device import autocast, memory_format, pick_device
 
 
 @torch.no_grad()

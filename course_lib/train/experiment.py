@@ -20,18 +20,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import atomic_write_json, make_folder, remove_stale_temporaries
 from ..attention import attention_key
-from ..compile import auto_compile
 from ..data import ImageDataset
-from ..device import device_name, pick_device, resolve_precision
-from ..distributed import barrier, is_main, world_size
-from ..env import git_commit
-from ..measure import count_params, measure_throughput
+from ..experiments.measure import count_params, measure_throughput
 from ..models import build_model
-from ..paths import runs_dir
+from ..runtime.atomic import atomic_write_json, make_folder, remove_stale_temporaries
+from ..runtime.compile import auto_compile
+from ..runtime.device import device_name, pick_device, resolve_precision
+from ..runtime.env import git_commit
+from ..runtime.paths import runs_dir
 from .checkpoint import CheckpointError, load_weights, save_weights
 from .config import TrainConfig, config_hash
+from .distributed import barrier, is_main, world_size
 from .evaluate import evaluate
 from .fit import History, fit, selection_split
 from .lock import run_lock
@@ -133,7 +133,7 @@ def train_or_load(
     trains: a second identical training stops with :class:`RunLockedError`. With
     ``load_only`` a run that has not finished is not trained: the result is None.
     ``compile``: ``"auto"`` compiles the attention modules where that is measured to pay
-    (:func:`course_lib.compile.auto_compile`), None or False never, ``"attention"`` or
+    (:func:`course_lib.runtime.compile.auto_compile`), None or False never, ``"attention"`` or
     ``"model"`` always. Compiling does not change the run's name: it is the same computation.
     """
     device = pick_device(device)

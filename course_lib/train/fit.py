@@ -23,10 +23,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_write_json
-from ..compile import compiled
 from ..data import BatchAugment, EvalTransform, ImageDataset
-from ..device import (
+from ..runtime.atomic import atomic_write_json
+from ..runtime.compile import compiled
+from ..runtime.device import (
     autocast,
     enable_fast_kernels,
     memory_format,
@@ -34,8 +34,6 @@ from ..device import (
     resolve_precision,
     synchronize,
 )
-from ..distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
-from ..distributed import world_size as get_world_size
 from .batches import epoch_seed, train_batches
 from .checkpoint import (
     load_weights,
@@ -44,6 +42,8 @@ from .checkpoint import (
     save_weights,
 )
 from .config import TrainConfig
+from .distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
+from .distributed import world_size as get_world_size
 from .evaluate import evaluate
 
 
@@ -222,7 +222,8 @@ def fit(
 
     ``compile="model"`` (or True) runs the training steps through ``torch.compile``;
     ``compile="attention"`` compiles only the attention modules, in place (see
-    :mod:`course_lib.compile`). The weights and checkpoints are those of ``model`` either way.
+    :mod:`course_lib.runtime.compile`). The weights and checkpoints are those of ``model``
+    either way.
 
     Returns the history; the model ends with its final weights, and ``run_dir`` (if given)
     holds ``best.pt``, ``final.pt``, ``last.pt`` and ``history.json``.

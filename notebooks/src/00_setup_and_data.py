@@ -34,18 +34,20 @@ image_size = P.image_size
 seed = P.seed
 
 # %%
+from course_lib import chapter
+from course_lib.runtime.env import environment_report
+
+P = chapter.start(profile, image_size=image_size, seed=seed)
+for key, value in environment_report().items():
+    print(f"{key:12s} {value}")
+
+# %%
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from course_lib.chapter import start
 from course_lib.data import BatchAugment, EvalTransform, load_cifar10, load_course_data
-from course_lib.env import environment_report
 from course_lib.plots import plot_class_grid, show_as_jpeg, to_numpy_image
-
-P = start(profile, image_size=image_size, seed=seed)
-for key, value in environment_report().items():
-    print(f"{key:12s} {value}")
 
 # %% [markdown]
 # ## 1 · CIFAR-10

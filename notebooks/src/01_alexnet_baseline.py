@@ -33,23 +33,18 @@ seed = P.seed  # the run whose curves, predictions and CAMs are shown
 seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows no spread
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, seeds=seeds)
+
+# %%
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from course_lib.chapter import (
-    cam_section,
-    compare_runs,
-    compare_variants,
-    fixed_test_images,
-    load_course_data,
-    predicted_classes,
-    prediction_strip,
-    report,
-    start,
-    train_variant,
-)
-from course_lib.measure import count_flops, count_params
+from course_lib import reading as read
+from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import (
     ALEXNET_CONVS,
     alexnet_feature_sizes,
@@ -57,10 +52,6 @@ from course_lib.models import (
     build_model,
 )
 from course_lib.plots import plot_confusion, plot_seed_curves, show_as_jpeg
-from course_lib import reading as read
-
-P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-          seeds=seeds)
 
 # %% [markdown]
 # ## 1 · The architecture
@@ -180,17 +171,17 @@ for size in (224, 128, 64):
 # ## 2 · Training
 #
 # The recipe of chapter 00 (Adam, cosine schedule per step, label smoothing 0.1, batched
-# augmentation), at this profile's size. `train_variant` trains one run per seed in `seeds`, or
+# augmentation), at this profile's size. `chapter.train_variant` trains one run per seed in `seeds`, or
 # loads it when a run with the same settings has finished before (`runs/alexnet-none-<hash>/`),
 # and resumes an interrupted one from its last finished epoch.
 
 # %%
-data = load_course_data(P)
+data = chapter.load_course_data(P)
 print(data)
-runs = train_variant(data, P, attention=None)
+runs = chapter.train_variant(data, P, attention=None)
 baseline = runs[0]
 flops = {"AlexNet": count_flops(baseline.model, P.image_size)}
-print(compare_runs({"AlexNet": baseline}, flops))
+print(chapter.compare_runs({"AlexNet": baseline}, flops))
 
 # %%
 fig = plot_seed_curves({"AlexNet": [r.history for r in runs]},
@@ -214,7 +205,7 @@ display(Markdown(read.describe_curves("AlexNet", runs)))
 # is read once per run, after training, and chooses nothing.
 
 # %%
-seeds_cmp = compare_variants({"AlexNet": runs})
+seeds_cmp = chapter.compare_variants({"AlexNet": runs})
 print(seeds_cmp.table())
 display(Markdown(read.describe_seeds("AlexNet", runs)))
 
@@ -251,10 +242,10 @@ display(Markdown(
 # so nothing needs de-normalising or clipping.
 
 # %%
-strip = fixed_test_images(data, n=18)
-fig = prediction_strip(baseline, data, strip)
+strip = chapter.fixed_test_images(data, n=18)
+fig = chapter.prediction_strip(baseline, data, strip)
 show_as_jpeg(fig)
-strip_preds = predicted_classes(baseline, data, strip)
+strip_preds = chapter.predicted_classes(baseline, data, strip)
 strip_correct = (strip_preds == data.test_labels[strip]).tolist()
 display(Markdown(read.describe_strip(strip_correct, [data.classes[int(c)] for c in data.test_labels[strip]])
                  + f" At {read.pct(baseline.metrics['accuracy'])} test accuracy about "
@@ -280,7 +271,7 @@ display(Markdown(read.describe_confusion(baseline.metrics, data.classes)
 # conv5 grid (see section 1) upsampled to the image and scaled to [0, 1] per image.
 
 # %%
-cams = cam_section({"AlexNet": baseline}, data)
+cams = chapter.cam_section({"AlexNet": baseline}, data)
 display(Markdown(
     read.describe_cams(cams)
     + f". A map's peak in the central half is what an object-centred dataset leads one to expect;"
@@ -303,7 +294,7 @@ display(Markdown(
 
 # %%
 for run in runs:
-    print(report(run, "01_alexnet_baseline"))
+    print(chapter.report(run, "01_alexnet_baseline"))
 
 # %% [markdown]
 # ## Summary

@@ -38,6 +38,12 @@ seed = P.seed  # the run whose curves, predictions and CAMs are shown
 seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows no spread
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, seeds=seeds)
+
+# %%
 import inspect
 import time
 
@@ -46,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
+from course_lib import reading as read
 from course_lib.attention import AttentionGate, TripletAttention, ZPool
 from course_lib.attention._fast import (
     MeanGateProduct,
@@ -55,27 +62,12 @@ from course_lib.attention._fast import (
     triplet_forward,
     triplet_gates,
 )
-from course_lib.chapter import (
-    cam_section,
-    compare_runs,
-    compare_variants,
-    fixed_test_images,
-    load_course_data,
-    report,
-    start,
-    strip_section,
-    train_variant,
-)
 from course_lib.data import EvalTransform
-from course_lib.device import device_name
+from course_lib.runtime.device import device_name
 from course_lib.experiments.bench import recorded_overheads
-from course_lib.measure import count_flops, count_params
+from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
 from course_lib.plots import plot_seed_curves
-from course_lib import reading as read
-
-P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-          seeds=seeds)
 
 # %% [markdown]
 # ## 1 · The idea: cross-dimension interaction
@@ -282,12 +274,12 @@ print(f"spread of the last 100 running means: PyTorch rule {torch.tensor(pytorch
 # run in `runs/` (or trained, if chapter 01 has not run with these settings).
 
 # %%
-data = load_course_data(P)
-variants = {"AlexNet": train_variant(data, P, attention=None),
-            "AlexNet-TA": train_variant(data, P, attention="triplet")}
+data = chapter.load_course_data(P)
+variants = {"AlexNet": chapter.train_variant(data, P, attention=None),
+            "AlexNet-TA": chapter.train_variant(data, P, attention="triplet")}
 main = {name: runs[0] for name, runs in variants.items()}
 flops = {name: count_flops(run.model, P.image_size) for name, run in main.items()}
-print(compare_runs(main, flops))
+print(chapter.compare_runs(main, flops))
 bench = recorded_overheads(P.image_size, main["AlexNet"].metrics["precision"])
 slowdown = None if bench is None else bench["overheads"].get("triplet")
 params_added = count_params(main["AlexNet-TA"].model) - count_params(main["AlexNet"].model)
@@ -321,7 +313,7 @@ display(Markdown("\n\n".join(read.describe_curves(n, runs) for n, runs in varian
 # needs at least three pairs and p < 0.05.
 
 # %%
-comparison = compare_variants(variants, baseline="AlexNet")
+comparison = chapter.compare_variants(variants, baseline="AlexNet")
 print(comparison.table())
 display(Markdown(read.describe_comparison(comparison)))
 
@@ -334,7 +326,7 @@ display(Markdown(read.describe_comparison(comparison)))
 
 # %%
 ta_model = main["AlexNet-TA"].model.eval()
-index = int(fixed_test_images(data, n=8)[0])
+index = int(chapter.fixed_test_images(data, n=8)[0])
 x = EvalTransform(P.image_size, data.mean, data.std)(data.test_images[index:index + 1])
 with torch.no_grad():
     conv1_out = ta_model.features.conv1(x.to(next(ta_model.parameters()).device))
@@ -370,11 +362,11 @@ display(Markdown(
 # ## 7 · Predictions and GradCAM beside the baseline
 
 # %%
-display(Markdown(strip_section(main, data, "AlexNet-TA") + " On 18 images a difference of one or "
+display(Markdown(chapter.strip_section(main, data, "AlexNet-TA") + " On 18 images a difference of one or "
                  "two is noise: each image is right or wrong with probability close to the test accuracy."))
 
 # %%
-cams = cam_section(main, data)
+cams = chapter.cam_section(main, data)
 display(Markdown(
     read.describe_cams(cams)
     + ". Triplet Attention changes the features conv5 computes, so its maps differ from the "
@@ -393,7 +385,7 @@ display(Markdown(
 
 # %%
 for run in variants["AlexNet-TA"]:
-    print(report(run, "02_triplet_attention"))
+    print(chapter.report(run, "02_triplet_attention"))
 
 # %% [markdown]
 # ## Summary
@@ -419,8 +411,8 @@ display(Markdown(
 # %% [markdown]
 # ## Exercises
 #
-# 1. Train without the H-W branch: `train_variant(data, P, "triplet", model_kwargs={"attention_kwargs":
-#    {"no_spatial": True}})` and compare it with `compare_variants`. How much of the effect comes
+# 1. Train without the H-W branch: `chapter.train_variant(data, P, "triplet", model_kwargs={"attention_kwargs":
+#    {"no_spatial": True}})` and compare it with `chapter.compare_variants`. How much of the effect comes
 #    from the spatial branch, and is the difference larger than the interval?
 # 2. Replace Z-pool by the mean alone. Does the equivalence of the two forms still hold? (It should:
 #    why?)

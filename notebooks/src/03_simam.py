@@ -38,12 +38,20 @@ seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows n
 lam = 1e-4  # SimAM's lambda: the official default (seed 001 used 1e-5)
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, seeds=seeds)
+print(f"SimAM lambda {lam}")
+
+# %%
 import inspect
 
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
+from course_lib import reading as read
 from course_lib.attention import SimAM
 from course_lib.attention.simam import (
     closed_form_solution,
@@ -51,25 +59,10 @@ from course_lib.attention.simam import (
     minimal_energy,
     numerical_minimum,
 )
-from course_lib.chapter import (
-    cam_section,
-    compare_runs,
-    compare_variants,
-    load_course_data,
-    report,
-    start,
-    strip_section,
-    train_variant,
-)
 from course_lib.data import EvalTransform
-from course_lib.measure import count_flops, count_params
+from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import alexnet_feature_sizes, build_model
 from course_lib.plots import plot_seed_curves
-from course_lib import reading as read
-
-P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-          seeds=seeds)
-print(f"SimAM lambda {lam}")
 
 # %% [markdown]
 # ## 1 · The energy of a neuron
@@ -241,13 +234,13 @@ for size in (128, 64):
 # the `quick` profile keeps the course's 1e-3, so the baseline of chapter 01 is reused.
 
 # %%
-data = load_course_data(P)
+data = chapter.load_course_data(P)
 simam_kwargs = {"attention_kwargs": {"lam": lam}} if lam != 1e-4 else None
-variants = {"AlexNet": train_variant(data, P, attention=None),
-            "AlexNet-SimAM": train_variant(data, P, attention="simam", model_kwargs=simam_kwargs)}
+variants = {"AlexNet": chapter.train_variant(data, P, attention=None),
+            "AlexNet-SimAM": chapter.train_variant(data, P, attention="simam", model_kwargs=simam_kwargs)}
 main = {name: runs[0] for name, runs in variants.items()}
 flops = {name: count_flops(run.model, P.image_size) for name, run in main.items()}
-print(compare_runs(main, flops))
+print(chapter.compare_runs(main, flops))
 
 # %%
 fig = plot_seed_curves({n: [r.history for r in runs] for n, runs in variants.items()},
@@ -264,7 +257,7 @@ display(Markdown("\n\n".join(read.describe_curves(n, runs) for n, runs in varian
 # interval.
 
 # %%
-comparison = compare_variants(variants, baseline="AlexNet")
+comparison = chapter.compare_variants(variants, baseline="AlexNet")
 print(comparison.table())
 display(Markdown(read.describe_comparison(comparison)))
 
@@ -272,10 +265,10 @@ display(Markdown(read.describe_comparison(comparison)))
 # ## 8 · Predictions and GradCAM beside the baseline
 
 # %%
-display(Markdown(strip_section(main, data, "AlexNet-SimAM")))
+display(Markdown(chapter.strip_section(main, data, "AlexNet-SimAM")))
 
 # %%
-cams = cam_section(main, data)
+cams = chapter.cam_section(main, data)
 display(Markdown(
     read.describe_cams(cams)
     + ". SimAM has no parameters: it reweights activations by how much each stands out in its "
@@ -288,7 +281,7 @@ display(Markdown(
 
 # %%
 for run in variants["AlexNet-SimAM"]:
-    print(report(run, "03_simam", lam=lam))
+    print(chapter.report(run, "03_simam", lam=lam))
 
 # %% [markdown]
 # ## Summary

@@ -38,32 +38,25 @@ reduction = 16  # r, the SE / CBAM bottleneck ratio (the papers' value)
 train_all = False  # also train TA and SimAM if chapters 02-03 have not (else: load when finished)
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, seeds=seeds)
+
+# %%
 import inspect
 
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
+from course_lib import reading as read
 from course_lib.attention import CBAM, SqueezeExcite, TripletAttention
 from course_lib.attention.se import se_hidden_channels
-from course_lib.chapter import (
-    cam_section,
-    compare_runs,
-    compare_variants,
-    load_course_data,
-    report,
-    start,
-    strip_section,
-    train_variant,
-)
 from course_lib.experiments.bench import recorded_overheads
-from course_lib.measure import count_flops, count_params
+from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.plots import plot_seed_curves
-from course_lib import reading as read
-
-P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-          seeds=seeds)
 
 # %% [markdown]
 # ## 1 · Squeeze-and-Excitation
@@ -152,10 +145,10 @@ for size in (224, 128):
 # more minutes on a 2-core CPU). Every variant is compared with the baseline of the same seed.
 
 # %%
-data = load_course_data(P)
+data = chapter.load_course_data(P)
 # a reduction other than the papers' 16 is passed to SE and CBAM (and names other runs)
 bottleneck = None if reduction == 16 else {"attention_kwargs": {"reduction": reduction}}
-variants = {name: train_variant(data, P, attention=att, model_kwargs=kwargs, load_only=optional)
+variants = {name: chapter.train_variant(data, P, attention=att, model_kwargs=kwargs, load_only=optional)
             for name, att, kwargs, optional in
             [("AlexNet", None, None, False), ("AlexNet-SE", "se", bottleneck, False),
              ("AlexNet-CBAM", "cbam", bottleneck, False),
@@ -166,7 +159,7 @@ for name in [n for n, runs in variants.items() if not runs]:
     del variants[name]
 main = {name: runs[0] for name, runs in variants.items()}
 flops = {name: count_flops(run.model, P.image_size) for name, run in main.items()}
-print(compare_runs(main, flops))
+print(chapter.compare_runs(main, flops))
 
 # %%
 focus = ("AlexNet", "AlexNet-SE", "AlexNet-CBAM")
@@ -180,7 +173,7 @@ display(Markdown("\n\n".join(read.describe_curves(n, variants[n]) for n in focus
 # tests at 5 % each, the chance of at least one false "significant" would be up to 19 %).
 
 # %%
-comparison = compare_variants(variants, baseline="AlexNet")
+comparison = chapter.compare_variants(variants, baseline="AlexNet")
 print(comparison.table())
 display(Markdown(read.describe_comparison(comparison)))
 
@@ -214,10 +207,10 @@ display(Markdown(
 # ## 5 · Predictions and GradCAM
 
 # %%
-display(Markdown(strip_section(main, data, "AlexNet-CBAM")))
+display(Markdown(chapter.strip_section(main, data, "AlexNet-CBAM")))
 
 # %%
-cams = cam_section({n: main[n] for n in focus}, data)
+cams = chapter.cam_section({n: main[n] for n in focus}, data)
 flat = {name: [float(m.max() - m.min()) for m in maps] for name, maps in cams.items()}
 blank = {n: sum(r < 0.05 for r in v) for n, v in flat.items()}
 display(Markdown(
@@ -235,7 +228,7 @@ display(Markdown(
 # %%
 for name in ("AlexNet-SE", "AlexNet-CBAM"):
     for run in variants[name]:
-        print(report(run, "04_se_and_cbam"))
+        print(chapter.report(run, "04_se_and_cbam"))
 
 # %% [markdown]
 # ## Summary

@@ -37,6 +37,11 @@ seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows n
 # image sizes, epochs and data of each experiment: course_lib.profiles.EXPERIMENTS[...][profile]
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, seed=seed, seeds=seeds)
+
+# %%
 import inspect
 
 import matplotlib.pyplot as plt
@@ -47,24 +52,13 @@ from IPython.display import Markdown, display
 from course_lib import reading as read
 from course_lib.attention import PSAModule
 from course_lib.attention.psa import PSA_KERNELS, collect_branch_weights, softmax_weight_bounds
-from course_lib.chapter import (
-    cam_section,
-    compare_runs,
-    comparison_section,
-    load_course_data,
-    report,
-    start,
-    train_variant,
-)
 from course_lib.data import EvalTransform
-from course_lib.measure import count_flops, count_params
+from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.models.cifar_resnet import mixer
 from course_lib.plots import plot_seed_curves
 from course_lib.profiles import experiment_settings
 from course_lib.variants import RESNET, train_chapter
-
-P = start(profile, seed=seed, seeds=seeds)
 
 # %% [markdown]
 # ## 1 · PSA in four steps
@@ -172,7 +166,7 @@ display(Markdown(
 # %%
 runs = train_chapter("05", P)
 alexnets = {n: runs[n] for n in ("AlexNet-BN", "AlexNet-PSA")}
-alex_comparison = comparison_section(alexnets, "AlexNet-BN", alex, "AlexNet-PSA and its control")
+alex_comparison = chapter.comparison_section(alexnets, "AlexNet-BN", alex, "AlexNet-PSA and its control")
 
 # %% [markdown]
 # ## 4 · A fair ResNet comparison at CIFAR size
@@ -198,7 +192,7 @@ for label, att in (("ResNet", None), ("ResNet-PSA", "psa")):
 cifar = experiment_settings(P, "cifar32")
 resnets = {n: runs[n] for n in ("ResNet", "ResNet-PSA")}
 rmain = {n: r[0] for n, r in resnets.items()}
-resnet_comparison = comparison_section(resnets, "ResNet", cifar, "CIFAR ResNet with 3×3 convs or PSA")
+resnet_comparison = chapter.comparison_section(resnets, "ResNet", cifar, "CIFAR ResNet with 3×3 convs or PSA")
 
 # %%
 def effect(d):
@@ -232,7 +226,7 @@ display(Markdown(
 # the bounds of section 1, and the dotted line the uniform weight 1/4.
 
 # %%
-cdata = load_course_data(cifar)
+cdata = chapter.load_course_data(cifar)
 probe = EvalTransform(cifar.image_size, cdata.mean, cdata.std)(cdata.test_images[:500])
 weights = collect_branch_weights(rmain["ResNet-PSA"].model, probe)
 kernels = PSA_KERNELS
@@ -270,7 +264,7 @@ display(Markdown("\n".join(lines) + "\n\nWeights near 0.25 with a small gap mean
 # GradCAM on the last bottleneck (8×8 at 32 px) of the two ResNets, main seed, for the true class.
 
 # %%
-cams = cam_section(rmain, cdata)
+cams = chapter.cam_section(rmain, cdata)
 display(Markdown(read.describe_cams(cams)))
 
 # %% [markdown]
@@ -286,10 +280,10 @@ R = experiment_settings(P, "seed003")
 if R is None:
     print(f"seed 003's experiment is not run in the {P.name} profile (use profile='paper' on a GPU)")
 else:
-    rdata = load_course_data(R)
-    big = {label: train_variant(rdata, R, model=name)[0]
+    rdata = chapter.load_course_data(R)
+    big = {label: chapter.train_variant(rdata, R, model=name)[0]
            for label, name in (("ResNet-50", "resnet50"), ("EPSANet-50", "epsanet50"))}
-    print(compare_runs(big, {n: count_flops(r.model, R.image_size) for n, r in big.items()}))
+    print(chapter.compare_runs(big, {n: count_flops(r.model, R.image_size) for n, r in big.items()}))
     fig = plot_seed_curves({n: [r.history] for n, r in big.items()},
                            title=f"seed 003's experiment: {R.image_size} px, {R.epochs} epochs")
     plt.show()
@@ -300,7 +294,7 @@ else:
 # %%
 for name in ("AlexNet-BN", "AlexNet-PSA", "ResNet", "ResNet-PSA"):
     for run in runs[name]:
-        print(report(run, "05_epsanet"))
+        print(chapter.report(run, "05_epsanet"))
 
 # %% [markdown]
 # ## Summary

@@ -38,6 +38,11 @@ lime_samples = {"smoke": 60, "quick": 1000}.get(P.name, 10_000)  # seed 002: 10,
 lime_images = {"smoke": 2}.get(P.name, 6)
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, seed=seed, seeds=seeds)
+
+# %%
 import inspect
 
 import matplotlib.pyplot as plt
@@ -47,21 +52,10 @@ from IPython.display import Markdown, display
 from skimage.segmentation import mark_boundaries
 
 from course_lib import reading as read
-from course_lib.chapter import (
-    compare_runs,
-    comparison_section,
-    fixed_test_images,
-    load_course_data,
-    predicted_classes,
-    report,
-    start,
-    strip_section,
-    train_variant,
-)
 from course_lib.data import EvalTransform
 from course_lib.explain import compute_cam, lime_explanation, overlay, superpixel_segments
 from course_lib.explain.lime import grid_segments
-from course_lib.measure import count_flops, count_params
+from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.models.moganet import (
     MOGANET_ARCHS,
@@ -73,8 +67,6 @@ from course_lib.models.moganet import (
 from course_lib.plots import show_as_jpeg
 from course_lib.profiles import experiment_settings
 from course_lib.variants import MOGANET_SHALLOW, MOGANET_XT, RESNET, train_chapter
-
-P = start(profile, seed=seed, seeds=seeds)
 
 # %% [markdown]
 # ## 1 · The Moga block
@@ -197,7 +189,7 @@ cifar = experiment_settings(P, "cifar32")
 runs = train_chapter("06", P)
 head_to_head = {n: runs[n] for n in ("ResNet", "MogaNet-XT")}
 main = {n: r[0] for n, r in head_to_head.items()}
-moga_comparison = comparison_section(head_to_head, "ResNet", cifar, "MogaNet-XT and a CIFAR ResNet")
+moga_comparison = chapter.comparison_section(head_to_head, "ResNet", cifar, "MogaNet-XT and a CIFAR ResNet")
 
 # %%
 sizes = {n: (count_params(r.model), count_flops(r.model, cifar.image_size)) for n, r in main.items()}
@@ -231,7 +223,7 @@ display(Markdown(
 
 # %%
 ablation = {n: runs[n] for n in ("shallow MogaNet", "no decomposition", "no gating")}
-ablation_comparison = comparison_section(ablation, "shallow MogaNet", cifar,
+ablation_comparison = chapter.comparison_section(ablation, "shallow MogaNet", cifar,
                                          "shallow MogaNet and its ablations")
 
 # %%
@@ -257,8 +249,8 @@ display(Markdown(
 # The prediction strip uses the course's fixed, class-balanced 18 test images.
 
 # %%
-data = load_course_data(cifar)
-display(Markdown(strip_section(main, data, "MogaNet-XT")))
+data = chapter.load_course_data(cifar)
+display(Markdown(chapter.strip_section(main, data, "MogaNet-XT")))
 
 # %% [markdown]
 # **GradCAM** needs a layer with a spatial map. MogaNet-XT's last stage is 1×1 at 32 px and its
@@ -269,7 +261,7 @@ display(Markdown(strip_section(main, data, "MogaNet-XT")))
 
 # %%
 transform = EvalTransform(cifar.image_size, data.mean, data.std)
-explain_idx = fixed_test_images(data, n=lime_images)
+explain_idx = chapter.fixed_test_images(data, n=lime_images)
 inputs = transform(data.test_images[explain_idx])
 classes = data.test_labels[explain_idx].tolist()
 moga_model = main["MogaNet-XT"].model
@@ -289,7 +281,7 @@ for k, index in enumerate(explain_idx.tolist()):
     lime.append((seg, lime_explanation(moga_model, inputs[k], classes[k], segments=seg,
                                        samples=lime_samples, seed=k).numpy()))
 fig, axes = plt.subplots(4, len(explain_idx), figsize=(1.9 * len(explain_idx), 8), dpi=100, squeeze=False)
-preds = predicted_classes(main["MogaNet-XT"], data, explain_idx)
+preds = chapter.predicted_classes(main["MogaNet-XT"], data, explain_idx)
 for k, index in enumerate(explain_idx.tolist()):
     image = data.test_images[index]
     seg, weights = lime[k]
@@ -336,9 +328,9 @@ S = experiment_settings(P, "seed002")
 if S is None:
     print(f"seed 002's setting is not run in the {P.name} profile (use profile='paper' on a GPU)")
 else:
-    big = train_variant(load_course_data(S), S, model="moganet", name="moganet_xt",
+    big = chapter.train_variant(chapter.load_course_data(S), S, model="moganet", name="moganet_xt",
                         model_kwargs={"arch": "xtiny"})[0]
-    print(compare_runs({"MogaNet-XT 224 px": big}, {"MogaNet-XT 224 px": count_flops(big.model, S.image_size)}))
+    print(chapter.compare_runs({"MogaNet-XT 224 px": big}, {"MogaNet-XT 224 px": count_flops(big.model, S.image_size)}))
 
 # %% [markdown]
 # ## 7 · Results
@@ -346,7 +338,7 @@ else:
 # %%
 for name in ("MogaNet-XT", "shallow MogaNet", "no decomposition", "no gating"):
     for run in runs[name]:
-        print(report(run, "06_moganet"))
+        print(chapter.report(run, "06_moganet"))
 
 # %% [markdown]
 # ## Summary

@@ -37,6 +37,11 @@ folder_images_per_class = 12 if P.name == "smoke" else 300
 folder_epochs = 1 if P.name == "smoke" else 6
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, seed=seed, seeds=seeds)
+
+# %%
 import inspect
 import os
 import shutil
@@ -49,24 +54,14 @@ from PIL import Image
 
 from course_lib import reading as read
 from course_lib.attention import SelfAttention
-from course_lib.chapter import (
-    comparison_section,
-    fixed_test_images,
-    load_course_data,
-    report,
-    start,
-    strip_section,
-)
 from course_lib.data import EvalTransform, load_image_folder
-from course_lib.measure import count_flops, count_params
+from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import build_model
 from course_lib.models.vgg import VGG16_BN_ATTENTION_AFTER, fetch_vgg16_imagenet
-from course_lib.paths import data_dir
+from course_lib.runtime.paths import data_dir
 from course_lib.profiles import experiment_settings
 from course_lib.train import TrainConfig, train_or_load
 from course_lib.variants import VGG16_BN, train_chapter
-
-P = start(profile, seed=seed, seeds=seeds)
 
 # %% [markdown]
 # ## 1 · Query, key, value, and γ
@@ -154,7 +149,7 @@ for label, att in (("VGG16-BN", None), ("VGG16-BN + self-attention", "self_atten
 cifar = experiment_settings(P, "cifar32")
 runs = train_chapter("07", P)
 main = {n: r[0] for n, r in runs.items()}
-comparison = comparison_section(runs, "VGG16-BN", cifar, "VGG16-BN with and without self-attention")
+comparison = chapter.comparison_section(runs, "VGG16-BN", cifar, "VGG16-BN with and without self-attention")
 
 # %% [markdown]
 # ## 4 · How much attention does the network use? γ over training
@@ -201,9 +196,9 @@ display(Markdown(
 # position would get if the block attended to nothing in particular.
 
 # %%
-data = load_course_data(cifar)
+data = chapter.load_course_data(cifar)
 model = main["VGG16-BN + self-attention"].model.eval()
-index = int(fixed_test_images(data, n=8)[1])
+index = int(chapter.fixed_test_images(data, n=8)[1])
 x = EvalTransform(cifar.image_size, data.mean, data.std)(data.test_images[index:index + 1])
 with torch.no_grad():
     model(x.to(next(model.parameters()).device).contiguous(memory_format=torch.channels_last))
@@ -256,7 +251,7 @@ display(Markdown(
 # %%
 folder = data_dir() / "own_folder_demo"
 shutil.rmtree(folder, ignore_errors=True)
-full = load_course_data(cifar.replace(train_subset=None, test_subset=None))
+full = chapter.load_course_data(cifar.replace(train_subset=None, test_subset=None))
 for name in ("cat", "dog", "horse"):
     (folder / name).mkdir(parents=True)
     idx = (full.test_labels == full.classes.index(name)).nonzero().flatten()[:folder_images_per_class]
@@ -282,7 +277,7 @@ else:
     how = "trained from scratch (no ImageNet weights on this machine, and downloads are off)"
 own_run = train_or_load("vgg16", own, own_config, attention="self_attention",
                         name="vgg16-self_attention-own-folder", model_kwargs=own_kwargs, profile=P.name)
-strip_text = strip_section({"VGG16 + self-attention": own_run}, own, "VGG16 + self-attention", n=9)
+strip_text = chapter.strip_section({"VGG16 + self-attention": own_run}, own, "VGG16 + self-attention", n=9)
 display(Markdown(
     f"VGG16 + self-attention {how}: {own_run.metrics['accuracy'] * 100:.1f} % on the held-out "
     f"{len(own.test_labels)} images (chance 33.3 %), one seed, {own_config.epochs} epochs on "
@@ -309,7 +304,7 @@ display(Markdown(
 # %%
 for name, found in runs.items():
     for run in found:
-        print(report(run, "07_self_attention_vgg"))
+        print(chapter.report(run, "07_self_attention_vgg"))
 
 # %% [markdown]
 # ## Summary

@@ -45,6 +45,12 @@ lime_segments = 50  # SLIC's target number of superpixels (grid: cells per side 
 lime_samples = {"smoke": 60, "quick": 1000}.get(P.name, 2000)  # seed 002: 10_000
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, seeds=seeds)
+
+# %%
 import inspect
 
 import matplotlib.pyplot as plt
@@ -53,7 +59,6 @@ import torch
 from IPython.display import Markdown, display
 from skimage.segmentation import mark_boundaries
 
-from course_lib.chapter import fixed_test_images, load_course_data, start, train_variant
 from course_lib.data import EvalTransform
 from course_lib.explain import (
     ScratchCAM,
@@ -78,11 +83,8 @@ from course_lib.explain import (
 from course_lib.models import alexnet_feature_sizes
 from course_lib.plots import show_as_jpeg
 from course_lib.profiles import PROFILES
-from course_lib.stats import compare_to_baseline, format_p, summarize
+from course_lib.experiments.stats import compare_to_baseline, format_p, summarize
 from course_lib.train import predict
-
-P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-          seeds=seeds)
 
 
 def interval(values, digits=4):
@@ -165,11 +167,11 @@ display(Markdown(
 # and upsample bilinearly). Stated tolerance: $10^{-4}$ on [0, 1] maps.
 
 # %%
-data = load_course_data(P)
+data = chapter.load_course_data(P)
 names = {"AlexNet": None, "AlexNet-TA": "triplet", "AlexNet-SimAM": "simam", "AlexNet-SE": "se",
          "AlexNet-CBAM": "cbam"}  # chapters 01-04's runs (seed 42); PSA's are chapter 05's
-runs = {name: train_variant(data, P, attention=att, seeds=[P.seed])[0] for name, att in names.items()}
-images = fixed_test_images(data, n=n_images)
+runs = {name: chapter.train_variant(data, P, attention=att, seeds=[P.seed])[0] for name, att in names.items()}
+images = chapter.fixed_test_images(data, n=n_images)
 transform = EvalTransform(P.image_size, data.mean, data.std)
 inputs = transform(data.test_images[images])
 classes = data.test_labels[images].tolist()
@@ -292,7 +294,7 @@ display(Markdown(
 # and Holm-corrected p-values over the comparisons in a family.
 
 # %%
-q_images = fixed_test_images(data, n=quality_images)
+q_images = chapter.fixed_test_images(data, n=quality_images)
 q_inputs = transform(data.test_images[q_images])
 q_classes = data.test_labels[q_images].tolist()
 keys = [int(i) for i in q_images]  # pairs are keyed by the test image's index
@@ -381,7 +383,7 @@ display(Markdown(
 # changes the activations themselves. Both depths are checked, on `sanity_images` images.
 
 # %%
-s_images = fixed_test_images(data, n=sanity_images)
+s_images = chapter.fixed_test_images(data, n=sanity_images)
 s_inputs = transform(data.test_images[s_images])
 s_classes = data.test_labels[s_images].tolist()
 steps = alexnet_cascade(base)
@@ -459,7 +461,7 @@ def resized(index):
     return x[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
-a_images = fixed_test_images(data, n=agreement_images)
+a_images = chapter.fixed_test_images(data, n=agreement_images)
 a_inputs = transform(data.test_images[a_images])
 a_classes = data.test_labels[a_images].tolist()
 lime_models = ("AlexNet", "AlexNet-TA")

@@ -8,7 +8,7 @@
 # way, **paired by seed** (the same seed means the same data order and augmentation draws), with
 # the 95 % interval of the *difference*, a paired t-test and Holm's correction over the
 # variants; a difference is called *significant* only with at least three seed pairs and a
-# corrected p below 0.05 (`course_lib.stats`). The seeds' own numbers stand beside ours with the
+# corrected p below 0.05 (`course_lib.experiments.stats`). The seeds' own numbers stand beside ours with the
 # setting they were measured in. Every sentence that quotes a number is generated from the
 # numbers.
 
@@ -40,12 +40,17 @@ baseline = "alexnet-none"
 other_profiles = ["paper"]  # sections shown beside this profile's when their results exist
 
 # %%
+from course_lib import chapter
+
+P = chapter.start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, seeds=seeds)
+
+# %%
 import math
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from course_lib.chapter import start
 from course_lib.experiments.leaderboard import (
     Leaderboard,
     build_leaderboard,
@@ -53,12 +58,10 @@ from course_lib.experiments.leaderboard import (
     plot_leaderboard,
     plot_tradeoffs,
 )
-from course_lib.paths import figures_dir, results_dir
 from course_lib.experiments.results import SEED_REPORTED
-from course_lib.stats import MIN_PAIRS, format_p
+from course_lib.runtime.paths import figures_dir, results_dir
+from course_lib.experiments.stats import MIN_PAIRS, format_p
 
-P = start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-          seeds=seeds)
 print(f"results from {results_dir()}")
 
 # %% [markdown]
@@ -71,7 +74,7 @@ print(f"results from {results_dir()}")
 # shallow MogaNet for its ablations (`course_lib.experiments.leaderboard.BASELINES`). **difference** is the
 # seed-paired difference with *its* interval (the interval that decides, not the two variants'
 # own intervals); p from the paired t-test and, in brackets, Holm-corrected over the comparisons
-# with the same baseline in the section (the family its chapter tests); the verdict from `course_lib.stats` ("only 2 pairs: not tested" with two seeds,
+# with the same baseline in the section (the family its chapter tests); the verdict from `course_lib.experiments.stats` ("only 2 pairs: not tested" with two seeds,
 # never "significant").
 
 # %%

@@ -45,10 +45,10 @@ sys.path.insert(0, str(REPO))  # course_lib from this checkout, installed or not
 
 import torch  # noqa: E402
 
-from course_lib.atomic import atomic_write_json  # noqa: E402
 from course_lib.data import load_cifar10  # noqa: E402
-from course_lib.device import device_name, resolve_precision  # noqa: E402
 from course_lib.experiments import bench  # noqa: E402
+from course_lib.runtime.atomic import atomic_write_json  # noqa: E402
+from course_lib.runtime.device import device_name, resolve_precision  # noqa: E402
 
 ATTENTIONS = ["se", "cbam", "triplet", "simam", "psa", "self_attention"]
 STEPS = ["tests", "bench", "profile", "packing", "train", "compile-bench"]

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .attention._fast import plain_forms
-from .device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
+from ..attention._fast import plain_forms
+from ..runtime.device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
 
 
 def count_params(model: nn.Module, trainable_only: bool = True) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # course_lib/, above runtime/
 PATH_VARIABLES = ("COURSE_DATA", "COURSE_DATA_DIR", "COURSE_RUNS_DIR", "COURSE_RESULTS_DIR")
 
 

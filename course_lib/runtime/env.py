@@ -10,9 +10,9 @@ from functools import cache
 import torch
 import torchvision
 
+from ..profiles import default_profile_name
 from .device import device_name, pick_device
 from .paths import repo_root
-from .profiles import default_profile_name
 
 
 def on_colab() -> bool:
