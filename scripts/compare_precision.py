@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from course_lib.chapter import load_course_data  # noqa: E402
+from course_lib.data import load_course_data  # noqa: E402
 from course_lib.experiments.stats import summarize  # noqa: E402
 from course_lib.profiles import get_profile  # noqa: E402
 from course_lib.runtime.atomic import atomic_write_json  # noqa: E402

@@ -5,8 +5,8 @@ images, batch, learning rate, precision, data source): each configuration is its
 never mixed with another. Inside a section, the runs of one variant (same name and setting hash)
 with different seeds make one entry, and every entry is compared with the baseline of the same
 section by :func:`.stats.compare_to_baseline`: the seed-paired difference with its 95 % interval,
-Holm-corrected p-values, "significant" only with at least three pairs. Missing
-variants, duplicate files and unreadable rows are reported, not fatal.
+Holm-corrected p-values, "significant" only with at least three pairs. Missing variants,
+duplicate files and unreadable rows are reported, not fatal.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ def auto_compile(model: nn.Module, device: torch.device, precision: str, steps: 
     """``"attention"`` where compiling ``model``'s attention modules is measured to repay itself
     (a CPU, bf16, a module in :data:`COMPILE_PAYS_ON_CPU`, at least
     :data:`MIN_STEPS_TO_COMPILE` training steps, a working compiler), else None (eager)."""
-    kinds = {getattr(m, "course_attention", "none") for m in model.modules()}
     if device.type != "cpu" or precision != "bf16" or steps < MIN_STEPS_TO_COMPILE:
         return None
+    kinds = {getattr(m, "course_attention", "none") for m in model.modules()}
     return "attention" if kinds & COMPILE_PAYS_ON_CPU and compiler_works() else None
 
 
