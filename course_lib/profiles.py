@@ -48,9 +48,13 @@ class Profile:
     precision: str = "auto"  # bf16 autocast where the device has bf16 natively, else fp32
     log_every: int = 10  # steps between two points of the training-loss curve
     eval_batch_size: int = 500
+    # the cosine schedule's length in epochs; None: ``epochs``. A run with ``epochs=5`` and
+    # ``schedule_epochs=50`` trains the first 5 epochs of the seeds' 50-epoch schedule, with
+    # the learning rate still high, instead of a whole schedule squeezed into 5 epochs
+    schedule_epochs: int | None = None
 
     def __post_init__(self) -> None:
-        require_positive(self, "train_subset", "test_subset", "val_size")
+        require_positive(self, "train_subset", "test_subset", "val_size", "schedule_epochs")
         check_recipe(self)
 
     def replace(self, **changes) -> Profile:

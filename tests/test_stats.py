@@ -77,3 +77,34 @@ def test_p_values_keep_three_significant_digits():
     assert format_p(1.0) == "1.00"
     assert format_p(0.1834) == "0.183" and format_p(2.5e-5) == "2.50e-05"
     assert format_p(math.nan) == "n/a"
+
+
+def test_detectable_difference_matches_statsmodels_ttest_power():
+    """The minimum detectable difference and the power agree with statsmodels' one-sample
+    (paired) t-test power, which solves the same noncentral t by another route."""
+    from statsmodels.stats.power import TTestPower
+
+    from course_lib.experiments.stats import detectable_difference, power
+
+    for sd, n, alpha in [(2.0, 3, 0.05), (1.97, 8, 0.05), (1.97, 8, 0.0125), (0.5, 20, 0.01)]:
+        effect = TTestPower().solve_power(nobs=n, alpha=alpha, power=0.8)
+        assert detectable_difference(sd, n, alpha) == pytest.approx(effect * sd, rel=1e-4)
+        smaller = 0.7 * effect * sd  # a difference the design finds about half the time
+        assert power(smaller, sd, n, alpha) == pytest.approx(
+            TTestPower().power(effect_size=smaller / sd, nobs=n, alpha=alpha), rel=1e-6
+        )
+    # the numbers the course quotes: sd 2 points, 3 / 5 / 10 pairs
+    assert [round(detectable_difference(2.0, n), 1) for n in (3, 5, 10)] == [6.5, 3.4, 2.0]
+
+
+def test_every_paired_comparison_says_what_it_could_detect():
+    from course_lib.experiments.stats import compare_to_baseline
+
+    base = {42: 0.50, 43: 0.52, 44: 0.49}
+    runs = {"base": base, "a": {42: 0.51, 43: 0.55, 44: 0.50}, "b": {42: 0.50, 43: 0.51, 44: 0.50}}
+    a, b = compare_to_baseline(runs, "base")
+    # Holm tests the smaller p at 0.05 / 2 and the larger at 0.05
+    assert sorted([a.alpha, b.alpha]) == [0.025, 0.05]
+    assert a.detectable > abs(a.diff)  # 3 pairs: far larger than what was observed
+    assert "with 3 pairs this design detects ≥" in a.sentence()
+    assert 0 < a.power < 0.8

@@ -7,6 +7,12 @@ augmentation draws and, for equal architectures, the same initial weights of sha
 variants against one baseline the p-values are Holm-corrected, and a difference is called
 significant only with at least three pairs and a corrected p below 0.05: with two pairs a
 t-test has one degree of freedom and its interval spans almost anything.
+
+Power: before a "within noise" means anything, the design must have been able to see a
+difference. From the standard deviation of the paired differences, :func:`detectable_difference`
+gives the smallest true difference that the two-sided paired t-test at the comparison's own
+(Holm-adjusted) level finds with 80 % power (the noncentral t distribution), and
+:func:`power` the probability of finding a given one. Every paired comparison carries both.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 MIN_PAIRS = 3  # fewer pairs are reported, never called significant
+POWER = 0.8  # the power the minimum detectable difference is quoted at
 
 
 def _t_quantile(df: float, level: float = 0.95) -> float:
@@ -57,6 +64,53 @@ def summarize(values: Sequence[float]) -> Summary:
     return Summary(n, mean, std, _t_quantile(n - 1) * std / math.sqrt(n))
 
 
+def power(diff: float, sd: float, n_pairs: int, alpha: float = 0.05) -> float:
+    """The probability that a two-sided paired t-test at level ``alpha`` on ``n_pairs`` pairs
+    whose differences have standard deviation ``sd`` finds a true mean difference ``diff``:
+    P(|T| > t_crit) for T noncentral t with n - 1 degrees of freedom and noncentrality
+    diff / (sd / sqrt(n))."""
+    from scipy import stats
+
+    if n_pairs < 2 or not sd > 0 or math.isnan(diff):
+        return math.nan
+    df = n_pairs - 1
+    crit = float(stats.t.ppf(1 - alpha / 2, df))
+    ncp = abs(diff) / (sd / math.sqrt(n_pairs))
+    upper = float(stats.nct.sf(crit, df, ncp))
+    # the far tail (a significant difference of the wrong sign) is below 1e-5 wherever scipy's
+    # series fails to converge and returns NaN
+    lower = float(stats.nct.cdf(-crit, df, ncp))
+    return upper + (0.0 if math.isnan(lower) else lower)
+
+
+def detectable_difference(
+    sd: float, n_pairs: int, alpha: float = 0.05, target: float = POWER
+) -> float:
+    """The minimum detectable difference: the smallest true difference that the paired t-test
+    (``n_pairs`` pairs, differences of standard deviation ``sd``, two-sided level ``alpha``)
+    finds with probability ``target``. NaN with fewer than two pairs or no spread."""
+    from scipy import optimize
+
+    if n_pairs < 2 or not sd > 0:
+        return math.nan
+    high = sd
+    while power(high, sd, n_pairs, alpha) < target:
+        high *= 2
+    return float(
+        optimize.brentq(lambda d: power(d, sd, n_pairs, alpha) - target, 0.0, high, xtol=1e-10)
+    )
+
+
+def holm_levels(pvalues: Sequence[float], alpha: float = 0.05) -> list[float]:
+    """The level Holm's procedure tests each p-value at: the k-th smallest of m at
+    ``alpha / (m - k + 1)`` (NaN entries keep NaN and are left out of m)."""
+    order = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    levels = [math.nan] * len(pvalues)
+    for k, (_, i) in enumerate(order):
+        levels[i] = alpha / (len(order) - k)
+    return levels
+
+
 @dataclass(frozen=True)
 class Difference:
     """A variant minus the baseline: estimate, 95 % interval, test and p-values."""
@@ -72,6 +126,33 @@ class Difference:
     n: int  # runs of the variant
     n_baseline: int
     p_holm: float = math.nan
+    sd: float = math.nan  # standard deviation of the paired differences
+    alpha: float = 0.05  # the level this comparison is tested at (Holm's, among several)
+
+    @property
+    def detectable(self) -> float:
+        """The smallest true difference this design finds with 80 % power (paired t-test at
+        this comparison's level); NaN without pairs."""
+        if self.test != "paired t":
+            return math.nan
+        return detectable_difference(self.sd, self.n_pairs, self.alpha)
+
+    @property
+    def power(self) -> float:
+        """The probability that this design finds a true difference as large as the observed
+        one."""
+        if self.test != "paired t":
+            return math.nan
+        return power(self.diff, self.sd, self.n_pairs, self.alpha)
+
+    def design(self, scale: float = 100, unit: str = "points") -> str:
+        """What the design could detect: "with 3 pairs this design detects ≥ 6.2 points"."""
+        if self.n_pairs < 2:
+            return "no detectable difference: fewer than two seed pairs"
+        if math.isnan(self.detectable):
+            return "the paired differences do not vary: no power calculation"
+        smallest = self.detectable * scale
+        return f"with {self.n_pairs} pairs this design detects ≥ {smallest:.1f} {unit}"
 
     @property
     def significant(self) -> bool:
@@ -100,10 +181,13 @@ class Difference:
         p = f"p = {format_p(self.p)}"
         if not math.isnan(self.p_holm) and self.p_holm != self.p:
             p += f", Holm-corrected {format_p(self.p_holm)}"
-        return (
+        text = (
             f"{text}, 95 % CI [{self.low * scale:+.2f}, {self.high * scale:+.2f}] ({pairs}; "
             f"{p}): {self.verdict()}"
         )
+        if self.test == "paired t":
+            text += f" ({self.design(scale, unit)} at 80 % power)"
+        return text
 
 
 def paired_difference(
@@ -125,7 +209,7 @@ def paired_difference(
             p = float(stats.ttest_rel([variant[k] for k in shared],
                                       [baseline[k] for k in shared]).pvalue)  # fmt: skip
         return Difference(diff=s.mean, low=s.low, high=s.high, p=p, test="paired t",
-                          n_pairs=len(shared), **counts)  # fmt: skip
+                          n_pairs=len(shared), sd=s.std, **counts)  # fmt: skip
     a, b = list(variant.values()), list(baseline.values())
     diff = statistics.fmean(a) - statistics.fmean(b) if a and b else math.nan
     if len(a) < 2 or len(b) < 2:
@@ -166,9 +250,11 @@ def compare_to_baseline(
         for name, runs in variants.items()
         if name != baseline
     ]
-    corrected = holm([d.p for d in diffs])
+    pvalues = [d.p for d in diffs]
+    corrected, levels = holm(pvalues), holm_levels(pvalues)
     return [
-        Difference(**{**d.__dict__, "p_holm": p}) for d, p in zip(diffs, corrected, strict=True)
+        Difference(**{**d.__dict__, "p_holm": p, "alpha": 0.05 if math.isnan(a) else a})
+        for d, p, a in zip(diffs, corrected, levels, strict=True)
     ]
 
 

@@ -35,10 +35,10 @@ def environment_report() -> dict[str, str]:
 
 
 @cache
-def git_commit() -> str | None:
-    """The course checkout's commit (with ``+dirty`` when files differ from it), or None when
-    the library is not in a git checkout; results record it so that a number can be traced to
-    the code that made it."""
+def git_state() -> tuple[str | None, bool]:
+    """The course checkout's commit and whether ``course_lib`` differs from it (uncommitted
+    changes), or (None, False) when the library is not in a git checkout. Results record both,
+    so that a number can be traced to the code that made it."""
     try:
 
         def git(*args: str) -> str:
@@ -49,6 +49,11 @@ def git_commit() -> str | None:
 
         commit = git("rev-parse", "--short=12", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", "course_lib")
-        return commit + ("+dirty" if dirty else "")
+        return commit, bool(dirty)
     except (OSError, subprocess.SubprocessError):
-        return None
+        return None, False
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (see :func:`git_state`)."""
+    return git_state()[0]

@@ -31,6 +31,7 @@ class TrainConfig:
     log_every: int = 10  # steps between two points of the training-loss curve
     eval_batch_size: int = 500
     precision: str = "auto"  # bf16 autocast where the device has bf16 natively, else fp32
+    schedule_epochs: int | None = None  # the cosine schedule's length; None: epochs
 
     def __post_init__(self) -> None:
         check_recipe(self)
@@ -46,7 +47,21 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields, less the ones added after runs were named and left at their default
+        (so a run trained before a field existed keeps its name)."""
+        fields = dataclasses.asdict(self)
+        for name in _ADDED_LATER:
+            if fields[name] is None:
+                del fields[name]
+        return fields
+
+    @property
+    def schedule_length(self) -> int:
+        """The number of epochs the learning-rate schedule spans."""
+        return self.schedule_epochs or self.epochs
+
+
+_ADDED_LATER = ("schedule_epochs",)
 
 
 def config_hash(*parts: dict) -> str:

@@ -27,7 +27,7 @@ from ..models import build_model
 from ..runtime.atomic import atomic_write_json, make_folder, remove_stale_temporaries
 from ..runtime.compile import auto_compile
 from ..runtime.device import device_name, pick_device, resolve_precision
-from ..runtime.env import git_commit
+from ..runtime.env import git_state
 from ..runtime.paths import runs_dir
 from .checkpoint import CheckpointError, load_weights, save_weights
 from .config import TrainConfig, config_hash
@@ -137,7 +137,7 @@ def train_or_load(
     ``"model"`` always. Compiling does not change the run's name: it is the same computation.
     """
     device = pick_device(device)
-    git_commit()  # asked (and cached) before training: the code this process runs
+    commit, dirty = git_state()  # asked (and cached) before training: the code this runs
     # the run records the precision it trains in: "auto" would name different runs alike
     config = config.replace(precision=resolve_precision(config.precision, device))
     attention = attention_key(attention)
@@ -179,6 +179,12 @@ def train_or_load(
             model = fresh_model()  # a failed load_state_dict may have copied some tensors
     if load_only:
         return None
+    if dirty and is_main():
+        warnings.warn(
+            f"{run_dir.name} is trained from uncommitted changes to course_lib (commit {commit}"
+            "+dirty): its result will say dirty: true; commit first to make it traceable",
+            stacklevel=2,
+        )
 
     make_folder(run_dir)
     with run_lock(run_dir) if is_main() else nullcontext(), _removed_on_failure(run_dir):
@@ -243,7 +249,10 @@ def train_or_load(
             "date": dt.date.today().isoformat(),
             "run_dir": run_dir.name,
             "setting": setting,
-            "git_commit": git_commit(),
+            "git_commit": commit,
+            "dirty": dirty,  # trained from uncommitted changes to course_lib
+            "threads": torch.get_num_threads() if device.type == "cpu" else None,
+            "schedule_epochs": config.schedule_length,
             "world_size": world_size(),
             "compiled": compile,
             "precision": config.precision,

@@ -249,11 +249,12 @@ def fit(
     if config.batch_size % world:
         raise ValueError(f"global batch {config.batch_size} is not divisible by {world} ranks")
     total_steps = steps_per_epoch * config.epochs
+    schedule_steps = steps_per_epoch * config.schedule_length
     # fused Adam: one kernel for all parameters (16x faster than the default loop on a CPU)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=schedule_steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     transform = (
         BatchAugment(config.image_size, data.mean, data.std)
