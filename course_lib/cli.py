@@ -14,6 +14,12 @@ import os
 import sys
 import warnings
 
+from .names import ATTENTION_NAMES, CHAPTERS_WITH_VARIANTS, COMPILE_MODES, MODEL_NAMES, PRECISIONS
+
+# Only the standard library and course_lib.names are imported before the arguments are parsed:
+# --help and an argument error answer at once. Each command imports what it needs, then checks
+# every name and setting it was given before it loads data or trains.
+
 DESCRIPTION = """\
 Train the course's models, run its notebooks, benchmark, sweep, and check the set-up.
 
@@ -64,24 +70,33 @@ def _parse_pairs(pairs: list[str]) -> dict:
     return values
 
 
+def check_models(models: list[str], attentions: list[str | None], image_size: int,
+                 model_kwargs: dict | None = None) -> None:  # fmt: skip
+    """Every model with every attention module, as the runs would build them (on the meta
+    device: nothing is allocated); the first one refused stops the command."""
+    from .models import check_model_request
+
+    for model in models:
+        for attention in attentions:
+            check_model_request(
+                model, attention, image_size=image_size, num_classes=10, **(model_kwargs or {})
+            )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .attention import ATTENTION
     from .data import load_course_data, load_image_folder
-    from .models import MODELS
     from .profiles import get_profile
     from .train import TrainConfig, train_or_load
     from .train.distributed import init_from_env, is_main
 
     # everything the user typed is checked before any data is loaded
-    MODELS.get(args.model)
-    if args.attention:
-        ATTENTION.get(args.attention)
     flags = {"epochs": args.epochs, "image_size": args.image_size, "batch_size": args.batch_size,
              "lr": args.lr, "seed": args.seed, "precision": args.precision}  # fmt: skip
     overrides = {**_parse_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
     profile = get_profile(args.profile).with_overrides(overrides)
     config = TrainConfig.from_profile(profile)
     model_kwargs = _parse_pairs(args.model_arg)
+    check_models([args.model], [args.attention], config.image_size, model_kwargs)
     device = init_from_env() or args.device  # under torchrun: this rank's device
     if args.image_folder:
         data = load_image_folder(args.image_folder, size=args.folder_size)
@@ -122,6 +137,7 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile or default_profile_name()).name
     parameters = _parse_pairs(args.parameter)
+    check_notebook_selection(args.only)
     # every notebook needs the data: one clear failure here, not one per notebook
     print(f"data: {load_cifar10().source}", flush=True)
     results = run_notebooks(
@@ -132,15 +148,31 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
         inplace=args.inplace,
         timeout=args.timeout,
     )
-    if not results:
-        raise ValueError(f"no notebooks match --only {' '.join(args.only or [])}")
     print(format_summary(results))
     return 0 if all(r.ok for r in results) else 1
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .experiments.bench import run_bench
+def check_notebook_selection(only: list[str] | None) -> None:
+    """``--only`` prefixes that match no notebook are refused, naming the notebooks."""
+    from .notebook_runner import find_notebooks
+    from .runtime.paths import repo_root
 
+    every = find_notebooks(repo_root() / "notebooks")
+    unmatched = [o for o in only or [] if not find_notebooks(repo_root() / "notebooks", [o])]
+    if unmatched:
+        names = ", ".join(p.stem for p in every)
+        raise ValueError(f"no notebook starts with {', '.join(unmatched)}; the notebooks: {names}")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .attention import ATTENTION
+    from .experiments.bench import run_bench
+    from .models import MODELS
+
+    for name in args.models or []:
+        MODELS.get(name)
+    for name in args.attention or []:
+        ATTENTION.get(name)
     report = run_bench(
         image_size=args.image_size,
         batch_size=args.batch_size,
@@ -168,15 +200,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         spec = SweepSpec(models=args.models, attentions=args.attention, seeds=args.seeds,
                          profile=args.profile, overrides=_parse_pairs(args.set))  # fmt: skip
+    spec.check()  # every name and setting, before any data is loaded
     rows = run_sweep(spec, gpus=args.gpus)
     return 0 if all(not r["failed"] for r in rows) else 1
 
 
 def cmd_train_chapter(args: argparse.Namespace) -> int:
     from .profiles import get_profile
-    from .variants import train_chapter
+    from .variants import check_chapter_request, train_chapter
 
     profile = get_profile(args.profile)
+    check_chapter_request(args.chapters, args.only)
     for chapter in args.chapters:
         # several workers may run this at once: a run another one is training is skipped
         runs = train_chapter(chapter, profile, only=args.only or None, skip_locked=True)
@@ -203,11 +237,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .attention import list_attention
-    from .models import list_models
-    from .runtime.compile import COMPILE_MODES
-    from .runtime.device import PRECISIONS
-
     prog = _prog()
     parser = _Parser(
         prog=prog,
@@ -216,9 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    models, attentions = ", ".join(list_models()), ", ".join(list_attention())
-    profile_help = "smoke, quick or paper (default: COURSE_PROFILE, else paper on a GPU, quick)"
-    precision_help = "bf16 autocast or fp32 (default auto: bf16 where the device has it natively)"
+    models, attentions = ", ".join(MODEL_NAMES), ", ".join(ATTENTION_NAMES)
+    profile_help = (
+        "smoke, quick, gpu or paper (default: COURSE_PROFILE, else gpu on a GPU, quick elsewhere)"
+    )
+    precision_help = (
+        "bf16 or fp16 autocast, or fp32 (default auto: bf16 where the device has it natively, "
+        "fp16 with a gradient scaler on other CUDA GPUs, else fp32)"
+    )
 
     train = sub.add_parser("train", help="train a registered model (or load the finished run)")
     train.add_argument("--model", default="alexnet", help=f"one of: {models}")
@@ -319,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         choices=PRECISIONS[1:],
         default=None,
-        help="fp32 and/or bf16 (default: both where the device has bf16 natively, else fp32)",
+        help="fp32, bf16 and/or fp16 (default: fp32 and what auto resolves to on the device)",
     )
     bench.add_argument("--output", default=None, help="default: results/bench-<device>-<px>.json")
     bench.set_defaults(func=cmd_bench)
@@ -345,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     chapter = sub.add_parser(
         "train-chapter", help="train (or load) the runs of chapters 05-07, as the notebooks do"
     )
-    chapter.add_argument("chapters", nargs="+", help="05, 06 and/or 07")
+    chapter.add_argument("chapters", nargs="+", help=", ".join(CHAPTERS_WITH_VARIANTS))
     chapter.add_argument("--profile", default=None, help=profile_help)
     chapter.add_argument("--only", nargs="*", default=None, help="variant labels to train")
     chapter.set_defaults(func=cmd_train_chapter)

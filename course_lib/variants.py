@@ -88,6 +88,18 @@ def variants(chapter: str) -> list[Variant]:
     return CHAPTER_VARIANTS[chapter]
 
 
+def check_chapter_request(chapters: list[str], only: list[str] | None = None) -> None:
+    """Refuse an unknown chapter, or an ``only`` label that is a variant of none of
+    ``chapters``, naming the valid ones (before any data is loaded)."""
+    labels = list(dict.fromkeys(v.label for c in chapters for v in variants(c)))
+    unknown = [o for o in only or [] if o not in labels]
+    if unknown:
+        raise ValueError(
+            f"chapter(s) {', '.join(chapters)} have no variant {', '.join(map(repr, unknown))}; "
+            "their variants: " + ", ".join(map(repr, labels))
+        )
+
+
 def train_chapter(
     chapter: str,
     profile: Profile,

@@ -318,3 +318,53 @@ def test_wall_time_accumulates_across_resumes(cifar_small, tmp_path):
 def test_own_folder_classes_are_checked_by_the_library(tmp_path):
     with pytest.raises(DatasetError, match="at least two"):
         load_image_folder(_folder(tmp_path / "one", ["cats"], ["cats"]), use_cache=False)
+
+
+def _tree_digest(folder: pathlib.Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# issue 28: a mistyped name stops every command before it loads data, and no results file moves
+NAME_MISTAKES = [
+    (["sweep", "--attention", "none", "nope"], r"unknown attention module 'nope'.*Valid names: "
+     r"batchnorm, cbam, none, psa, se, self_attention, simam, triplet"),
+    (["sweep", "--models", "alexnett"], r"unknown model 'alexnett'. Did you mean 'alexnet'\?"),
+    (["sweep", "--profile", "quik"], r"unknown profile 'quik'; use one of"),
+    (["sweep", "--seeds", "42", "42"], r"seeds repeat: \[42, 42\]"),
+    (["sweep", "--set", "epoch=2"], r"unknown setting 'epoch'; valid settings:"),
+    (["sweep", "--models", "epsanet50", "--attention", "se"], r"has its own attention built in"),
+    (["train", "--attention", "nope"], r"unknown attention module 'nope'"),
+    (["train", "--model", "alexnet", "--model-arg", "widht=2"], r"unexpected keyword.*'widht'"),
+    (["train", "--set", "image_size=32"], r"AlexNet needs images of at least 57 px"),
+    (["train", "--profile", "quik"], r"unknown profile 'quik'"),
+    (["train-chapter", "08"], r"no variants listed for chapter '08'"),
+    (["train-chapter", "05", "--only", "ResNet-SE"], r"no variant 'ResNet-SE'; their variants:"),
+    (["run-notebooks", "--only", "42"], r"no notebook starts with 42; the notebooks: 00_setup"),
+    (["run-notebooks", "--profile", "quik"], r"unknown profile 'quik'"),
+    (["bench", "--attention", "nope"], r"unknown attention module 'nope'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv, message", NAME_MISTAKES, ids=[" ".join(a) for a, _ in NAME_MISTAKES]
+)
+def test_a_mistyped_name_stops_before_data_and_changes_no_results(
+    argv, message, tmp_path, monkeypatch, capsys
+):
+    results = tmp_path / "results"
+    shutil.copytree(pathlib.Path(__file__).resolve().parents[1] / "results", results)
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(results))
+    before = _tree_digest(results)
+
+    def no_data(*args, **kwargs):
+        pytest.fail("data was loaded before the names were checked")
+
+    for where in ("course_lib.data", "course_lib.data.cifar10"):
+        monkeypatch.setattr(f"{where}.load_cifar10", no_data)
+    monkeypatch.setattr("course_lib.data.load_course_data", no_data)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    assert _tree_digest(results) == before, "a results file changed"
+    assert not (tmp_path / "runs").exists(), "a run folder was made"

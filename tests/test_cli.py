@@ -62,8 +62,8 @@ def test_a_profile_is_the_one_run_configuration():
     changed = quick.with_overrides({"epochs": 2, "precision": "fp32", "seeds": [1, 2], "lr": None})
     assert (changed.epochs, changed.precision, changed.seeds) == (2, "fp32", (1, 2))
     assert changed.lr == quick.lr, "None leaves a setting as it is"
-    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32"):
-        quick.with_overrides({"precision": "fp16"})
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, fp16"):
+        quick.with_overrides({"precision": "half"})
     with pytest.raises(ValueError, match="augment takes True or False"):
         quick.with_overrides({"augment": 1})
     with pytest.raises(ValueError, match="epochs must be a whole number of at least 1"):
@@ -101,3 +101,75 @@ def test_run_notebooks_goes_on_after_a_failure(tmp_path):
     assert (tmp_path / "out" / "02_ok.ipynb").exists()
     assert (tmp_path / "out" / "summary.json").exists()
     assert format_summary(results).endswith("2 passed, 1 failed")
+
+
+def test_parsing_the_command_line_imports_no_torch():
+    """--help and argument errors answer at once: parsing imports neither torch nor matplotlib
+    (a fresh interpreter, since this one has imported them already)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from course_lib.cli import build_parser\n"
+        "for argv in (['train', '--model', 'alexnet'], ['sweep', '--attention', 'nope']):\n"
+        "    build_parser().parse_args(argv)\n"
+        "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_command_line_offers_exactly_the_registered_names():
+    from course_lib import names
+    from course_lib.attention import list_attention
+    from course_lib.models import list_models
+    from course_lib.runtime.compile import COMPILE_MODES
+    from course_lib.runtime.device import PRECISIONS
+    from course_lib.variants import CHAPTER_VARIANTS
+
+    assert list(names.MODEL_NAMES) == list_models()
+    assert list(names.ATTENTION_NAMES) == list_attention()
+    assert names.COMPILE_MODES == COMPILE_MODES
+    assert names.PRECISIONS == PRECISIONS
+    assert list(names.CHAPTERS_WITH_VARIANTS) == sorted(CHAPTER_VARIANTS)
+
+
+def test_the_progress_line_names_the_run_and_the_time_left(tmp_path):
+    """What a kernel's training writes is what run-notebooks shows: the run, its epoch and
+    step, and the time left for the run, the chapter and the course."""
+    import io
+    import json
+
+    from course_lib.notebook_runner import ProgressWatcher, describe_progress
+    from course_lib.train.progress import ProgressFile
+
+    class Bar:  # what tqdm's bar offers the loop
+        n = 0
+
+        def update(self, n=1):
+            pass
+
+        def set_postfix(self, **kw):
+            pass
+
+        def close(self):
+            pass
+
+    path = tmp_path / "progress.json"
+    bar = ProgressFile(Bar(), str(path), "alexnet-triplet", 43, epochs=5, steps_per_epoch=125)
+    for _ in range(250):
+        bar.update()
+    bar._write(force=True)
+    state = json.loads(path.read_text())
+    assert (state["epoch"], state["step"], state["steps"]) == (3, 250, 625)
+    state["seconds_per_step"] = 0.48  # 375 steps left: 3 minutes
+    line = describe_progress(state, "quick", "02_triplet_attention.ipynb", 240.0, ["03", "04"])
+    assert "training alexnet-triplet seed 43, epoch 3/5 (step 250/625), ~3 min left" in line
+    assert "chapter ≤ 8 min, course ≤ 38 min left" in line  # 12 - 4, then + 10 + 20
+
+    out = io.StringIO()  # not a terminal: one plain line per run and epoch, no repeats
+    watcher = ProgressWatcher(path, "quick", "02_triplet_attention.ipynb", [], stream=out)
+    watcher.show()
+    watcher.show()
+    assert out.getvalue().count("\n") == 1 and "\r" not in out.getvalue()

@@ -47,14 +47,26 @@ def test_spec_from_toml(tmp_path):
 
 
 def test_a_tiny_real_sweep_reuses_runs_and_writes_results(tmp_path, monkeypatch):
+    import course_lib.experiments.sweep as sweep
+
     monkeypatch.setenv("COURSE_DATA", cifar_source())
     overrides = {"train_subset": 64, "test_subset": 20, "batch_size": 32, "epochs": 1}
-    spec = SweepSpec(attentions=["none", "bogus"], seeds=[1, 2], profile="smoke",
+    train = sweep._train_in_process
+
+    def se_diverges(spec, model, attention, seed):
+        if attention == "se":
+            raise FloatingPointError("the training loss of epoch 1 is not finite")
+        return train(spec, model, attention, seed)
+
+    monkeypatch.setattr(sweep, "_train_in_process", se_diverges)
+    spec = SweepSpec(attentions=["none", "se"], seeds=[1, 2], profile="smoke",
                      overrides=overrides)  # fmt: skip
     rows = {r["variant"]: r for r in run_sweep(spec)}
     assert rows["alexnet-none"]["n"] == 2 and rows["alexnet-none"]["failed"] == []
-    assert rows["alexnet-bogus"]["failed"] == [1, 2], "an unknown module fails, the sweep goes on"
-    report = json.loads((tmp_path / "results" / "sweep-smoke.json").read_text())
+    assert rows["alexnet-se"]["failed"] == [1, 2], "a failed run is reported, the sweep goes on"
+    path = spec.output_path()
+    assert path.parent == tmp_path / "results" / "sweep" and "smoke-alexnet-none+se-" in path.name
+    report = json.loads(path.read_text())
     assert len(report["runs"]) == 4
     assert len(list((tmp_path / "results" / "smoke").glob("alexnet-none-s*__*.json"))) == 2
     monkeypatch.setattr(
@@ -63,3 +75,38 @@ def test_a_tiny_real_sweep_reuses_runs_and_writes_results(tmp_path, monkeypatch)
     spec = SweepSpec(attentions=["none"], seeds=[1, 2], profile="smoke", overrides=overrides)
     again = {r["variant"]: r for r in run_sweep(spec)}
     assert again["alexnet-none"]["mean"] == rows["alexnet-none"]["mean"]
+    assert spec.output_path() != path, "another configuration, another file"
+    assert json.loads(path.read_text()) == report, "the first sweep's file is untouched"
+
+
+def test_a_sweep_in_which_nothing_finished_writes_nothing(tmp_path, monkeypatch):
+    import course_lib.experiments.sweep as sweep
+
+    def fails(*args):
+        raise FloatingPointError("diverged")
+
+    monkeypatch.setattr(sweep, "_train_in_process", fails)
+    spec = SweepSpec(attentions=["none"], seeds=[1], profile="smoke")
+    rows = run_sweep(spec)
+    assert rows[0]["failed"] == [1]
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (dict(attentions=["none", "nope"]), r"unknown attention module 'nope'.*Valid names"),
+        (dict(models=["alexnett"]), r"unknown model 'alexnett'.*Did you mean 'alexnet'"),
+        (dict(profile="quik"), r"unknown profile 'quik'"),
+        (dict(overrides={"epoch": 2}), r"unknown setting 'epoch'"),
+        (dict(seeds=[42, 42]), r"seeds repeat"),
+        (dict(seeds=[]), r"seeds must be whole numbers"),
+        (dict(models=["epsanet50"], attentions=["se"]), r"has its own attention built in"),
+    ],
+)
+def test_a_sweep_checks_every_name_before_loading_data(spec, message, monkeypatch):
+    import course_lib.experiments.sweep as sweep
+
+    monkeypatch.setattr(sweep, "_train_in_process", lambda *a: pytest.fail("nothing may train"))
+    with pytest.raises((ValueError, KeyError), match=message):
+        run_sweep(SweepSpec(**spec))

@@ -3,11 +3,17 @@
     python -m course_lib sweep --attention none triplet simam --seeds 42 43 44 --profile quick
     python -m course_lib sweep --config sweeps/attention.toml --gpus 0 1 2 3
 
-Finished runs are loaded (``train_or_load``), the rest are trained: in this process, or with
-``--gpus`` one ``python -m course_lib train`` subprocess per GPU at a time. Each finished run
-writes its results row (chapter ``sweep``); the sweep then aggregates per variant — mean,
-standard deviation, 95 % confidence interval, runs, failed and missing seeds — writes
-``results/sweep-<profile>.json`` and prints each variant against the baseline with Welch's t-test.
+Every model, attention module, seed and setting is checked before any data is loaded
+(:meth:`SweepSpec.check`). Finished runs are loaded (``train_or_load``), the rest are trained: in
+this process, or with ``--gpus`` one ``python -m course_lib train`` subprocess per GPU at a time.
+Each finished run writes its results row (chapter ``sweep``); the sweep then aggregates per
+variant — mean, standard deviation, 95 % confidence interval, runs, failed and missing seeds —
+and prints each variant against the baseline, seed-paired, with what the design can detect.
+
+The aggregate goes to ``results/sweep/<profile>-<models>-<attentions>-<hash>.json``, named by the
+sweep's whole configuration (the profile with its overrides, models, attention modules, seeds),
+written atomically and only when at least one run finished: a sweep with other settings, or one
+in which every run failed, never replaces another's file.
 """
 
 from __future__ import annotations
@@ -53,6 +59,34 @@ class SweepSpec:
     def jobs(self) -> list[tuple[str, str, int]]:
         return list(itertools.product(self.models, self.attentions, self.seeds))
 
+    def check(self):
+        """The profile with the overrides applied; refuses (ValueError / KeyError, each one
+        line that names what is valid) an unknown model, attention module, profile or setting,
+        a model that cannot take one of the attention modules, and an empty or repeated list of
+        seeds. Nothing is loaded or trained."""
+        from ..cli import check_models
+        from ..profiles import get_profile
+
+        profile = get_profile(self.profile).with_overrides(self.overrides)
+        for label, values in (("models", self.models), ("attention modules", self.attentions)):
+            if not values:
+                raise ValueError(f"a sweep needs at least one of its {label}")
+        if not self.seeds or not all(isinstance(s, int) for s in self.seeds):
+            raise ValueError(f"seeds must be whole numbers such as 42 43 44, got {self.seeds!r}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds repeat: {self.seeds}; each seed is one run")
+        check_models(self.models, self.attentions, profile.image_size)
+        return profile
+
+    def output_path(self) -> Path:
+        """Where the aggregate of this configuration is written (see the module docstring)."""
+        from ..train.config import config_hash
+
+        profile = self.check()
+        setting = config_hash(profile.as_dict(), self.models, self.attentions, self.seeds)
+        name = f"{profile.name}-{'+'.join(self.models)}-{'+'.join(self.attentions)}-{setting}"
+        return results_dir() / "sweep" / f"{name}.json"
+
 
 def aggregate(outcomes: list[dict], baseline: str = "alexnet-none") -> list[dict]:
     """Per variant: mean, std, ci95, n, seeds, the failed and missing seeds, and the seed-paired
@@ -78,7 +112,9 @@ def aggregate(outcomes: list[dict], baseline: str = "alexnet-none") -> list[dict
         row["missing"] = sorted(o["seed"] for o in items if o["status"] == "missing")
         if name in differences:
             row["vs_baseline"] = differences[name].sentence()
-            row["difference"] = dataclasses.asdict(differences[name])
+            d = differences[name]
+            row["difference"] = {**dataclasses.asdict(d), "detectable": d.detectable,
+                                 "power": d.power}  # fmt: skip
         rows.append(row)
     return rows
 
@@ -130,11 +166,10 @@ def _train_in_subprocess(spec: SweepSpec, model: str, attention: str, seed: int,
 
 def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "alexnet-none"):
     """Run (or load) every job, then aggregate; returns the aggregated rows."""
-    from ..profiles import get_profile
     from ..train.experiment import run_name
 
-    profile_name = get_profile(spec.profile).name
-    get_profile(spec.profile).with_overrides(spec.overrides)  # a bad setting stops it here
+    profile_name = spec.check().name  # a bad name or setting stops it here
+    path = spec.output_path()
     jobs = spec.jobs()
 
     def run_job(job, gpu=None) -> dict:
@@ -169,10 +204,12 @@ def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "a
         outcomes = [run_job(job) for job in jobs]
 
     rows = aggregate(outcomes, baseline)
-    path = results_dir() / f"sweep-{profile_name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    report = {"profile": profile_name, "spec": spec.__dict__, "variants": rows, "runs": outcomes}
-    atomic_write_json(report, path)
     print(format_table(rows))
+    if not any(o["status"] == "ok" for o in outcomes):
+        print(f"no run finished: {path} is not written", flush=True)
+        return rows
+    report = {"profile": profile_name, "spec": spec.__dict__, "variants": rows, "runs": outcomes}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(report, path)
     print(f"wrote {path}")
     return rows

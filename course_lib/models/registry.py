@@ -41,6 +41,27 @@ def build_model(name: str, **kwargs) -> nn.Module:
     return model
 
 
+def check_model_request(name: str, attention: str | None = None, **kwargs) -> None:
+    """Refuse, before any data is loaded or anything trained, a model that :func:`build_model`
+    would refuse: an unknown model or attention name, an argument the model does not take, an
+    attention module given to a model with its own, an image too small for the architecture.
+    The model is built on PyTorch's meta device (shapes only, no memory, no weights), so the
+    check is the constructor itself and says what it says."""
+    import torch
+
+    from ..attention.registry import ATTENTION
+
+    factory = MODELS.get(name)
+    if attention_key(attention) is not None:
+        ATTENTION.get(attention_key(attention))
+    try:
+        with torch.device("meta"):
+            build_model(name, attention=attention, **kwargs)
+    except TypeError as err:  # an argument the model does not take
+        takes = ", ".join(p for p in inspect.signature(factory).parameters if p != "kwargs")
+        raise ValueError(f"model {name!r}: {err}; its arguments: {takes}") from None
+
+
 def reject_attention(model_name: str, attention: str | None) -> None:
     """A clear error for a model with attention built in (EPSANet, MogaNet, ...) that is given
     an attention module by name."""

@@ -15,7 +15,8 @@ import functools
 import torch
 from torch import nn
 
-COMPILE_MODES = ("model", "attention")
+from ..names import COMPILE_MODES  # one list, also for the command line
+
 # attention modules whose training steps compiling made clearly cheaper on a CPU in bf16
 # (CBAM 1.66x -> 1.20x, SimAM 1.37x -> 1.11-1.14x of plain AlexNet at 128 px); SE gained less
 # and Triplet Attention nothing, too little to repay a first compilation

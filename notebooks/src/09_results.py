@@ -8,7 +8,7 @@
 # way, **paired by seed** (the same seed means the same data order and augmentation draws), with
 # the 95 % interval of the *difference*, a paired t-test and Holm's correction over the
 # variants; a difference is called *significant* only with at least three seed pairs and a
-# corrected p below 0.05 (`course_lib.experiments.stats`). The seeds' own numbers stand beside ours with the
+# corrected p below 0.05 (`course_lib.experiments.stats`). The source notebooks' own numbers stand beside ours with the
 # setting they were measured in. Every sentence that quotes a number is generated from the
 # numbers.
 
@@ -58,7 +58,7 @@ from course_lib.experiments.leaderboard import (
     plot_leaderboard,
     plot_tradeoffs,
 )
-from course_lib.experiments.results import SEED_REPORTED
+from course_lib.experiments.results import SOURCE_REPORTED
 from course_lib.runtime.paths import figures_dir, results_dir
 from course_lib.experiments.stats import MIN_PAIRS, format_p
 
@@ -95,28 +95,28 @@ for name, board in boards.items():
 # %% [markdown]
 # ## 2 · What the seeds reported, in their setting
 #
-# `course_lib.experiments.results.SEED_REPORTED`, printed as stored. They were trained on the official
+# `course_lib.experiments.results.SOURCE_REPORTED`, printed as stored. They were trained on the official
 # CIFAR-10 files for 50 epochs and report the best epoch *on the test set*, one run each: only a
 # `paper` section at the same image size is comparable, and even then a single run has no
 # spread.
 
 # %%
 rows = ["| variant | accuracy | params | setting |", "|---|---|---|---|"]
-for name, reports in SEED_REPORTED.items():
+for name, reports in SOURCE_REPORTED.items():
     rows += [f"| {name} | {r['accuracy'] * 100:.3f} % | {r['params']:,} | {r['setting']} |"
              for r in reports]
 display(Markdown("\n".join(rows)))
 claims = []
-for variant, reports in SEED_REPORTED.items():
+for variant, reports in SOURCE_REPORTED.items():
     if variant == baseline:
         continue
     for r in reports:
-        base = [b for b in SEED_REPORTED.get(baseline, []) if b["image_size"] == r["image_size"]]
+        base = [b for b in SOURCE_REPORTED.get(baseline, []) if b["image_size"] == r["image_size"]]
         if base:
             claims.append(f"{variant} {(r['accuracy'] - base[0]['accuracy']) * 100:+.2f} points "
                           f"over {baseline} at {r['image_size']} px ({r['setting'].split(':')[0]}, "
                           "one run each: no interval, no test)")
-display(Markdown("The seeds' claims as differences: " + "; ".join(claims) + "."))
+display(Markdown("The source notebooks' claims as differences: " + "; ".join(claims) + "."))
 
 # %% [markdown]
 # ## 3 · Figures
@@ -125,8 +125,10 @@ display(Markdown("The seeds' claims as differences: " + "; ".join(claims) + ".")
 # and its 95 % interval on an axis from chance (10 %) to 100 %, so that small gaps look small;
 # right, each variant minus the baseline paired by seed, with its interval and the zero line —
 # the panel where a difference is judged. Below: accuracy against parameters and training
-# throughput. The first section of each profile is written to `figures/leaderboard-<profile>.png`
-# and `figures/leaderboard-<profile>-cost.png`; sections of reduced runs only are not drawn.
+# throughput. The first section of this run's profile is written to
+# `figures/leaderboard-<profile>.png` and `figures/leaderboard-<profile>-cost.png` (the other
+# profiles' figures are drawn here but kept as their own runs wrote them); sections of reduced
+# runs only are not drawn.
 
 # %%
 figures_dir().mkdir(parents=True, exist_ok=True)
@@ -135,11 +137,12 @@ for name, board in boards.items():
     for i, section in enumerate(board.sections):
         if all(e.reduced for e in section.entries):
             continue  # reduced CPU runs only: listed in the table, not drawn
-        # the first (largest) section of each profile is written for the README
-        path = figures_dir() / f"leaderboard-{name}.png" if i == 0 else None
+        # the first (largest) section of this profile is written for the README
+        keep = i == 0 and name == P.name
+        path = figures_dir() / f"leaderboard-{name}.png" if keep else None
         plot_leaderboard(section, path)
         plt.show()
-        cost = figures_dir() / f"leaderboard-{name}-cost.png" if i == 0 else None
+        cost = figures_dir() / f"leaderboard-{name}-cost.png" if keep else None
         plot_tradeoffs(section, cost)
         plt.show()
         written += [p.name for p in (path, cost) if p is not None]
@@ -224,7 +227,7 @@ display(Markdown(
     f"{n_sig} difference(s) from a baseline significant after Holm's correction.\n"
     f"- The table of profile {P.name} is in `results/{table_path.name}`; the figures are in "
     "`figures/`.\n"
-    "- A verdict needs at least three seeds per variant; the seeds' single-run numbers stand "
+    "- A verdict needs at least three seeds per variant; the source notebooks' single-run numbers stand "
     "beside ours with their setting, not as a comparison."
 ))
 
