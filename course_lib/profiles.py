@@ -1,12 +1,16 @@
 """Profiles: one switch that scales the whole course between CI, a laptop CPU and a GPU.
 
 ``smoke`` is for CI and nbval (a few hundred images, one epoch, seconds per notebook),
-``quick`` for a learner on a CPU (128 px as in seed 001, so that AlexNet's conv3-5 maps are 7×7;
-a class-balanced 16,000 training images, 5 epochs, three seeds), ``paper`` for a GPU (the
-seeds' settings: 224 px, 50 epochs, batch 128, all training images). Every profile holds a
-class-balanced validation split out of the training set (``val_size``) to choose epochs on.
-The profile is taken from the ``COURSE_PROFILE`` environment variable, or chosen automatically:
-``paper`` when CUDA is available, ``quick`` otherwise.
+``quick`` for a learner on a CPU (128 px as in source 001, so that AlexNet's conv3-5 maps are 7×7;
+a class-balanced 16,000 training images, 5 epochs, three seeds), ``gpu`` for a learner with one
+GPU (128 px, all 45,000 training images, 8 epochs, three seeds: each of chapters 01-04 in about
+15 estimated minutes on a Colab T4, see scripts/gpu/estimate_gpu_costs.py), ``paper`` for the
+source notebooks' settings (224 px, 50 epochs, batch 128, all training images; hours per chapter
+on a T4).
+Every profile holds a class-balanced validation split out of the training set (``val_size``) to
+choose epochs on. The profile is taken from the ``COURSE_PROFILE`` environment variable, or
+chosen automatically: ``gpu`` when CUDA is available, ``quick`` otherwise; ``paper`` only when
+asked for.
 """
 
 from __future__ import annotations
@@ -44,13 +48,13 @@ class Profile:
     label_smoothing: float = 0.1
     seed: int = 42  # the run whose curves, predictions and CAMs a chapter shows
     seeds: tuple[int, ...] = (42,)  # every seed a chapter trains, for mean and spread
-    augment: bool = True  # the seeds' random crop and flip
-    precision: str = "auto"  # bf16 autocast where the device has bf16 natively, else fp32
+    augment: bool = True  # the source notebooks' random crop and flip
+    precision: str = "auto"  # bf16 where native, fp16 on other CUDA GPUs, else fp32
     log_every: int = 10  # steps between two points of the training-loss curve
     eval_batch_size: int = 500
     # the cosine schedule's length in epochs; None: ``epochs``. A run with ``epochs=5`` and
-    # ``schedule_epochs=50`` trains the first 5 epochs of the seeds' 50-epoch schedule, with
-    # the learning rate still high, instead of a whole schedule squeezed into 5 epochs
+    # ``schedule_epochs=50`` trains the first 5 epochs of the source notebooks' 50-epoch
+    # schedule, with the learning rate still high, instead of a whole schedule squeezed into 5
     schedule_epochs: int | None = None
 
     def __post_init__(self) -> None:
@@ -152,6 +156,18 @@ PROFILES: dict[str, Profile] = {
         test_subset=None,
         seeds=(42, 43, 44),
     ),
+    # a learner with one GPU, Colab's T4 the floor: chapters 01-04 in at most ~15 estimated
+    # minutes each there (README's profile table, scripts/gpu/estimate_gpu_costs.py), a quarter
+    # under the 20-minute goal for the model's error; each run a whole cosine schedule
+    "gpu": Profile(
+        "gpu",
+        image_size=128,
+        epochs=8,
+        batch_size=128,
+        train_subset=None,
+        test_subset=None,
+        seeds=(42, 43, 44),
+    ),
     "paper": Profile(
         "paper",
         image_size=224,
@@ -165,7 +181,8 @@ PROFILES: dict[str, Profile] = {
 
 
 def default_profile_name() -> str:
-    """``COURSE_PROFILE`` if set, else ``paper`` on a CUDA machine and ``quick`` elsewhere."""
+    """``COURSE_PROFILE`` if set, else ``gpu`` on a CUDA machine and ``quick`` elsewhere
+    (``paper``, hours per chapter on a small GPU, only when asked for)."""
     name = os.environ.get(PROFILE_ENV, "").strip().lower()
     if name:
         if name not in PROFILES:
@@ -173,7 +190,7 @@ def default_profile_name() -> str:
                 f"{PROFILE_ENV}={name!r} is not a profile; use one of {sorted(PROFILES)}"
             )
         return name
-    return "paper" if torch.cuda.is_available() else "quick"
+    return "gpu" if torch.cuda.is_available() else "quick"
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:
@@ -199,6 +216,8 @@ EXPERIMENTS: dict[str, dict[str, dict | None]] = {
         # measured on 2 cores (bf16): ResNet 580 train img/s, ResNet-PSA 210, MogaNet-XT 130,
         # VGG16-BN 180, with self-attention 140
         "quick": dict(image_size=32, epochs=3, train_subset=10_000),
+        # estimated 11-20 min per chapter on a T4; MogaNet's many small kernels are host-bound
+        "gpu": dict(image_size=32, epochs=10, train_subset=20_000),
         "paper": dict(image_size=32, epochs=30),
     },
     # AlexNet-PSA and its BatchNorm control (chapter 05): PSA's four large-kernel branches make
@@ -206,13 +225,15 @@ EXPERIMENTS: dict[str, dict[str, dict | None]] = {
     "alexnet_psa": {
         "smoke": {},
         "quick": dict(epochs=3, train_subset=8_000),
+        "gpu": {},
         "paper": {},
     },
-    # seed 003: ResNet-50 against EPSANet-50, 224 px, 10 epochs, batch 64, Adam 1e-3, plain
+    # source 003: ResNet-50 against EPSANet-50, 224 px, 10 epochs, batch 64, Adam 1e-3, plain
     # cross-entropy, no augmentation; affordable on a GPU only
     "seed003": {
         "smoke": None,
         "quick": None,
+        "gpu": None,
         "paper": dict(
             image_size=224,
             epochs=10,
@@ -222,10 +243,11 @@ EXPERIMENTS: dict[str, dict[str, dict | None]] = {
             seeds=(42,),
         ),  # fmt: skip
     },
-    # seed 002: MogaNet-XT on CIFAR-10 upsampled to 224 px, 100 epochs, Adam 1e-3
+    # source 002: MogaNet-XT on CIFAR-10 upsampled to 224 px, 100 epochs, Adam 1e-3
     "seed002": {
         "smoke": None,
         "quick": None,
+        "gpu": None,
         "paper": dict(image_size=224, epochs=100, seeds=(42,)),
     },
 }

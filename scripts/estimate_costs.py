@@ -7,7 +7,8 @@ the variant's median paired overhead, the bench's robust number), the batched au
 the validation pass of every epoch, and the final test pass. ``bf16 + compile`` uses the
 overheads of ``results/bench-cpu-<px>px-bf16-compile-attention.json`` for the modules that
 ``train_or_load`` compiles by default (``runtime.compile.COMPILE_PAYS_ON_CPU``); the first
-compilation on a machine (recorded in that file) is not included. Prints Markdown.
+compilation on a machine (recorded in that file) is not included. Prints Markdown. GPUs:
+``scripts/gpu/estimate_gpu_costs.py``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The GPU path: bf16 autocast and channels_last for every attention module, the device-resident
-data path, a short run, and checkpoints that move between devices.
+"""The GPU path: bf16 autocast and channels_last for every attention module, float16 autocast
+with a gradient scaler (what a T4 or V100 trains in), the device-resident data path, a short
+run, and checkpoints that move between devices.
 
 These run on CUDA when there is one and are skipped otherwise; ``COURSE_TEST_DEVICE=cpu`` runs
 them on the CPU (the GPU job's dry run does, so that a GPU lease is never spent on a typo).
@@ -19,6 +20,7 @@ from course_lib.data import BatchAugment, balanced_subset
 from course_lib.models import build_model
 from course_lib.train import TrainConfig, fit, load_weights, train_or_load
 from course_lib.train.batches import train_batches
+from tests.test_precision import check_fp16_step
 
 pytestmark = pytest.mark.cuda
 
@@ -60,6 +62,13 @@ def test_bf16_channels_last_step_is_finite_and_close_to_fp32(attention, device):
         assert p.grad is not None, f"{name} got no gradient"
         assert p.grad.dtype == torch.float32, f"{name}: gradient in {p.grad.dtype}"
         assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient"
+
+
+@pytest.mark.parametrize("attention", list_attention())
+def test_fp16_grad_scaler_step_is_finite_and_close_to_fp32(attention, device):
+    """float16 autocast + GradScaler, as ``precision="auto"`` trains on a GPU without native
+    bf16: finite loss, float32 gradients within 5 % of float32's after unscaling."""
+    check_fp16_step(attention, device, batch=8)
 
 
 def test_device_batches_equal_cpu_batches(cifar_small, device):

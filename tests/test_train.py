@@ -139,8 +139,8 @@ def test_precision_auto_is_bf16_only_where_native_and_names_the_run(cifar_small,
 
     assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
     assert resolve_precision("fp32", "cpu") == "fp32"
-    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32"):
-        resolve_precision("fp16", "cpu")
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, fp16"):
+        resolve_precision("half", "cpu")
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="half")
 

@@ -3,7 +3,7 @@
 For every registered model (or a chosen few) at one image size: parameters, forward FLOPs,
 training and inference images per second, peak GPU memory; every attention module's
 training-step cost as a ratio over plain AlexNet measured in the same run; and the data side:
-the seeds' per-image PIL pipeline against the batched on-device augmentation.
+the source notebooks' per-image PIL pipeline against the batched on-device augmentation.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from ..models import MODELS, build_model, list_models
 from ..models.moganet import MOGANET_ALIASES
 from ..runtime.atomic import atomic_write_json
 from ..runtime.compile import compiled
-from ..runtime.device import device_name, memory_format, native_bf16, pick_device, synchronize
+from ..runtime.device import (
+    AUTOCAST_DTYPES,
+    device_name,
+    memory_format,
+    pick_device,
+    resolve_precision,
+    synchronize,
+)
 from ..runtime.paths import results_dir
 from .measure import count_flops, count_params, measure_throughput
 
@@ -160,7 +167,7 @@ def peak_gflops(device: torch.device, precision: str, reps: int = 5) -> float:
     runs float32 at about 70 % of oneDNN's rate.) The fastest, not the mean: on a shared
     machine the slow repetitions measure the neighbours."""
     channels, side = (4096, 64) if device.type == "cuda" else (1024, 64)
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    dtype = AUTOCAST_DTYPES.get(precision, torch.float32)
     fmt = memory_format(device)
     x = torch.randn(1, channels, side, side, device=device).to(dtype).contiguous(memory_format=fmt)
     w = torch.randn(channels, channels, 1, 1, device=device).to(dtype)
@@ -174,6 +181,13 @@ def peak_gflops(device: torch.device, precision: str, reps: int = 5) -> float:
         synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * channels**2 * side**2 / best / 1e9
+
+
+def default_precisions(device: torch.device) -> list[str]:
+    """fp32, and the precision training resolves ``auto`` to on ``device`` when it is another
+    (bf16 where native, fp16 on a CUDA GPU without bf16)."""
+    chosen = resolve_precision("auto", device)
+    return ["fp32"] if chosen == "fp32" else ["fp32", chosen]
 
 
 def run_bench(
@@ -190,14 +204,14 @@ def run_bench(
 ) -> dict:
     """Benchmark and write ``results/bench-<device>-<size>px.json``; returns the report.
 
-    Every model is timed in each of ``precisions`` (default: fp32, and bf16 where the device
-    has it natively). Each attention module's training-step overhead over plain AlexNet in the
-    same precision is the median of ``rounds`` paired measurements
-    (:func:`paired_train_overhead`), with their range. Plain AlexNet's training FLOP rate is
-    compared with the device's measured peak in that precision (:func:`peak_gflops`).
+    Every model is timed in each of ``precisions`` (default: :func:`default_precisions`). Each
+    attention module's training-step overhead over plain AlexNet in the same precision is the
+    median of ``rounds`` paired measurements (:func:`paired_train_overhead`), with their range.
+    Plain AlexNet's training FLOP rate is compared with the device's measured peak in that
+    precision (:func:`peak_gflops`).
     """
     device = pick_device(device)
-    precisions = precisions or (["fp32", "bf16"] if native_bf16(device) else ["fp32"])
+    precisions = precisions or default_precisions(device)
     models = models or [m for m in list_models() if m not in MODEL_ALIASES]
     attentions = attentions or [a for a in list_attention() if a != "none"]
     # the peak is measured before and after the models, and the higher kept: on a shared
@@ -440,3 +454,57 @@ def recorded_overheads(image_size: int, precision: str) -> dict | None:
         and "train_overhead_vs_alexnet" in r
     }  # fmt: skip
     return {"device": bench["device"], "date": bench["date"][:10], "overheads": overheads}
+
+
+STEP_MODES = ("eager", "compiled", "graphs")
+
+
+def step_mode_throughput(
+    attention: str | None,
+    image_size: int,
+    batch_size: int,
+    device: torch.device,
+    iters: int = 20,
+    precision: str = "auto",
+) -> dict:
+    """Training images/s of one AlexNet variant run three ways side by side: ``eager``,
+    ``compiled`` (``torch.compile``, default mode: fused elementwise kernels) and ``graphs``
+    (``torch.compile(mode="reduce-overhead")``: forward and backward replayed as CUDA graphs,
+    one launch instead of hundreds, the remedy for a step bound by kernel launches). The
+    optimiser step stays eager in all three. CUDA graphs need a CUDA device: on another device
+    ``graphs`` is None and ``graphs_note`` says why. ``*_first_step_s`` is the first step's
+    time (compilation, graph capture)."""
+    row: dict = {"attention": attention or "none", "image_size": image_size,
+                 "batch_size": batch_size, "precision": precision}  # fmt: skip
+    for mode in STEP_MODES:
+        if mode == "graphs" and device.type != "cuda":
+            row[mode] = None
+            row["graphs_note"] = f"not measured: CUDA graphs need a CUDA device, not {device.type}"
+            continue
+        torch.manual_seed(0)
+        model = build_model("alexnet", attention=attention, image_size=image_size).to(device)
+        if mode != "eager":
+            model = torch.compile(model, mode="reduce-overhead" if mode == "graphs" else None)
+        args = (model, image_size, batch_size, device)
+        start = time.perf_counter()
+        measure_throughput(*args, train=True, warmup=1, iters=1, precision=precision)
+        row[f"{mode}_first_step_s"] = time.perf_counter() - start
+        row[mode] = measure_throughput(
+            *args, train=True, warmup=2, iters=iters, precision=precision
+        )
+    return row
+
+
+def format_step_modes(rows: list[dict]) -> str:
+    """The side-by-side table of :func:`step_mode_throughput` rows, training images/s."""
+    lines = [f"{'attention':15s} " + " ".join(f"{m:>10s}" for m in STEP_MODES) + "  first steps"]
+    for r in rows:
+        cells = " ".join(
+            f"{r[m]:10.0f}" if r.get(m) is not None else f"{'n/a':>10s}" for m in STEP_MODES
+        )
+        firsts = ", ".join(
+            f"{m} {r[f'{m}_first_step_s']:.1f} s" for m in STEP_MODES if f"{m}_first_step_s" in r
+        )
+        lines.append(f"{r['attention']:15s} {cells}  {firsts}")
+    notes = {r["graphs_note"] for r in rows if r.get("graphs_note")}
+    return "\n".join(lines + [f"graphs: {note}" for note in sorted(notes)])

@@ -1,4 +1,9 @@
-"""Device choice and the settings that follow from it (bf16 autocast, channels_last)."""
+"""Device choice and the settings that follow from it (mixed precision, channels_last).
+
+Mixed precision fits the device: bf16 autocast where the device computes in bf16 natively
+(CUDA from Ampere on, CPUs with AMX or AVX512-BF16), float16 autocast with a gradient scaler on
+CUDA GPUs without native bf16 (T4, V100: their tensor cores run float16), float32 elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,9 @@ def device_name(device: torch.device | str | None = None) -> str:
     return f"CPU ({torch.get_num_threads()} threads, {cpu})"
 
 
-PRECISIONS = ("auto", "bf16", "fp32")
+PRECISIONS = ("auto", "bf16", "fp32", "fp16")
+# the autocast dtype of each low precision; fp32 runs without autocast
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def native_bf16(device: torch.device | str | None = None) -> bool:
@@ -56,20 +63,35 @@ def check_precision(precision: str) -> str:
 
 
 def resolve_precision(precision: str, device: torch.device | str | None = None) -> str:
-    """``bf16`` or ``fp32``: ``auto`` is bf16 where the device has it natively, else fp32."""
-    if check_precision(precision) == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    return precision
+    """``bf16``, ``fp16`` or ``fp32``. ``auto`` is bf16 where the device has it natively,
+    fp16 on a CUDA GPU without it (T4, V100: float16 tensor cores, a gradient scaler keeps
+    small gradients from underflowing), else fp32."""
+    if check_precision(precision) != "auto":
+        return precision
+    if native_bf16(device):
+        return "bf16"
+    return "fp16" if pick_device(device).type == "cuda" else "fp32"
 
 
 def autocast(device: torch.device | str, precision: str = "auto"):
-    """bf16 autocast where ``precision`` resolves to bf16 (convolutions and matrix products in
-    bf16; weights, optimiser state, BatchNorm statistics and the loss stay float32); nothing
-    in float32."""
+    """Autocast in the precision ``precision`` resolves to (convolutions and matrix products
+    in bf16 or float16; weights, optimiser state, BatchNorm statistics and the loss stay
+    float32); nothing in float32."""
     device = torch.device(device)
-    if resolve_precision(precision, device) == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    dtype = AUTOCAST_DTYPES.get(resolve_precision(precision, device))
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device | str, precision: str) -> torch.amp.GradScaler | None:
+    """A ``torch.amp.GradScaler`` where ``precision`` resolves to fp16 (float16's 5-bit
+    exponent flushes small gradients to zero unless the loss is scaled up first), else None:
+    bf16 has float32's exponent range and float32 needs no scaling."""
+    device = torch.device(device)
+    if resolve_precision(precision, device) != "fp16":
+        return None
+    return torch.amp.GradScaler(device.type)
 
 
 def memory_format(device: torch.device) -> torch.memory_format:

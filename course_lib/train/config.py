@@ -15,9 +15,9 @@ class TrainConfig:
     """Everything that decides a training run's result; its hash names the run's folder.
 
     Made from a :class:`~course_lib.profiles.Profile` (the one run configuration a chapter, the
-    CLI and a sweep change) with :meth:`from_profile`. Defaults are the seeds' recipe: Adam
-    (lr 1e-3, weight decay 1e-5), a cosine schedule stepped every batch, label smoothing 0.1,
-    batch 128, seed 42.
+    CLI and a sweep change) with :meth:`from_profile`. Defaults are the source notebooks'
+    recipe: Adam (lr 1e-3, weight decay 1e-5), a cosine schedule stepped every batch, label
+    smoothing 0.1, batch 128, seed 42.
     """
 
     epochs: int = 50
@@ -30,7 +30,7 @@ class TrainConfig:
     augment: bool = True
     log_every: int = 10  # steps between two points of the training-loss curve
     eval_batch_size: int = 500
-    precision: str = "auto"  # bf16 autocast where the device has bf16 natively, else fp32
+    precision: str = "auto"  # bf16 where native, fp16 on other CUDA GPUs, else fp32
     schedule_epochs: int | None = None  # the cosine schedule's length; None: epochs
 
     def __post_init__(self) -> None:

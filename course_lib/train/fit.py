@@ -1,10 +1,12 @@
-"""One training loop for every chapter: the seeds' recipe, resumable, honest about time.
+"""One training loop for every chapter: the source notebooks' recipe, resumable, honest about time.
 
 Per epoch: shuffle with a generator seeded by (seed, epoch), augment each batch on the device,
-forward under bf16 autocast on CUDA, label-smoothed cross-entropy, Adam, and a cosine learning
-rate stepped after every batch. The history the seeds plot is kept: the training loss every
-``log_every`` steps, and the training and validation loss and accuracy every epoch (on the
-validation split held out of the training set, or on the test split for a dataset without one).
+forward under the device's mixed precision (bf16 autocast where native; float16 autocast with a
+gradient scaler on CUDA GPUs without bf16; see :mod:`course_lib.runtime.device`),
+label-smoothed cross-entropy, Adam, and a cosine learning rate stepped after every batch. The
+history the source notebooks plot is kept: the training loss every ``log_every`` steps, and the
+training and validation loss and accuracy every epoch (on the validation split held out of the
+training set, or on the test split for a dataset without one).
 
 A run folder holds ``last.pt`` (everything needed to resume, rewritten after every epoch),
 ``best.pt`` and ``final.pt`` (weights), ``history.json`` and ``metrics.json``. Every file is
@@ -29,6 +31,7 @@ from ..runtime.compile import compiled
 from ..runtime.device import (
     autocast,
     enable_fast_kernels,
+    grad_scaler,
     memory_format,
     pick_device,
     resolve_precision,
@@ -45,6 +48,7 @@ from .config import TrainConfig
 from .distributed import all_reduce_mean, all_reduce_sum, barrier, is_distributed, is_main, rank
 from .distributed import world_size as get_world_size
 from .evaluate import evaluate
+from .progress import report_progress
 
 
 def selection_split(data: ImageDataset) -> str:
@@ -58,7 +62,7 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class History:
-    """What the seeds plot: step losses, and per-epoch losses and accuracies."""
+    """What the source notebooks plot: step losses, and per-epoch losses and accuracies."""
 
     step: list[int] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
@@ -140,17 +144,25 @@ class _Step:
     device: torch.device
     precision: str
     memory_format: torch.memory_format
+    scaler: torch.amp.GradScaler | None = None  # fp16 only
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward (under autocast; BatchNorm keeps fp32 statistics), loss, backward, Adam and
-        the per-batch cosine step; returns the detached loss and logits."""
+        the per-batch cosine step; returns the detached loss and logits. In fp16 the loss is
+        scaled before the backward pass and the gradients unscaled inside the optimiser step,
+        which is skipped (and the scale halved) when they overflowed."""
         x = x.contiguous(memory_format=self.memory_format)
         with autocast(self.device, self.precision):
             logits = self.model(x)
         loss = self.loss_fn(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.scheduler.step()
         return loss.detach(), logits.detach()
 
@@ -178,24 +190,29 @@ class _LossLog:
 
 
 def _resume(
-    last: Path | None, model: nn.Module, optimizer, scheduler
+    last: Path | None, model: nn.Module, optimizer, scheduler, scaler=None
 ) -> tuple[History, int, float]:
-    """History, first epoch to train and best validation accuracy so far (from ``last.pt``)."""
+    """History, first epoch to train and best validation accuracy so far (from ``last.pt``);
+    an fp16 run's gradient scale is restored with the optimiser's state."""
     if last is None or not last.exists():
         return History(), 0, -1.0
     state = read_checkpoint(last)
     load_weights(model, state)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
     return History.from_dict(state["history"]), state["epoch"] + 1, state["best_acc"]
 
 
 def _save_epoch(run_dir: Path, model: nn.Module, step: _Step, history: History, epoch: int,
                 best_acc: float, improved: bool, config: TrainConfig) -> None:  # fmt: skip
     """``best.pt`` when the validation accuracy improved, ``last.pt`` (everything needed to
-    resume) and ``history.json``, each written atomically."""
+    resume, an fp16 run's gradient scale included) and ``history.json``, each written
+    atomically."""
     if improved:
         save_weights(model, run_dir / "best.pt", epoch=epoch)
+    scaler = {} if step.scaler is None else {"scaler": step.scaler.state_dict()}
     save_weights(
         model,
         run_dir / "last.pt",
@@ -205,6 +222,7 @@ def _save_epoch(run_dir: Path, model: nn.Module, step: _Step, history: History, 
         epoch=epoch,
         best_acc=best_acc,
         config=config.as_dict(),
+        **scaler,
     )
     atomic_write_json(history.as_dict(), run_dir / "history.json")
 
@@ -267,9 +285,9 @@ def fit(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     step = _Step(compiled(step_model, compile), optimizer, scheduler, loss_fn, device, precision,
-                 fmt)  # fmt: skip
+                 fmt, grad_scaler(device, precision))  # fmt: skip
     last = run_dir / "last.pt" if run_dir else None
-    history, start_epoch, best_acc = _resume(last, model, optimizer, scheduler)
+    history, start_epoch, best_acc = _resume(last, model, optimizer, scheduler, step.scaler)
     # wall time counts on from where the resumed run stopped
     clock_start = time.perf_counter() - (history.elapsed[-1] if history.elapsed else 0.0)
     # the whole training set moves to the device once (150 MB of uint8 for CIFAR-10)
@@ -283,6 +301,10 @@ def fit(
         mininterval=1.0,
         unit="step",
     )
+    if is_main():  # where run-notebooks asks for it, the bar also writes the run's progress
+        spec = model_spec(model)
+        label = "-".join(str(spec[k] or "none") for k in ("name", "attention") if k in spec)
+        bar = report_progress(bar, label, config.seed, config.epochs, steps_per_epoch)
     try:  # the bar is closed before any error is printed
         for epoch in range(start_epoch, config.epochs):
             torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout: same after a resume

@@ -8,17 +8,25 @@ On this machine, the same steps end to end on the CPU, sized like the smoke prof
 
     python scripts/gpu/job.py --dry-run --out /tmp/gpu-dry-run
 
+With ``--next`` the job trains what ``results/`` does not hold yet, in one priority list
+(:func:`next_runs`): the ``gpu`` profile's chapters 01-04 runs, then ``paper`` AlexNet-TA at
+224 px to 50 epochs, then the ``paper`` pairs up to three seeds. A lease never repeats a
+committed run.
+
 Steps, in order of value; each is timed, logged, and skipped when the time left cannot finish it,
 and a failing step is logged and the job goes on:
 
 1. the environment (GPU, driver, torch) and the data, loaded once (warms the decoded cache);
 2. the CUDA tests (``pytest -m cuda``);
-3. ``bench`` at 224 px (AlexNet and every attention module) and at 128 px (SimAM's setting),
-   and a ``torch.profiler`` table of AlexNet and AlexNet-TA training steps;
+3. ``bench`` at 224 px (AlexNet and every attention module) and at 128 px (SimAM's setting;
+   with ``--next`` every module the ``gpu`` profile trains), eager, compiled and CUDA-graph
+   training steps side by side for AlexNet and AlexNet-TA, and a ``torch.profiler`` table of
+   AlexNet and AlexNet-TA training steps;
 4. packing: total training images/s of 1, 2 and 4 processes on the one GPU;
-5. the ``paper`` runs (the seeds' recipe, 50 epochs): AlexNet and AlexNet-TA at 224 px, AlexNet
-   and AlexNet-SimAM at 128 px (lr 5e-4, as seed 001), seed 42 first, as many as the budget
-   allows, on as many concurrent processes as step 4 found best;
+5. the runs: by default the ``paper`` runs (the source notebooks' recipe, 50 epochs): AlexNet and
+   AlexNet-TA at 224 px, AlexNet and AlexNet-SimAM at 128 px (lr 5e-4, as source 001), seed 42
+   first; with ``--next`` the missing runs of the priority list; as many as the budget allows,
+   on as many concurrent processes as step 4 found best;
 6. ``bench --compile`` at 224 px, with the time that is left.
 
 Everything lands in ``--out``: ``job.log``, ``summary.md`` and ``gpu-job.tar.gz`` (results rows,
@@ -47,34 +55,60 @@ import torch  # noqa: E402
 
 from course_lib.data import load_cifar10  # noqa: E402
 from course_lib.experiments import bench  # noqa: E402
+from course_lib.experiments.results import read_results  # noqa: E402
+from course_lib.profiles import Profile, get_profile  # noqa: E402
 from course_lib.runtime.atomic import atomic_write_json  # noqa: E402
 from course_lib.runtime.device import device_name, resolve_precision  # noqa: E402
 
 ATTENTIONS = ["se", "cbam", "triplet", "simam", "psa", "self_attention"]
 STEPS = ["tests", "bench", "profile", "packing", "train", "compile-bench"]
-SEED_LR = {224: 1e-3, 128: 5e-4}  # seed 000 at 224 px, seed 001 at 128 px
+SOURCE_LR = {224: 1e-3, 128: 5e-4}  # source 000 at 224 px, source 001 at 128 px
+# the AlexNet variants of chapters 01-04, in chapter order; "batchnorm" is the control for the
+# BatchNorm inside Triplet Attention's gates
+GPU_CHAPTER_ATTENTIONS = ["none", "triplet", "batchnorm", "simam", "se", "cbam"]
+STEP_MODE_ATTENTIONS = ["none", "triplet"]  # eager / compiled / graphs side by side
 
 
 @dataclass(frozen=True)
 class PaperRun:
-    """One training run of the seeds' settings."""
+    """One AlexNet training run: the source notebooks' settings (``paper``) or another profile's."""
 
     attention: str
     image_size: int
     lr: float
     seed: int
+    profile: str = "paper"
+    epochs: int = 50
+    train_images: int | None = None  # what a committed row must have trained on; None: any
 
     @property
     def name(self) -> str:
-        return f"alexnet-{self.attention}-{self.image_size}px-s{self.seed}"
+        prefix = "" if self.profile == "paper" else f"{self.profile}-"
+        return f"{prefix}alexnet-{self.attention}-{self.image_size}px-s{self.seed}"
 
     @property
     def chapter(self) -> str:  # the results row's label; keeps 224 and 128 px rows apart
-        return f"gpu-{self.image_size}px"
+        return f"gpu-{self.image_size}px" if self.profile == "paper" else "gpu-job"
+
+    def done_by(self, row: dict) -> bool:
+        """Whether the results row ``row`` is this run, finished (its profile, network,
+        seed, size, epochs and learning rate; and its training images where this run names
+        them)."""
+        same = (
+            row.get("profile") == self.profile
+            and row.get("name") == f"alexnet-{self.attention}"
+            and row.get("seed") == self.seed
+            and row.get("image_size") == self.image_size
+            and row.get("epochs") == self.epochs
+            and row.get("lr") is not None
+            and abs(row["lr"] - self.lr) <= 1e-12
+            and "accuracy" in row
+        )
+        return same and self.train_images in (None, row.get("train_images"))
 
 
 def paper_runs(seeds: list[int], large: int, small: int) -> list[PaperRun]:
-    """Seed 000's pair (224 px, lr 1e-3) and seed 001's pair (128 px, lr 5e-4), seed by seed."""
+    """Source 000's pair (224 px, lr 1e-3) and source 001's pair (128 px, lr 5e-4), seed by seed."""
     variants = [
         ("none", large, 1e-3),
         ("triplet", large, 1e-3),
@@ -82,6 +116,45 @@ def paper_runs(seeds: list[int], large: int, small: int) -> list[PaperRun]:
         ("simam", small, 5e-4),
     ]
     return [PaperRun(a, size, lr, seed) for seed in seeds for a, size, lr in variants]
+
+
+def gpu_profile_runs(profile: Profile) -> list[PaperRun]:
+    """The ``gpu`` profile's chapters 01-04 runs, chapter by chapter (each variant's seeds
+    together, so that a short lease completes whole comparisons first)."""
+    train_images = profile.train_subset or 50_000 - (profile.val_size or 0)
+    return [
+        PaperRun(
+            attention,
+            profile.image_size,
+            profile.lr,
+            seed,
+            profile.name,
+            profile.epochs,
+            train_images,
+        )  # fmt: skip
+        for attention in GPU_CHAPTER_ATTENTIONS
+        for seed in profile.seeds
+    ]
+
+
+def priority_runs(profile: Profile, seeds: list[int], large: int, small: int) -> list[PaperRun]:
+    """Everything a lease should train, most valuable first, duplicates dropped: the ``gpu``
+    profile's chapters 01-04 runs (``profile``), ``paper`` AlexNet-TA at ``large`` px to 50
+    epochs (the run the first lease could not finish), then the ``paper`` pairs seed by seed
+    (the third seeds among them)."""
+    paper = paper_runs(seeds, large, small)
+    ta = next(r for r in paper if (r.attention, r.image_size) == ("triplet", large))
+    runs = [*gpu_profile_runs(profile), ta, *paper]
+    return list(dict.fromkeys(runs))
+
+
+def next_runs(planned: list[PaperRun], rows: list[dict]) -> list[PaperRun]:
+    """The runs of ``planned`` (in its order) that no results row in ``rows`` has finished.
+
+    ``paper`` runs name no training-image count: the first lease's rows trained on all 50,000
+    images, before the validation hold-out, and count as done (a lease never repeats them)."""
+    rows = [r for r in rows if "error" not in r]
+    return [run for run in planned if not any(run.done_by(row) for row in rows)]
 
 
 class Job:
@@ -241,6 +314,25 @@ class Job:
         self.note("```")
         return report
 
+    def step_modes(self, image_size: int) -> list[dict]:
+        """Eager, compiled and CUDA-graph training steps side by side (graphs on CUDA only)."""
+        rows = [
+            bench.step_mode_throughput(
+                attention,
+                image_size,
+                self.args.batch_size,
+                self.device,
+                iters=self.args.bench_iters,
+            )  # fmt: skip
+            for attention in self.args.step_mode_attentions
+        ]
+        kind = "cpu-dry-run" if self.args.dry_run else self.device.type
+        atomic_write_json(rows, self.work / f"step-modes-{kind}-{image_size}px.json")
+        self.note(f"\n## training step: eager / compiled / CUDA graphs, {image_size} px\n```")
+        self.note(bench.format_step_modes(rows))
+        self.note("```")
+        return rows
+
     def profiles(self, image_size: int) -> None:
         for attention in (None, "triplet"):
             table = bench.profile_train_step(
@@ -280,7 +372,7 @@ class Job:
             k, gains = self.args.parallel, {self.args.parallel: float(self.args.parallel)}
         slowdown = k / gains[k]  # each of k processes runs at gains[k]/k of a lone one
         self.threads = max(1, (os.cpu_count() or 1) // k)
-        self.note(f"\n## paper runs ({k} at a time, each ~{slowdown:.2f}x slower than alone)")
+        self.note(f"\n## runs ({k} at a time, each ~{slowdown:.2f}x slower than alone)")
         free_at = [0.0] * k  # seconds from now when each slot is free
         plan = []
         for run in runs:
@@ -328,13 +420,18 @@ class Job:
             return None
         train_ips, infer_ips = speed
         epoch = self.args.train_images / train_ips + self.args.test_images / infer_ips
-        return self.args.epochs * (epoch + self.args.epoch_overhead_s) + 20.0
+        return self.epochs(run) * (epoch + self.args.epoch_overhead_s) + 20.0
+
+    def epochs(self, run: PaperRun) -> int:
+        """The run's epochs; in the dry run every run is one epoch."""
+        return self.args.epochs if self.args.dry_run else run.epochs
 
     def launch(self, run: PaperRun) -> subprocess.Popen:
         a = self.args
         command = [sys.executable, "-m", "course_lib", "train", "--model", "alexnet"]
-        command += ["--profile", a.profile, "--attention", run.attention, "--seed", str(run.seed)]
-        command += ["--epochs", str(a.epochs), "--image-size", str(run.image_size)]
+        profile = a.profile if a.dry_run else run.profile  # the dry run trains at smoke size
+        command += ["--profile", profile, "--attention", run.attention, "--seed", str(run.seed)]
+        command += ["--epochs", str(self.epochs(run)), "--image-size", str(run.image_size)]
         command += ["--lr", str(run.lr), "--data", str(a.data), "--device", str(self.device)]
         command += ["--write-result", run.chapter, *a.train_args]
         command += ["--compile"] if a.compile_runs else []
@@ -345,7 +442,11 @@ class Job:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def finished(self, run: PaperRun, code: int, seconds: float) -> None:
-        rows = list((self.work / "results").rglob(f"alexnet-{run.attention}-s{run.seed}__*.json"))
+        rows = list(
+            (self.work / "results").rglob(
+                f"alexnet-{run.attention}-s{run.seed}__{run.image_size}px-{self.epochs(run)}ep-*.json"
+            )
+        )
         if code == 0 and rows:
             row = json.loads(rows[0].read_text())
             self.note(
@@ -358,6 +459,20 @@ class Job:
             self.note(f"- {run.name}: FAILED or stopped (exit {code}) after {seconds:.0f} s")
             self.log(tail)
 
+    def planned_runs(self) -> list[PaperRun]:
+        """The fixed ``paper`` list, or with ``--next`` what ``--results`` does not hold yet."""
+        a = self.args
+        if not a.next:
+            return paper_runs(a.seeds, a.large, a.small)
+        planned = priority_runs(a.gpu_profile, a.seeds, a.large, a.small)
+        missing = next_runs(planned, read_results(a.results))
+        self.note(
+            f"- --next: {len(planned) - len(missing)} of {len(planned)} runs of the priority "
+            f"list already in {a.results}; {len(missing)} to go, in this order: "
+            + ", ".join(r.name for r in missing)
+        )
+        return missing
+
     # --- the whole job ----------------------------------------------------------------------
     def run(self) -> int:
         a, reports, totals = self.args, {}, {}
@@ -368,8 +483,12 @@ class Job:
             reports[a.large] = self.step(
                 f"bench {a.large} px", 30, lambda: self.bench(a.large, ATTENTIONS)
             )
+            small = GPU_CHAPTER_ATTENTIONS[1:] if a.next else ["simam"]
             reports[a.small] = self.step(
-                f"bench {a.small} px", 15, lambda: self.bench(a.small, ["simam"])
+                f"bench {a.small} px", 15 * len(small), lambda: self.bench(a.small, small)
+            )
+            self.step(
+                f"bench step modes {a.large} px", a.step_modes_s, lambda: self.step_modes(a.large)
             )
         if "profile" in a.steps:
             self.step(f"profiler tables at {a.large} px", 15, lambda: self.profiles(a.large))
@@ -381,9 +500,9 @@ class Job:
             if report
             for r in report["models"]
         }
-        runs = a.runs or paper_runs(a.seeds, a.large, a.small)
+        runs = a.runs or self.planned_runs()
         if "train" in a.steps:
-            self.step("paper runs", 60, lambda: self.train(runs, speeds, totals))
+            self.step("runs", 60, lambda: self.train(runs, speeds, totals))
         if "compile-bench" in a.steps:
             self.step(
                 f"bench {a.large} px, compiled",
@@ -424,6 +543,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="runs at a time (default: the best of the packing step)",
     )
     p.add_argument("--compile-runs", action="store_true", help="train with torch.compile")
+    p.add_argument(
+        "--next",
+        action="store_true",
+        help="train the runs of the priority list that --results does not hold yet",
+    )
+    p.add_argument(
+        "--results",
+        default=str(REPO / "results"),
+        help="the committed results --next reads (default: this checkout's results/)",
+    )
     args = p.parse_args(argv)
     args.work = args.work or str(
         Path(args.out) / "work" if args.dry_run else REPO / ".device" / "work"
@@ -434,11 +563,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.epochs, args.bench_iters, args.bench_rounds, args.packing_iters = 50, 20, 3, 30
     args.pytest_args, args.train_args = [], []
     args.epoch_overhead_s = 1.0  # per-epoch checkpoint (175 MB at 224 px) and bookkeeping
+    args.gpu_profile = get_profile("gpu")
+    args.step_mode_attentions, args.step_modes_s = STEP_MODE_ATTENTIONS, 150.0
     if args.dry_run:  # the same code paths, at a size a 2-core CPU finishes in about a minute
         args.device, args.large, args.small, args.profile = "cpu", 72, 64, "smoke"
         args.batch_size, args.seeds, args.processes = 16, [42], [1, 2]
         args.epochs, args.bench_iters, args.bench_rounds, args.packing_iters = 1, 1, 1, 2
-        args.pytest_args = ["-k", "simam or batches or checkpoint"]
+        # float16 on a CPU is emulated and slow: tests/test_precision.py covers it there
+        args.pytest_args = ["-k", "(simam or batches or checkpoint) and not fp16"]
+        # the gpu profile's runs at the dry run's small size and one epoch
+        args.gpu_profile = get_profile("gpu", image_size=args.small, seeds=[42])
+        args.step_mode_attentions, args.step_modes_s = ["none"], 20.0
         args.train_args = [
             "--set",
             "train_subset=128",
@@ -460,9 +595,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def parse_run(text: str) -> PaperRun:
-    """``attention:px:seed``, e.g. ``triplet:224:42``; the learning rate is the seeds' for px."""
+    """``attention:px:seed``, e.g. ``triplet:224:42``; the learning rate is the source
+    notebooks' for px."""
     attention, size, seed = text.split(":")
-    return PaperRun(attention, int(size), SEED_LR.get(int(size), 1e-3), int(seed))
+    return PaperRun(attention, int(size), SOURCE_LR.get(int(size), 1e-3), int(seed))
 
 
 def find_archive() -> Path:
