@@ -14,7 +14,7 @@ import torch
 
 from .data import EvalTransform, ImageDataset, load_course_data
 from .experiments.measure import count_flops, count_params
-from .experiments.results import seed_reported, write_result
+from .experiments.results import source_reported, write_result
 from .experiments.stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
 from .explain import compute_cam, plot_cam_grid
 from .plots import plot_predictions, show_as_jpeg
@@ -189,7 +189,7 @@ def predicted_classes(run: Run, data: ImageDataset, indices: torch.Tensor) -> to
 
 
 def prediction_strip(run: Run, data: ImageDataset, indices: torch.Tensor, columns: int = 9):
-    """The seeds' 18-image strip: predicted and true labels, wrong ones in red."""
+    """The source notebooks' 18-image strip: predicted and true labels, wrong ones in red."""
     return plot_predictions(
         data.test_images[indices],
         data.test_labels[indices],
@@ -294,11 +294,12 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
 
 
 def report(run: Run, chapter: str, **extra) -> str:
-    """Write the run's results row (with FLOPs) and say where, with the seeds' numbers beside."""
+    """Write the run's results row (with FLOPs) and say where, with the source notebooks'
+    numbers beside."""
     flops = count_flops(run.model, run.metrics["image_size"])
     path = write_result(run.metrics, chapter, flops=flops, **extra)
     line = f"wrote {path.parent.name}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
-    for reported in seed_reported(run.metrics["name"]):
+    for reported in source_reported(run.metrics["name"]):
         line += f"; seeds reported {reported['accuracy']:.4f} ({reported['setting']})"
     return line
 

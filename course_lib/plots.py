@@ -109,7 +109,7 @@ def plot_predictions(
     classes: Sequence[str],
     columns: int = 9,
 ):
-    """The seeds' strip of test images with predicted and true labels (red when wrong).
+    """The source notebooks' strip of test images with predicted and true labels (red when wrong).
 
     ``images`` are uint8 (N, 3, H, W) as stored, so no de-normalisation (and no clipping) is
     needed; pass ``denormalize(x, mean, std)`` instead for normalised inputs.

@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Sequence
 
 import numpy as np
+from torch import nn
 
 from .experiments.stats import MIN_PAIRS, format_p, summarize
 from .train import Run
@@ -52,11 +53,12 @@ def describe_curves(name: str, runs: Sequence[Run]) -> str:
         return text + ": barely above chance (10 %), so this run has not learned yet."
     gap = train[-1] - val[-1]
     if gap < 0:
+        dropout = any(isinstance(m, nn.Dropout) for m in runs[0].model.modules())
         return text + (
             f". Training accuracy ({pct(train[-1])}) stays below validation accuracy: it is "
-            "measured on augmented images with dropout active, averaged over an epoch in which "
-            "the weights were still improving, while validation sees clean images with the "
-            "epoch's final weights — no sign of overfitting."
+            f"measured on augmented images{' with dropout active' if dropout else ''}, averaged "
+            "over an epoch in which the weights were still improving, while validation sees "
+            "clean images with the epoch's final weights — no sign of overfitting."
         )
     return text + (
         f". Training accuracy ({pct(train[-1])}) is {points(gap)} above validation: "
@@ -96,7 +98,13 @@ def describe_comparison(comparison) -> str:
             )
             if len(comparison.differences) > 1:
                 line += f" (Holm-corrected {format_p(d.p_holm)})"
-        line += f": **{d.verdict()}**."
+        line += f": **{d.verdict()}**"
+        if d.test == "paired t" and d.detectable == d.detectable:
+            line += (
+                f" — {d.design()} at 80 % power (the power for a true difference of "
+                f"{abs(d.diff) * 100:.2f} points is {d.power * 100:.0f} %)"
+            )
+        line += "."
         lines.append(line)
     significant = [d for d in comparison.differences.values() if d.significant]
     if not comparison.differences:
@@ -111,9 +119,9 @@ def describe_comparison(comparison) -> str:
     else:
         end = (
             "No difference survives: every interval includes 0 or the corrected p is above "
-            f"0.05 (a verdict needs at least {MIN_PAIRS} seed pairs). At this profile the "
-            "variants cannot be told apart from the seed-to-seed noise; it is not evidence "
-            "that they are equal either, only that the experiment is too small to tell."
+            f"0.05 (a verdict needs at least {MIN_PAIRS} seed pairs). That is not evidence "
+            "that the variants are equal: each line above says how large a difference this "
+            "design could have found, and smaller ones stay hidden in the seed-to-seed noise."
         )
     return "\n".join(lines) + "\n\n" + end
 
@@ -156,14 +164,29 @@ def peak_positions(maps: np.ndarray) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in np.unravel_index(np.argmax(m), m.shape)) for m in maps]
 
 
+def central_fraction(h: int, w: int) -> float:
+    """The share of an h x w map's positions in its middle half of rows and columns: where a
+    peak placed uniformly at random would land this often (1/4 for even sides)."""
+    rows = sum(h / 4 <= r < 3 * h / 4 for r in range(h))
+    cols = sum(w / 4 <= c < 3 * w / 4 for c in range(w))
+    return rows * cols / (h * w)
+
+
 def describe_cam_peaks(name: str, maps: np.ndarray) -> str:
-    """Where a set of CAMs peaks: in the central half of the image (where CIFAR-10's objects
-    mostly are) or near the border (often background)."""
+    """Where a set of CAMs peaks: in the central quarter of the image's area (the middle half of
+    its rows and columns, where CIFAR-10's objects mostly are) or outside it, with the share
+    that uniformly random peaks would put there, and its binomial p-value."""
+    from scipy.stats import binomtest
+
     h, w = maps.shape[-2:]
     central = [h / 4 <= r < 3 * h / 4 and w / 4 <= c < 3 * w / 4 for r, c in peak_positions(maps)]
+    chance = central_fraction(h, w)
+    p = binomtest(sum(central), len(central), chance, alternative="greater").pvalue
     return (
-        f"{name}: {sum(central)} of {len(central)} maps peak in the central half of the image, "
-        f"{len(central) - sum(central)} near the border"
+        f"{name}: {sum(central)} of {len(central)} maps peak in the central quarter of the image "
+        f"(the middle half of its rows and columns), {len(central) - sum(central)} outside it; "
+        f"peaks placed at random would land there {chance * 100:.0f} % of the time "
+        f"(one-sided binomial p = {format_p(p)})"
     )
 
 

@@ -1,4 +1,4 @@
-"""The seeds' AlexNet: parameter counts, layer sizes, registry and input errors."""
+"""The source notebooks' AlexNet: parameter counts, layer sizes, registry and input errors."""
 
 from __future__ import annotations
 

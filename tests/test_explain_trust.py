@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from course_lib.explain import (
-    SEED_002,
+    SOURCE_002,
     alexnet_cascade,
     blob_maps,
     cascading_randomisation,
@@ -158,7 +158,7 @@ def test_superpixels_cover_the_image_with_consecutive_ids():
         assert torch.equal(ids, torch.arange(len(ids))) and len(ids) >= 2
     with pytest.raises(ValueError):
         superpixel_segments(image, method="watershed")
-    assert SEED_002 == {"segmentation": "quickshift", "samples": 10_000}
+    assert SOURCE_002 == {"segmentation": "quickshift", "samples": 10_000}
 
 
 def test_lime_on_superpixels_is_constant_per_superpixel():

@@ -56,7 +56,9 @@ def test_aggregates_seeds_pairs_them_and_reports_missing_and_duplicates(tmp_path
     assert any("not-json.json" in s and "not readable" in s for s in board.skipped)
     table = format_markdown(board)
     assert "alexnet-triplet" in table and "significant" in table
-    assert "seed 000" in table, "the seeds' numbers are shown with their setting"
+    assert "source 000" in table, "the source notebooks' numbers are shown with their setting"
+    detectable = f"≥ {d.detectable * 100:.1f} ({d.n_pairs} pairs)"
+    assert f"| significant | {detectable} |" in table, "the design's power beside the verdict"
     plot_leaderboard(board.sections[0])
 
 

@@ -34,7 +34,7 @@ def test_epsanet50_matches_the_paper_and_seed():
     model = on_meta("epsanet50", num_classes=1000)
     assert count_params(model) == 22_561_715  # the paper's 22.56M
     assert running_stats(model) == 53_120
-    assert count_params(model) + running_stats(model) == 22_614_835  # seed 003's Paddle total
+    assert count_params(model) + running_stats(model) == 22_614_835  # source 003's Paddle total
 
 
 def test_epsanet101_builds_and_runs():
@@ -168,11 +168,11 @@ def test_vgg16_small_input_and_chosen_layers():
         "vgg16",
         num_classes=10,
         attention="self_attention",
-        attention_after=[10, 17, 24],  # seed 004's second variant: conv3_1, conv4_1, conv5_1
+        attention_after=[10, 17, 24],  # source 004's second variant: conv3_1, conv4_1, conv5_1
         image_size=64,
     )
     widths = [hooked.features.get_submodule(f"attn_{i}").value.in_channels for i in (10, 17, 24)]
-    assert widths == [256, 512, 512]  # read from the network (seed 004 used 256 for all three)
+    assert widths == [256, 512, 512]  # read from the network (source 004 used 256 for all three)
     with pytest.raises(ValueError, match="attention_after"):
         build_model("vgg16", attention="se", image_size=64)
 

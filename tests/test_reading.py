@@ -5,16 +5,17 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+from torch import nn
 
 from course_lib.chapter import compare_variants
 from course_lib.models import alexnet_receptive_fields
 from course_lib.reading import confusions, describe_cam_peaks, describe_comparison, describe_curves
 
 
-def _run(seed, accuracy, val_acc, train_acc):
+def _run(seed, accuracy, val_acc, train_acc, model=None):
     history = SimpleNamespace(val_acc=val_acc, train_acc=train_acc, val_loss=[1.5, 1.2, 1.1])
     return SimpleNamespace(metrics={"seed": seed, "accuracy": accuracy, "test_images": 100},
-                           history=history)  # fmt: skip
+                           history=history, model=model or nn.Sequential())  # fmt: skip
 
 
 def test_alexnet_receptive_fields_are_the_published_ones():
@@ -37,6 +38,9 @@ def test_comparison_prose_quotes_the_paired_numbers():
     assert "significant" in text and "survives the correction for: B (better)" in text
     curves = describe_curves("B", better)
     assert "60.0 % after epoch 3" in curves and "below validation" in curves
+    assert "dropout" not in curves, "a network without dropout is not said to have it"
+    with_dropout = [_run(1, 0.7, [0.4, 0.5, 0.6], [0.3, 0.45, 0.5], nn.Dropout())]
+    assert "with dropout active" in describe_curves("C", with_dropout)
 
 
 def test_confusions_and_cam_peaks_are_counted():
@@ -46,4 +50,5 @@ def test_confusions_and_cam_peaks_are_counted():
     assert top[0][:2] == ("c", "a") and abs(top[0][2] - 25 / 95) < 1e-9 and top[1][:2] == ("b", "c")
     maps = np.zeros((3, 8, 8))
     maps[0, 4, 4] = maps[1, 0, 7] = maps[2, 2, 5] = 1  # centre, corner, centre
-    assert "2 of 3 maps peak in the central half" in describe_cam_peaks("x", maps)
+    text = describe_cam_peaks("x", maps)
+    assert "2 of 3 maps peak in the central quarter" in text and "25 % of the time" in text

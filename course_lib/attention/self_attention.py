@@ -3,7 +3,7 @@
 Paper: Han Zhang, Ian Goodfellow, Dimitris Metaxas, Augustus Odena, "Self-Attention Generative
 Adversarial Networks", ICML 2019, arXiv:1805.08318 (Sec. 3).
 
-For a feature map x with N = H*W positions x_1..x_N, as computed here (and in seed 004):
+For a feature map x with N = H*W positions x_1..x_N, as computed here (and in source 004):
 
     q_i = W_q x_i,  k_j = W_k x_j      (1x1 convs to C/8 channels)
     s_ij = q_i^T k_j
@@ -13,15 +13,15 @@ For a feature map x with N = H*W positions x_1..x_N, as computed here (and in se
 
 The paper writes s_ij = f(x_i)^T g(x_j) and normalises over i for an output position j; as f
 and g are both learned 1x1 convs, swapping their names gives the form above. Its value path is
-two convs, v(h(x)); the usual PyTorch ports (and seed 004) merge them into one 1x1 conv C -> C.
+two convs, v(h(x)); the usual PyTorch ports (and source 004) merge them into one 1x1 conv C -> C.
 
 With gamma = 0 the block is the identity at initialisation and learns how much non-local
 evidence to mix in. The attention matrix is N x N: 4096 x 4096 for a 64x64 map, but
-50176 x 50176 (10 GB in float32, per image) for VGG16's 224x224 conv1_1 output, where seed 004
+50176 x 50176 (10 GB in float32, per image) for VGG16's 224x224 conv1_1 output, where source 004
 puts one. So training steps use PyTorch's fused ``scaled_dot_product_attention``, which does not
 store the matrix; in eval mode the map is formed and kept for plots (``keep_attention``).
 
-Seed 004 also shows this computation (without gamma and the residual) under the name
+Source 004 also shows this computation (without gamma and the residual) under the name
 "TripletAttention": that name is wrong.
 Triplet Attention (Misra et al., WACV 2021) is a different module, with no query/key/value, in
 :mod:`course_lib.attention.triplet`.

@@ -1,11 +1,11 @@
 """Augmentation of whole batches on the training device, each image with its own parameters.
 
-The seeds' recipe, per image: random resized crop (scale 0.6-1, aspect 3/4-4/3) to the target
-size, horizontal flip (p = 0.5), rotation within +-20 degrees, colour jitter 0.2 for brightness,
-contrast and saturation; then normalisation. Instead of running torchvision's transforms on one
-PIL image at a time, the crop, flip and rotation of a whole batch are folded into one affine
-matrix per image and applied by a single ``grid_sample``; the colour jitter is three
-broadcast products. On a GPU this costs almost nothing next to the model.
+The source notebooks' recipe, per image: random resized crop (scale 0.6-1, aspect 3/4-4/3) to the
+target size, horizontal flip (p = 0.5), rotation within +-20 degrees, colour jitter 0.2 for
+brightness, contrast and saturation; then normalisation. Instead of running torchvision's transforms
+on one PIL image at a time, the crop, flip and rotation of a whole batch are folded into one affine
+matrix per image and applied by a single ``grid_sample``; the colour jitter is three broadcast
+products. On a GPU this costs almost nothing next to the model.
 
 Two deliberate differences from the PIL pipeline (kept in :mod:`.pil_pipeline` for comparison):
 the jitter is applied in a fixed order (brightness, contrast, saturation) rather than a random
@@ -59,7 +59,7 @@ class EvalTransform:
 
 
 class BatchAugment:
-    """The seeds' training augmentation, vectorised over a batch (uint8 in, float out).
+    """The source notebooks' training augmentation, vectorised over a batch (uint8 in, float out).
 
     Args:
         image_size: output side in pixels.

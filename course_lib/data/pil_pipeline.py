@@ -1,10 +1,10 @@
-"""The seeds' per-image PIL pipeline (torchvision transforms in a DataLoader), for comparison.
+"""The source notebooks' per-image PIL pipeline (torchvision transforms in a DataLoader), for
+comparison.
 
-This is how the seeds feed their models: each image is turned into a PIL image, transformed,
-converted back to a tensor and collated. It is correct and flexible, but on a 2-core machine the
-Python work per image, not the model, sets the pace; :class:`~.augment.BatchAugment` does the same
-on whole batches. ``python -m course_lib bench`` compares the two.
-"""
+This is how the source notebooks feed their models: each image is turned into a PIL image,
+transformed, converted back to a tensor and collated. It is correct and flexible, but on a 2-core
+machine the Python work per image, not the model, sets the pace; :class:`~.augment.BatchAugment`
+does the same on whole batches. ``python -m course_lib bench`` compares the two."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from torchvision import transforms as T
 
 
 def pil_train_transform(image_size: int, mean: Sequence[float], std: Sequence[float]):
-    """Seed 000's training transform (without its Mixup), at ``image_size``."""
+    """Source 000's training transform (without its Mixup), at ``image_size``."""
     return T.Compose(
         [
             T.ToPILImage(),

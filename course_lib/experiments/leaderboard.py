@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runtime.paths import results_dir
-from .results import read_results, seed_reported
+from .results import read_results, source_reported
 from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
@@ -59,7 +59,7 @@ class Entry:
     inference_images_per_s: float
     device: str
     reduced: bool = False
-    seed_reported: dict | None = None
+    source_reported: dict | None = None
     vs_baseline: Difference | None = None
 
     @property
@@ -205,7 +205,7 @@ def _entry(runs: list[dict]) -> Entry:
         inference_images_per_s=statistics.fmean(r.get("inference_images_per_s", 0) for r in runs),
         device=first.get("device", "unknown"),
         reduced=bool(first.get("reduced", False)),
-        seed_reported=seed_reported(first["name"]),
+        source_reported=source_reported(first["name"]),
     )
 
 
@@ -217,9 +217,9 @@ def format_markdown(board: Leaderboard) -> str:
             f"**{section.title()}**",
             "",
             "| variant | runs | test accuracy, mean ± sd [95 % CI] | compared with | "
-            "difference [95 % CI] | p (Holm) | verdict | params | MFLOPs | train img/s | "
-            "seeds reported (their setting) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "difference [95 % CI] | p (Holm) | verdict | detectable at 80 % power | params | "
+            "MFLOPs | train img/s | seeds reported (their setting) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         baselines = {e.vs_baseline.baseline for e in section.entries if e.vs_baseline}
         for e in section.entries:
@@ -228,7 +228,7 @@ def format_markdown(board: Leaderboard) -> str:
             if e.n >= 2:
                 acc += f" ± {s.std * 100:.2f} [{s.low * 100:.2f}, {s.high * 100:.2f}]"
             d = e.vs_baseline
-            diff, p, versus = "—", "", ""
+            diff, p, versus, detectable = "—", "", "", ""
             verdict = "baseline" if e.name in baselines else "—"
             if d is not None:
                 versus = d.baseline
@@ -237,13 +237,16 @@ def format_markdown(board: Leaderboard) -> str:
                     diff += f" [{d.low * 100:+.2f}, {d.high * 100:+.2f}]"
                     p = f"{format_p(d.p)} ({format_p(d.p_holm)})"
                 verdict = d.verdict()
+                if d.detectable == d.detectable:  # not NaN: a paired design with spread
+                    detectable = f"≥ {d.detectable * 100:.1f} ({d.n_pairs} pairs)"
             reported = "; ".join(
-                f"{r['accuracy'] * 100:.2f} ({r['setting']})" for r in (e.seed_reported or [])
+                f"{r['accuracy'] * 100:.2f} ({r['setting']})" for r in (e.source_reported or [])
             )
             flops = f"{e.flops / 1e6:.1f}" if e.flops else ""
             name = f"{e.name} (reduced)" if e.reduced else e.name
             lines.append(
-                f"| {name} | {e.n} | {acc} | {versus} | {diff} | {p} | {verdict} | {e.params:,} | "
+                f"| {name} | {e.n} | {acc} | {versus} | {diff} | {p} | {verdict} | {detectable} | "
+                f"{e.params:,} | "
                 f"{flops} | "
                 f"{e.train_images_per_s:.0f} | {reported} |"
             )

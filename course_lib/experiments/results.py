@@ -2,9 +2,14 @@
 
 ``results/<profile>/<name>-s<seed>__<size>px-<epochs>ep-<train images>img-<setting>.json`` holds
 a run's metrics plus what a reader needs to trust them: FLOPs, data source, device, profile,
-seed, the git commit and notebook that made it, and the seeds' reported numbers. ``setting`` is
-the hash of everything that decides the run except its seed (model arguments, recipe, data), so
-a run with other settings gets another file, and runs differing only in their seed share it.
+seed, the git commit and notebook that made it, and the source notebooks' reported numbers.
+``setting`` is the hash of everything that decides the run except its seed (model arguments,
+recipe, data), so a run with other settings gets another file, and runs differing only in their
+seed share it.
+
+The **source notebooks** are the five posts the course reproduces (:data:`SOURCE_NOTEBOOKS`),
+called "source 000" to "source 004" everywhere; a *seed* in the course is always a random seed
+(42, 43, ...).
 """
 
 from __future__ import annotations
@@ -18,29 +23,38 @@ from ..runtime.paths import results_dir
 
 NOTEBOOK_ENV = "COURSE_NOTEBOOK"  # set by run-notebooks: the notebook a result came from
 
-# What the source posts reported (COURSE_PLAN.md), shown beside our numbers with their setting.
-SEED_REPORTED = {
+# The posts the course reproduces (COURSE_PLAN.md), by number: "source 000" is never a seed.
+SOURCE_NOTEBOOKS = {
+    "000": "source 000 (Paddle: AlexNet with Triplet Attention, 224 px)",
+    "001": "source 001 (Paddle: AlexNet with SimAM, 128 px)",
+    "002": "source 002 (Paddle: MogaNet-XT on CIFAR-10, LIME)",
+    "003": "source 003 (Paddle: EPSANet-50 against ResNet-50)",
+    "004": "source 004 (PyTorch: VGG16 with self-attention on an own image folder)",
+}
+
+# What the source notebooks reported, shown beside our numbers with their setting.
+SOURCE_REPORTED = {
     "alexnet-none": [
         {"accuracy": 0.8242, "params": 14_601_930, "image_size": 224,
-         "setting": "seed 000: 224 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
+         "setting": "source 000: 224 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
         {"accuracy": 0.84286, "params": 7_524_042, "image_size": 128,
-         "setting": "seed 001: 128 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
+         "setting": "source 001: 128 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
     ],
     "alexnet-triplet": [
         {"accuracy": 0.8777, "params": 14_603_460, "image_size": 224,
-         "setting": "seed 000: 224 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
+         "setting": "source 000: 224 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
     ],
     "alexnet-simam": [
         {"accuracy": 0.84355, "params": 7_524_042, "image_size": 128,
-         "setting": "seed 001: 128 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
+         "setting": "source 001: 128 px, 50 epochs, official CIFAR-10, best epoch on test, 1 run"},
     ],
 }  # fmt: skip
 
 
-def seed_reported(name: str, image_size: int | None = None) -> list[dict]:
-    """The seeds' numbers for a run name such as ``alexnet-triplet`` (at ``image_size`` only,
-    when given), each with the setting it was measured in."""
-    return [r for r in SEED_REPORTED.get(name, []) if image_size in (None, r["image_size"])]
+def source_reported(name: str, image_size: int | None = None) -> list[dict]:
+    """The source notebooks' numbers for a run name such as ``alexnet-triplet`` (at
+    ``image_size`` only, when given), each with the setting it was measured in."""
+    return [r for r in SOURCE_REPORTED.get(name, []) if image_size in (None, r["image_size"])]
 
 
 def result_filename(row: dict) -> str:
@@ -59,7 +73,7 @@ def write_result(metrics: dict, chapter: str, overwrite: bool = True, **extra) -
     row = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     row.update(chapter=chapter, **extra)
     row.setdefault("notebook", os.environ.get(NOTEBOOK_ENV))
-    row["seed_reported"] = seed_reported(row.get("name", ""))
+    row["source_reported"] = source_reported(row.get("name", ""))
     path = results_dir() / profile / result_filename(row)
     if overwrite or not path.exists():
         atomic_write_json(row, path)

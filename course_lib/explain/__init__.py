@@ -1,11 +1,13 @@
 """Explanations: GradCAM / GradCAM++ (library and from scratch), map quality per image with
-baseline maps, the randomisation sanity check, LIME with superpixels, and agreement of maps."""
+baseline maps, the randomisation sanity check, LIME with superpixels, agreement of maps, and the
+statistics of the attention modules' gates."""
 
 from .agreement import region_agreement, region_means
 from .baselines import blob_maps, centre_blob, random_maps
 from .cam import CAM_METHODS, compute_cam, overlay, plot_cam_grid
 from .from_scratch import ScratchCAM, ScratchGradCAM, ScratchGradCAMPlusPlus
-from .lime import SEED_002, grid_segments, lime_explanation, superpixel_segments
+from .gates import GateStats, format_gate_table, gate_statistics
+from .lime import SOURCE_002, grid_segments, lime_explanation, superpixel_segments
 from .quality import road_scores
 from .sanity import (
     alexnet_cascade,
@@ -19,7 +21,8 @@ from .target_layers import target_layer
 
 __all__ = [
     "CAM_METHODS",
-    "SEED_002",
+    "GateStats",
+    "SOURCE_002",
     "ScratchCAM",
     "ScratchGradCAM",
     "ScratchGradCAMPlusPlus",
@@ -28,6 +31,8 @@ __all__ = [
     "cascading_randomisation",
     "centre_blob",
     "compute_cam",
+    "format_gate_table",
+    "gate_statistics",
     "gradcam_explainer",
     "grid_segments",
     "lime_explanation",

@@ -7,14 +7,14 @@ weighted by an exponential kernel of their distance to the image).
 
 Two ways to make the groups:
 
-* **superpixels** (:func:`superpixel_segments`), as LIME's authors and seed 002 do: scikit-image's
+* **superpixels** (:func:`superpixel_segments`), as LIME's authors and source 002 do: scikit-image's
   quickshift (``kernel_size=4, max_dist=200, ratio=0.2``: the lime package's defaults, which
-  seed 002's InterpretDL ``LIMECVInterpreter`` uses, with ``num_samples=10000``) or SLIC.
+  source 002's InterpretDL ``LIMECVInterpreter`` uses, with ``num_samples=10000``) or SLIC.
   Regions follow the image's edges, so a region is a part of the object or of the background.
 * **a regular grid** (:func:`grid_segments`): no segmentation, the cheap option; cells cut
   through objects.
 
-``SEED_002`` holds seed 002's settings; chapter 08 uses fewer samples on a CPU and says so.
+``SOURCE_002`` holds source 002's settings; chapter 08 uses fewer samples on a CPU and says so.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from captum._utils.models.linear_model import SkLearnLasso, SkLearnRidge
 from captum.attr import Lime
 from torch import nn
 
-# seed 002: InterpretDL's LIMECVInterpreter (quickshift superpixels), 10,000 samples
-SEED_002 = {"segmentation": "quickshift", "samples": 10_000}
+# source 002: InterpretDL's LIMECVInterpreter (quickshift superpixels), 10,000 samples
+SOURCE_002 = {"segmentation": "quickshift", "samples": 10_000}
 QUICKSHIFT = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2}  # the lime package's defaults
 
 

@@ -1,12 +1,12 @@
-"""The seeds' AlexNet, with an attention module after every convolution.
+"""The source notebooks' AlexNet, with an attention module after every convolution.
 
 Convolutions 3->48->128->192->192->128 with kernels 11 (stride 4, padding 5), 5, 3, 3, 3; max-pools
 3/2 after the first, second and fifth; classifier 2048-2048-classes with dropout 0.5. As in seeds
 000 and 001, ``attention`` inserts a module after each convolution, before its ReLU.
 
-Unlike the seeds, the flatten size is derived from ``image_size`` instead of being fixed at
-6 x 6 x 128, so the same class works at 224 px (the paper profile), 128 px (SimAM's seed) and
-64 px (the CPU profile).
+Unlike the source notebooks, the flatten size is derived from ``image_size`` instead of being
+fixed at 6 x 6 x 128, so the same class works at 224 px (the paper profile), 128 px (source 001's
+SimAM setting and the CPU profile) and down to 57 px.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def alexnet_min_image_size() -> int:
 
 
 class AlexNet(nn.Module):
-    """AlexNet as in the seeds; ``attention`` names a module placed after every conv.
+    """AlexNet as in the source notebooks; ``attention`` names a module placed after every conv.
 
     Args:
         num_classes: output classes.

@@ -7,7 +7,7 @@ The EPSA block is the ResNet bottleneck with its 3x3 conv replaced by
 :class:`~course_lib.attention.psa.PSAModule`: 1x1 conv -> BN -> ReLU ->
 PSA (carries the stride) -> BN -> ReLU -> 1x1 conv (x4 channels) -> BN, plus the shortcut, ReLU.
 EPSANet-50 ("small", layers 3-4-6-3) has 22,561,715 parameters at 1000 classes (the paper's
-22.56M), 22,614,835 if BatchNorm running means and variances are counted as in seed 003's Paddle
+22.56M), 22,614,835 if BatchNorm running means and variances are counted as in source 003's Paddle
 summary. The seed's ``epsanet101`` refers to an undefined ``kwarg``; ours builds.
 """
 

@@ -32,7 +32,7 @@ def _arch(embed_dims: list[int], depths: list[int]) -> dict[str, list[int]]:
     return {"embed_dims": embed_dims, "depths": depths, "ffn_ratios": [8, 8, 4, 4]}
 
 
-# embed dims, depths and FFN ratios per stage: the official arch zoo (= seed 002's)
+# embed dims, depths and FFN ratios per stage: the official arch zoo (= source 002's)
 MOGANET_ARCHS: dict[str, dict[str, list[int]]] = {
     "xtiny": _arch([32, 64, 96, 192], [3, 3, 10, 2]),
     "tiny": _arch([32, 64, 128, 256], [3, 3, 12, 2]),
@@ -66,7 +66,7 @@ class ChannelAggregationFFN(nn.Module):
 
     The residual and the norm are in :class:`MogaBlock`. ``Y W_r`` collapses all channels into
     one map, and ``Y - GELU(Y W_r)`` pushes every channel away from that shared component.
-    Seed 002 computes ``self.decompose(x)`` and then overwrites it with ``self.act(x)``, so its
+    Source 002 computes ``self.decompose(x)`` and then overwrites it with ``self.act(x)``, so its
     ``decompose`` conv is never used and its FFN computes ``x + sigma * (x - GELU(x))``, a bug.
     """
 

@@ -1,4 +1,4 @@
-"""VGG16, optionally with attention modules inserted after chosen layers (seed 004).
+"""VGG16, optionally with attention modules inserted after chosen layers (source 004).
 
 VGG: Karen Simonyan, Andrew Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
 Recognition", ICLR 2015, arXiv:1409.1556. The network is torchvision's ``vgg16`` (configuration
@@ -12,7 +12,7 @@ goes right after each of those layers, its width taken from the last conv at or 
            5 conv2_1  6 relu  7 conv2_2  8 relu  9 pool
           10 conv3_1 ... 16 pool, 17 conv4_1 ... 23 pool, 24 conv5_1 ... 30 pool
 
-Seed 004's first variant puts SAGAN self-attention after conv1_1 and conv2_1 *and their ReLUs*:
+Source 004's first variant puts SAGAN self-attention after conv1_1 and conv2_1 *and their ReLUs*:
 ``attention_after=(1, 6)`` (64 and 128 channels), the default of ``vgg16_attention``. Its second
 variant hooks modules in at ``features`` indices 10, 17, 24 (conv3_1, conv4_1, conv5_1), but
 builds all three for 256 channels, which breaks at 17 and 24 (512 channels); here the width is
@@ -49,7 +49,7 @@ VGG16_BN_WEIGHTS_FILE = "vgg16_bn-6c64b313.pth"  # torchvision's VGG16_BN_Weight
 # In vgg16_bn().features every conv is followed by a BatchNorm: conv2_2's ReLU is index 12 (a
 # 16x16 map at 32 px) and conv3_3's ReLU index 22 (8x8): where chapter 07 puts self-attention.
 VGG16_BN_ATTENTION_AFTER = (12, 22)
-VGG16_SEED_ATTENTION_AFTER = (1, 6)  # after conv1_1 + ReLU and conv2_1 + ReLU (seed 004)
+VGG16_SOURCE_ATTENTION_AFTER = (1, 6)  # after conv1_1 + ReLU and conv2_1 + ReLU (source 004)
 VGG_MIN_IMAGE_SIZE = 32  # five 2x2 max-pools
 VGG_CLASSIFIERS = ("imagenet", "compact")
 
@@ -185,7 +185,7 @@ def vgg16(
     if has_attention and not attention_after:
         raise ValueError(
             f"attention={attention!r} needs attention_after=[indices into vgg16().features], "
-            f"e.g. {list(VGG16_SEED_ATTENTION_AFTER)} for after conv1_1 and conv2_1 (seed 004)"
+            f"e.g. {list(VGG16_SOURCE_ATTENTION_AFTER)} for after conv1_1 and conv2_1 (source 004)"
         )
     if pretrained:
         _check_weights_file(weights_path, batch_norm)  # fail before building 138M parameters
@@ -210,10 +210,10 @@ def vgg16(
 def vgg16_attention(
     num_classes: int = 1000,
     attention: str | None = "self_attention",
-    attention_after: Sequence[int] = VGG16_SEED_ATTENTION_AFTER,
+    attention_after: Sequence[int] = VGG16_SOURCE_ATTENTION_AFTER,
     **vgg16_kwargs,
 ) -> nn.Module:
-    """Seed 004's VGG16 + self-attention: SAGAN self-attention after conv1_1 and conv2_1 (and
+    """Source 004's VGG16 + self-attention: SAGAN self-attention after conv1_1 and conv2_1 (and
     their ReLUs). ``attention=None`` means the default, ``"self_attention"``; the other
     arguments are :func:`vgg16`'s.
     """

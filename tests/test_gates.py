@@ -1,0 +1,49 @@
+"""Gate statistics read the multipliers the attention modules actually apply."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_lib.explain.gates import format_gate_table, gate_statistics
+from course_lib.models import build_model
+
+GATES = [
+    ("se", "channel"),
+    ("cbam", "product"),
+    ("triplet", "mean of branches"),
+    ("simam", "neuron"),
+]
+
+
+@pytest.mark.parametrize("attention, gate", GATES)
+def test_the_reported_gate_is_what_the_module_multiplies_by(attention, gate):
+    torch.manual_seed(0)
+    model = build_model("alexnet", attention=attention, image_size=64).eval()
+    images = torch.randn(4, 3, 64, 64)
+    stats = {(s.module, s.gate): s for s in gate_statistics(model, images)}
+    seen = {}
+    module = model.features.attn2
+    module.register_forward_hook(lambda m, args, out: seen.update(x=args[0], out=out))
+    with torch.no_grad():
+        model(images)
+    ratio = seen["out"] / seen["x"]
+    ratio = ratio[seen["x"].abs() > 1e-3]  # where the input is not (almost) zero
+    assert stats[("features.attn2", gate)].mean == pytest.approx(float(ratio.mean()), abs=2e-3)
+
+
+def test_untrained_se_and_cbam_halve_and_quarter_the_activations():
+    """At initialisation SE's sigmoid sits near 0.5, and CBAM's two gates multiply to about a
+    quarter: the measurement chapter 04 reads."""
+    torch.manual_seed(0)
+    images = torch.randn(8, 3, 64, 64)
+    se = gate_statistics(build_model("alexnet", attention="se", image_size=64), images)
+    cbam = gate_statistics(build_model("alexnet", attention="cbam", image_size=64), images)
+    assert all(0.45 < s.mean < 0.55 for s in se)
+    assert all(0.2 < s.mean < 0.32 for s in cbam if s.gate == "product")
+    assert "product" in format_gate_table(cbam)
+
+
+def test_a_model_without_gates_is_refused():
+    with pytest.raises(ValueError, match="no attention module with gates"):
+        gate_statistics(build_model("alexnet", image_size=64), torch.randn(1, 3, 64, 64))
