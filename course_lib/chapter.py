@@ -300,7 +300,7 @@ def report(run: Run, chapter: str, **extra) -> str:
     path = write_result(run.metrics, chapter, flops=flops, **extra)
     line = f"wrote {path.parent.name}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
     for reported in source_reported(run.metrics["name"]):
-        line += f"; seeds reported {reported['accuracy']:.4f} ({reported['setting']})"
+        line += f"; the source notebook reported {reported['accuracy']:.4f} ({reported['setting']})"
     return line
 
 

@@ -218,7 +218,7 @@ def format_markdown(board: Leaderboard) -> str:
             "",
             "| variant | runs | test accuracy, mean ± sd [95 % CI] | compared with | "
             "difference [95 % CI] | p (Holm) | verdict | detectable at 80 % power | params | "
-            "MFLOPs | train img/s | seeds reported (their setting) |",
+            "MFLOPs | train img/s | source notebooks reported (their setting) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         baselines = {e.vs_baseline.baseline for e in section.entries if e.vs_baseline}

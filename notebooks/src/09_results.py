@@ -93,7 +93,7 @@ for name, board in boards.items():
         print(note)
 
 # %% [markdown]
-# ## 2 · What the seeds reported, in their setting
+# ## 2 · What the source notebooks reported, in their setting
 #
 # `course_lib.experiments.results.SOURCE_REPORTED`, printed as stored. They were trained on the official
 # CIFAR-10 files for 50 epochs and report the best epoch *on the test set*, one run each: only a
