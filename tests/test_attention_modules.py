@@ -231,6 +231,27 @@ def test_triplet_form_for_the_compiler_equals_the_eager_fast_form(monkeypatch):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
+def test_triplet_form_for_a_gpu_equals_the_cpu_fast_form(monkeypatch):
+    """On a GPU the CPU tricks give way to plain pools, the gates' own convolutions and a plain
+    product (fewer kernel launches there): checked here on the CPU by pretending to be on one."""
+    from course_lib.attention import _fast
+
+    torch.manual_seed(0)
+    module = TripletAttention(12).train()
+    _randomise_bn(module)
+    gpu_form = copy.deepcopy(module)
+    x = torch.randn(3, 12, 9, 13).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(3, 12, 9, 13)
+    cpu = _triplet_output_and_grads(module, x, weight)
+    monkeypatch.setattr(_fast, "on_accelerator", lambda t: True)
+    assert not _fast.cpu_forms(x)
+    plain = _triplet_output_and_grads(gpu_form, x, weight)
+    torch.testing.assert_close(plain[0], cpu[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(plain[1], cpu[1], atol=1e-5, rtol=1e-5)
+    for a, b in zip(plain[2], cpu[2], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_three_axis_zpool_matches_zpool_and_its_gradient_is_exact(layout):
     torch.manual_seed(0)

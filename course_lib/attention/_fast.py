@@ -15,6 +15,11 @@ against them (outputs and gradients). Three pieces:
   convolution that oneDNN runs 2-3.5x faster than the 2-channel original; fastest with the
   longer axis last, so tall maps are transposed first (:func:`gate_from_pooled`).
 
+On a GPU none of these pays: each is a CPU trick (fewer passes over memory, one well-shaped
+oneDNN convolution), and on CUDA the extra kernels they launch cost more than they save. There
+(:func:`cpu_forms` is False) the gates are the plain pools, the gates' own 2-channel convolution
+and a broadcast product: the kernels cuDNN and the compiler fuse best.
+
 Inside ``torch.compile`` (``compile="attention"``) the two autograd nodes give way to plain
 operations (:func:`three_axis_zpool` and a broadcast product), which the compiler fuses; it
 cannot fuse through a hand-written backward. :func:`plain_forms` switches a model's modules to
@@ -34,6 +39,7 @@ from torch import nn
 __all__ = [
     "MeanGateProduct",
     "ThreeAxisZPool",
+    "cpu_forms",
     "gate_from_pooled",
     "plain_forms",
     "row_band_kernel",
@@ -212,12 +218,25 @@ def gate_from_pooled(gate: nn.Module, pooled: torch.Tensor) -> torch.Tensor:
     transposed, with the transposed kernel (BN's one channel has the same statistics either
     way): the convolution and BatchNorm's CPU kernel are several times faster with the longer
     axis last."""
+    if on_accelerator(pooled):  # on a GPU: the gate's own convolution, as cuDNN likes it
+        return torch.sigmoid(gate.bn(gate.conv(pooled)))
     weight = gate.conv.weight
     tall = pooled.shape[-2] > pooled.shape[-1]
     if tall:
         pooled, weight = pooled.transpose(-2, -1), weight.transpose(-2, -1)
     out = torch.sigmoid(gate.bn(same_conv2d(pooled, weight)))
     return out.transpose(-2, -1) if tall else out
+
+
+def on_accelerator(x: torch.Tensor) -> bool:
+    """``x`` lives on a GPU (or another accelerator), where the CPU forms do not pay."""
+    return x.device.type != "cpu"
+
+
+def cpu_forms(x: torch.Tensor) -> bool:
+    """Whether the CPU forms pay for ``x``: on a CPU, in eager mode (not on CUDA, where they add
+    kernel launches, and not inside ``torch.compile``, which cannot fuse through them)."""
+    return not on_accelerator(x) and not torch.compiler.is_compiling()
 
 
 def three_axis_zpool(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -228,8 +247,7 @@ def three_axis_zpool(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
 
 def triplet_gates(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Triplet Attention's gates in ``x``'s layout, from Z-pools read straight off ``x``."""
-    compiling = torch.compiler.is_compiling()
-    over_h, over_w, over_c = three_axis_zpool(x) if compiling else ThreeAxisZPool.apply(x)
+    over_h, over_w, over_c = ThreeAxisZPool.apply(x) if cpu_forms(x) else three_axis_zpool(x)
     # (B, 1, C, W) in the rotated layout (B, H, C, W): permute(0, 2, 1, 3) back
     gates = {"cw": gate_from_pooled(module.cw, over_h).permute(0, 2, 1, 3)}
     # the (H, C) plane as after permute(0, 3, 2, 1); the gate (B, 1, H, C) permuted back
@@ -242,7 +260,7 @@ def triplet_gates(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]
 def triplet_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Eq. 2 as ``x * (g_cw + g_hc + g_hw) / 3`` with broadcast gates: no rotated copies."""
     gates = list(triplet_gates(module, x).values())
-    if torch.compiler.is_compiling():
+    if not cpu_forms(x):
         return x * (sum(gates) / len(gates))
     return MeanGateProduct.apply(x, *gates)
 
