@@ -213,42 +213,37 @@ def test_triplet_fast_form_in_bf16_agrees_with_the_literal_one_to_bf16_rounding(
         assert (p_f - p_l).norm() <= 3e-2 * p_l.norm()
 
 
-def test_triplet_form_for_the_compiler_equals_the_eager_fast_form(monkeypatch):
-    """Inside ``torch.compile`` the fast path uses plain pools and a plain product (the compiler
-    fuses them; it would not fuse through the hand-written autograd nodes): same numbers."""
-    torch.manual_seed(0)
-    module = TripletAttention(12).train()
-    _randomise_bn(module)
-    traced = copy.deepcopy(module)
-    x = torch.randn(3, 12, 9, 13).contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(3, 12, 9, 13)
-    eager = _triplet_output_and_grads(module, x, weight)
+def _pretend_compiling(monkeypatch):
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
-    plain = _triplet_output_and_grads(traced, x, weight)
-    torch.testing.assert_close(plain[0], eager[0], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(plain[1], eager[1], atol=1e-5, rtol=1e-5)
-    for a, b in zip(plain[2], eager[2], strict=True):
-        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
-def test_triplet_form_for_a_gpu_equals_the_cpu_fast_form(monkeypatch):
-    """On a GPU the CPU tricks give way to plain pools, the gates' own convolutions and a plain
-    product (fewer kernel launches there): checked here on the CPU by pretending to be on one."""
+def _pretend_on_a_gpu(monkeypatch):
+    from course_lib.attention import _fast
+
+    monkeypatch.setattr(_fast, "on_accelerator", lambda t: True)
+
+
+@pytest.mark.parametrize("pretend", [_pretend_compiling, _pretend_on_a_gpu])
+def test_triplet_plain_forms_equal_the_eager_cpu_form(pretend, monkeypatch):
+    """Inside ``torch.compile`` the fast path uses plain pools and a plain product (the compiler
+    fuses them; it would not fuse through the hand-written autograd nodes); on a GPU the CPU
+    tricks give way to plain pools, the gates' own convolutions and a plain product (fewer
+    kernel launches there). Same numbers, outputs and gradients, checked on the CPU."""
     from course_lib.attention import _fast
 
     torch.manual_seed(0)
     module = TripletAttention(12).train()
     _randomise_bn(module)
-    gpu_form = copy.deepcopy(module)
+    plain_module = copy.deepcopy(module)
     x = torch.randn(3, 12, 9, 13).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(3, 12, 9, 13)
-    cpu = _triplet_output_and_grads(module, x, weight)
-    monkeypatch.setattr(_fast, "on_accelerator", lambda t: True)
+    eager = _triplet_output_and_grads(module, x, weight)
+    pretend(monkeypatch)
     assert not _fast.cpu_forms(x)
-    plain = _triplet_output_and_grads(gpu_form, x, weight)
-    torch.testing.assert_close(plain[0], cpu[0], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(plain[1], cpu[1], atol=1e-5, rtol=1e-5)
-    for a, b in zip(plain[2], cpu[2], strict=True):
+    plain = _triplet_output_and_grads(plain_module, x, weight)
+    torch.testing.assert_close(plain[0], eager[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(plain[1], eager[1], atol=1e-5, rtol=1e-5)
+    for a, b in zip(plain[2], eager[2], strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
