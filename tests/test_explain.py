@@ -75,3 +75,23 @@ def test_lime_gives_one_weight_per_grid_cell():
     segments = grid_segments(64, 4)
     for s in range(16):  # constant within each segment
         assert weights[segments == s].unique().numel() == 1
+
+
+def test_gradcam_plus_plus_with_a_relative_eps_follows_its_equation_at_any_gradient_scale():
+    """With gradients of order 1e-4 a fixed eps of 1e-6 outweighs g^2 in the denominator and
+    the weights leave the equation; a relative eps keeps them on it (eps -> 0 as the reference)."""
+    torch.manual_seed(0)
+    activations = torch.rand(2, 5, 4, 4)
+    grads = torch.randn(2, 5, 4, 4)
+    exact = ScratchGradCAMPlusPlus(torch.nn.Identity(), torch.nn.Identity(), eps=0.0)
+    relative = ScratchGradCAMPlusPlus(torch.nn.Identity(), torch.nn.Identity(), eps="relative")
+    fixed = ScratchGradCAMPlusPlus(torch.nn.Identity(), torch.nn.Identity(), eps=1e-6)
+    for scale in (1.0, 1e-4):
+        g = grads * scale
+        reference = exact.channel_weights(activations, g)
+        torch.testing.assert_close(
+            relative.channel_weights(activations, g), reference, rtol=1e-3, atol=0
+        )
+    small = grads * 1e-4
+    off = fixed.channel_weights(activations, small) - exact.channel_weights(activations, small)
+    assert off.abs().max() > 0.1 * exact.channel_weights(activations, small).abs().max()

@@ -85,12 +85,30 @@ class ScratchGradCAM(ScratchCAM):
 
 
 class ScratchGradCAMPlusPlus(ScratchCAM):
-    """GradCAM++: positive gradients, weighted per position by higher-order terms."""
+    """GradCAM++: positive gradients, weighted per position by higher-order terms,
+    ``alpha_ij = g_ij^2 / (2 g_ij^2 + sum_ab A_ab g_ij^3 + eps)``.
+
+    ``eps`` keeps the division finite. pytorch_grad_cam adds a fixed 1e-6 (the default here, so
+    that this class reproduces the library); but class-score gradients at a late layer are often
+    of order 1e-4, so g^2 (~1e-8) is *smaller* than that eps, which then dominates the
+    denominator: the weights become ~g^2 / eps, not the equation. ``eps="relative"`` scales it to
+    each map's own denominators (1e-6 of their largest magnitude), so that the weights follow the
+    equation at any gradient scale.
+    """
+
+    def __init__(self, model: nn.Module, layer: nn.Module | None = None, eps: float | str = 1e-6):
+        super().__init__(model, layer)
+        self.eps = eps
 
     def channel_weights(self, activations: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
         g2, g3 = grads**2, grads**3
         sum_a = activations.sum(dim=(2, 3), keepdim=True)
-        # eps 1e-6 as pytorch_grad_cam: with gradients of order 1e-4, g^2 is near eps itself
-        alpha = g2 / (2 * g2 + sum_a * g3 + 1e-6)
+        denominator = 2 * g2 + sum_a * g3
+        if self.eps == "relative":
+            scale = denominator.abs().amax(dim=(1, 2, 3), keepdim=True)
+            eps = 1e-6 * scale + torch.finfo(denominator.dtype).tiny
+        else:
+            eps = float(self.eps)
+        alpha = g2 / (denominator + eps)
         alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
         return (alpha * F.relu(grads)).sum(dim=(2, 3))  # w_k = sum_ij a_ij ReLU(g_ij)
