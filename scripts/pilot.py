@@ -17,6 +17,8 @@ per epoch and the minimum detectable difference of each.
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,7 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", default="auto", choices=["auto", "none"])
+    parser.add_argument(
+        "--report",
+        default=None,
+        metavar="PILOT_JSON",
+        help="print the Markdown table of a pilot's summary file and exit (trains nothing)",
+    )
+    parser.add_argument(
+        "--comparisons",
+        type=int,
+        default=4,
+        help="comparisons Holm corrects over in the chapters (for the strictest level)",
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        report = json.loads(Path(args.report).read_text())
+        print(markdown_table(report, args.comparisons))
+        return 0
 
     from course_lib.attention import ATTENTION
     from course_lib.cli import _parse_pairs
@@ -136,6 +154,45 @@ def format_pilot(report: dict) -> str:
             )
             lines.append(f"{attention} - {base} {label:8s} {d.sentence()}")
     return "\n".join(lines)
+
+
+def markdown_table(report: dict, comparisons: int = 4) -> str:
+    """Per variant against the first and per epoch: the seed-paired difference of validation
+    accuracy (and of test accuracy after the last epoch), its sd and 95 % interval, and the
+    minimum detectable difference at 80 % power at level 0.05 and at Holm's strictest level
+    over ``comparisons`` comparisons; then each variant's mean training time per run."""
+    from course_lib.experiments.stats import detectable_difference, paired_difference
+
+    base = report["attentions"][0]
+    by = {(r["attention"], r["seed"]): r for r in report["runs"]}
+    lines = [
+        "| variant − " + base + " | accuracy | pairs | mean difference (points) | sd | 95 % CI "
+        f"| detectable at 80 % power (α = 0.05; α = 0.05/{comparisons}) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for attention in report["attentions"][1:]:
+        seeds = [s for s in report["seeds"] if (base, s) in by and (attention, s) in by]
+        if len(seeds) < 2:
+            continue
+        epochs = min(len(by[(a, s)]["val_accuracy"]) for s in seeds for a in (base, attention))
+        picks = [(f"validation, epoch {e + 1}", lambda r, e=e: r["val_accuracy"][e])
+                 for e in range(epochs)]  # fmt: skip
+        picks.append((f"test, after epoch {epochs}", lambda r: r["test_accuracy"]))
+        for label, pick in picks:
+            d = paired_difference(
+                {s: pick(by[(attention, s)]) for s in seeds},
+                {s: pick(by[(base, s)]) for s in seeds},
+            )
+            strict = detectable_difference(d.sd, d.n_pairs, 0.05 / comparisons)
+            lines.append(
+                f"| {attention} | {label} | {d.n_pairs} | {d.diff * 100:+.2f} | {d.sd * 100:.2f} "
+                f"| [{d.low * 100:+.2f}, {d.high * 100:+.2f}] "
+                f"| {d.detectable * 100:.1f}; {strict * 100:.1f} |"
+            )
+    times = {a: [r["train_time_s"] for r in report["runs"] if r["attention"] == a]
+             for a in report["attentions"]}  # fmt: skip
+    costs = ", ".join(f"{a} {statistics.fmean(t):.0f} s" for a, t in times.items() if t)
+    return "\n".join(lines) + f"\n\nmean training time per run ({report['device']}): {costs}"
 
 
 if __name__ == "__main__":
