@@ -266,30 +266,54 @@ def cam_section(runs: Mapping[str, Run], data: ImageDataset, n: int = 8) -> dict
 
 
 def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None) -> str:
-    """A text table of accuracy, parameters, FLOPs, time and throughput per run."""
+    """A text table of accuracy, parameters, FLOPs and speed per run. Speeds come from the
+    committed CPU bench (idle machine, back to back; :func:`recorded_speeds`) where it measured
+    the run's network at its size and precision, else from the run itself (marked ``*``: what
+    the machine gave while it trained, shared with whatever else ran)."""
+    from .experiments.bench import recorded_speeds
+
+    first = next(iter(runs.values())).metrics
+    on_cpu = str(first.get("device", "")).startswith("CPU")
+    bench = recorded_speeds(first["image_size"], first.get("precision", "bf16")) if on_cpu else None
     header = (
         f"{'run':22s} {'test acc':>8s} {'val@best':>8s} {'params':>11s} {'MFLOPs':>8s} "
-        f"{'train s':>8s} {'train img/s':>11s} {'infer img/s':>11s}"
+        f"{'train img/s':>11s} {'infer img/s':>11s} {'step vs AlexNet':>15s}"
     )
-    lines = [header, "-" * len(header)]
+    lines, measured_here = [header, "-" * len(header)], False
     for name, run in runs.items():
         m = run.metrics
         mflops = (flops or {}).get(name)
+        speed = (bench or {}).get("speeds", {}).get((m["model"], m.get("attention", "none")))
+        if speed:
+            train, infer = f"{speed['train']:.0f}", f"{speed['inference']:.0f}"
+            overhead = f"{speed['overhead']:.2f}x" if speed.get("overhead") else "1.00x"
+            if m["model"] != "alexnet":
+                overhead = ""
+        else:
+            measured_here = True
+            train = f"{m['train_images_per_s']:.0f}*"
+            infer = f"{m['inference_images_per_s']:.0f}*"
+            overhead = ""
         lines.append(
             f"{name:22s} {m['accuracy']:8.4f} {m['best_val_accuracy']:8.4f} {m['params']:11,d} "
-            f"{(mflops or 0) / 1e6:8.1f} {m['train_time_s']:8.0f} "
-            f"{m['train_images_per_s']:11.0f} {m['inference_images_per_s']:11.0f}"
+            f"{(mflops or 0) / 1e6:8.1f} {train:>11s} {infer:>11s} {overhead:>15s}"
         )
-    first = next(iter(runs.values())).metrics
     lines.append(
         f"data: {first['data_source']}; {first['train_images']:,} train / "
         f"{first.get('val_images', 0):,} validation / {first['test_images']:,} test images; "
         f"profile {first['profile']}; device {first['device']}; seed {first['seed']}"
     )
-    lines.append(
-        "times and images/s are measured during training and vary with the machine's load; "
-        "`python -m course_lib bench` measures speed under controlled conditions"
-    )
+    if bench:
+        lines.append(
+            f"speeds: `python -m course_lib bench` of {bench['date']} ({bench['device']}, idle, "
+            f"{first['image_size']} px, batch 128, {first.get('precision', 'bf16')}; step vs "
+            "AlexNet: median of paired rounds)"
+        )
+    if measured_here:
+        lines.append(
+            "* measured while this run trained, on a machine shared with other work: not "
+            "comparable between runs; `python -m course_lib bench` measures speed under control"
+        )
     return "\n".join(lines)
 
 

@@ -52,3 +52,34 @@ def test_confusions_and_cam_peaks_are_counted():
     maps[0, 4, 4] = maps[1, 0, 7] = maps[2, 2, 5] = 1  # centre, corner, centre
     text = describe_cam_peaks("x", maps)
     assert "2 of 3 maps peak in the central quarter" in text and "25 % of the time" in text
+
+
+def test_speed_columns_quote_the_bench_not_the_runs_wall_clock(tmp_path, monkeypatch):
+    import json
+
+    from course_lib.chapter import compare_runs
+
+    rows = [
+        {"model": "alexnet", "attention": "none", "precision": "bf16", "train_images_per_s": 615,
+         "inference_images_per_s": 1854},
+        {"model": "alexnet", "attention": "triplet", "precision": "bf16",
+         "train_images_per_s": 371, "inference_images_per_s": 1085,
+         "train_overhead_vs_alexnet": 1.48},
+    ]  # fmt: skip
+    bench = {"device": "CPU (2 threads, x86_64)", "date": "2026-11-27T01:29", "models": rows}
+    (tmp_path / "results").mkdir(exist_ok=True)
+    (tmp_path / "results" / "bench-cpu-128px.json").write_text(json.dumps(bench))
+
+    def run(attention, train_speed):
+        metrics = {"model": "alexnet", "attention": attention, "accuracy": 0.5,
+                   "best_val_accuracy": 0.5, "params": 1, "train_images_per_s": train_speed,
+                   "inference_images_per_s": 9, "image_size": 128, "precision": "bf16",
+                   "device": "CPU (2 threads, x86_64)", "data_source": "x", "train_images": 1,
+                   "test_images": 1, "profile": "quick", "seed": 42}  # fmt: skip
+        return SimpleNamespace(metrics=metrics)
+
+    table = compare_runs({"AlexNet": run("none", 100), "AlexNet-TA": run("triplet", 20)})
+    assert " 371 " in table and "1.48x" in table and "bench` of 2026-11-27" in table
+    assert " 20" not in table and "*" not in table, "the shared machine's speed is not quoted"
+    table = compare_runs({"AlexNet-SE": run("se", 77)})  # not in the bench: its own, marked
+    assert "77*" in table and "shared with other work" in table

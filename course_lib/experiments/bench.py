@@ -456,6 +456,28 @@ def recorded_overheads(image_size: int, precision: str) -> dict | None:
     return {"device": bench["device"], "date": bench["date"][:10], "overheads": overheads}
 
 
+def recorded_speeds(image_size: int, precision: str) -> dict | None:
+    """Training and inference images/s of every model the last committed CPU bench measured at
+    ``image_size`` in ``precision``: ``{"device", "date", "speeds": {(model, attention):
+    {"train", "inference", "overhead"}}}`` (overhead: the training step relative to plain AlexNet,
+    where measured), or None without such a bench. Measured on an idle machine, back to back;
+    the speed of a chapter's own runs depends on what else the machine was doing."""
+    path = results_dir() / f"bench-cpu-{image_size}px.json"
+    if not path.exists():
+        return None
+    bench = json.loads(path.read_text())
+    speeds = {
+        (r["model"], r["attention"]): {
+            "train": r["train_images_per_s"],
+            "inference": r["inference_images_per_s"],
+            "overhead": r.get("train_overhead_vs_alexnet"),
+        }
+        for r in bench.get("models", [])
+        if r.get("precision") == precision
+    }
+    return {"device": bench["device"], "date": bench["date"][:10], "speeds": speeds}
+
+
 STEP_MODES = ("eager", "compiled", "graphs")
 
 
