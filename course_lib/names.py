@@ -16,7 +16,10 @@ MODEL_NAMES = (
     "moganet_tiny", "moganet_xl", "moganet_xlarge", "moganet_xt", "moganet_xtiny", "resnet50",
     "vgg16", "vgg16_attention",
 )  # fmt: skip
-ATTENTION_NAMES = ("batchnorm", "cbam", "none", "psa", "se", "self_attention", "simam", "triplet")
+ATTENTION_NAMES = (
+    "batchnorm", "cbam", "none", "psa", "se", "se_from_identity", "self_attention", "simam",
+    "triplet",
+)  # fmt: skip
 COMPILE_MODES = ("model", "attention")
 PRECISIONS = ("auto", "bf16", "fp32", "fp16")
 CHAPTERS_WITH_VARIANTS = ("05", "06", "07")  # what ``train-chapter`` trains

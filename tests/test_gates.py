@@ -47,3 +47,21 @@ def test_untrained_se_and_cbam_halve_and_quarter_the_activations():
 def test_a_model_without_gates_is_refused():
     with pytest.raises(ValueError, match="no attention module with gates"):
         gate_statistics(build_model("alexnet", image_size=64), torch.randn(1, 3, 64, 64))
+
+
+def test_se_from_identity_starts_near_the_identity_with_the_same_parameters():
+    from course_lib.attention import create_attention
+
+    torch.manual_seed(0)
+    plain = create_attention("se", 64)
+    torch.manual_seed(0)
+    rescaled = create_attention("se_from_identity", 64)
+    assert sum(p.numel() for p in plain.parameters()) == sum(
+        p.numel() for p in rescaled.parameters()
+    )
+    x = torch.randn(4, 64, 7, 7)
+    torch.testing.assert_close(rescaled.gate(x), 2 * plain.gate(x))
+    images = torch.randn(4, 3, 64, 64)
+    torch.manual_seed(0)
+    model = build_model("alexnet", attention="se_from_identity", image_size=64)
+    assert all(0.9 < s.mean < 1.1 for s in gate_statistics(model, images))
