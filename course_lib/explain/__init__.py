@@ -9,6 +9,7 @@ from .from_scratch import ScratchCAM, ScratchGradCAM, ScratchGradCAMPlusPlus
 from .gates import GateStats, format_gate_table, gate_statistics
 from .lime import SOURCE_002, grid_segments, lime_explanation, superpixel_segments
 from .quality import road_scores
+from .query_dependence import QueryDependence, query_dependence
 from .sanity import (
     alexnet_cascade,
     cascading_randomisation,
@@ -22,6 +23,7 @@ from .target_layers import target_layer
 __all__ = [
     "CAM_METHODS",
     "GateStats",
+    "QueryDependence",
     "SOURCE_002",
     "ScratchCAM",
     "ScratchGradCAM",
@@ -38,6 +40,7 @@ __all__ = [
     "lime_explanation",
     "overlay",
     "plot_cam_grid",
+    "query_dependence",
     "random_maps",
     "randomise_layers",
     "region_agreement",
