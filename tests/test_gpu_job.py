@@ -139,3 +139,28 @@ def test_next_is_wired_into_the_job(job, tmp_path):
     planned = job.priority_runs(args.gpu_profile, args.seeds, args.large, args.small)
     missing = job.Job(args).planned_runs()
     assert missing == planned[1:], "the dry run's gpu runs: 64 px, seed 42; the first is done"
+
+
+def test_collect_tabulates_a_finished_and_a_stopped_run():
+    """scripts/gpu/collect.py, which runs once per lease: it imports, and its table shows a
+    finished run with the source notebook's number beside it and a stopped one as stopped."""
+    from course_lib.train.fit import History
+
+    path = JOB.with_name("collect.py")
+    spec = importlib.util.spec_from_file_location("gpu_collect", path)
+    collect = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(collect)
+
+    def run(attention, epochs_done, metrics):
+        history = History(epoch=list(range(1, epochs_done + 1)),
+                          val_acc=[0.5 + e / 100 for e in range(epochs_done)],
+                          epoch_time=[10.0] * epochs_done)  # fmt: skip
+        config = {"model": {"name": "alexnet", "attention": attention},
+                  "train": {"image_size": 224, "lr": 1e-3, "epochs": 50, "seed": 42}}  # fmt: skip
+        return {"config": config, "history": history, "metrics": metrics}
+
+    finished = run(None, 50, {"accuracy": 0.79, "train_images_per_s": 8765.0, "compiled": None})
+    text = collect.table([finished, run("triplet", 21, None)])
+    assert "| alexnet-none s42 | 224 | 0.001 | 50 of 50 | 79.00% |" in text
+    assert "82.42%" in text, "source 000's number beside the plain run"
+    assert "stopped; 70.00% at epoch 21" in text

@@ -257,11 +257,18 @@ def format_markdown(board: Leaderboard) -> str:
 def plot_leaderboard(section: Section, path: str | Path | None = None):
     """Left: every seed's test accuracy (points) with the mean and its 95 % interval, on an axis
     from chance to 100 %; right: each variant minus the baseline, paired by seed, with its 95 %
-    interval and the zero line, n annotated. The right panel is where a difference is judged."""
+    interval and the zero line, n and p(Holm) beside it, green where significant and orange
+    where not (a legend says so). The right panel is where a difference is judged; a section
+    with no paired difference (one variant, or no shared seeds) gets the left panel alone."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     entries = [e for e in section.entries if not e.reduced]
-    fig, (ax_a, ax_d) = plt.subplots(1, 2, figsize=(11, 0.55 * len(entries) + 1.8), dpi=100)
+    diffs = [e for e in entries if e.vs_baseline is not None]
+    panels = 2 if diffs else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 0.55 * len(entries) + 1.9),
+                             dpi=100, squeeze=False)  # fmt: skip
+    ax_a = axes[0, 0]
     for y, e in enumerate(entries):
         values = [v * 100 for v in e.accuracies.values()]
         ax_a.scatter(values, [y] * len(values), s=14, color="0.5", zorder=2)
@@ -269,25 +276,37 @@ def plot_leaderboard(section: Section, path: str | Path | None = None):
         xerr = None if e.n < 2 else [[s.ci95 * 100], [s.ci95 * 100]]
         ax_a.errorbar(s.mean * 100, y, xerr=xerr, fmt="D", color="C0", capsize=4, zorder=3)
     ax_a.set(yticks=range(len(entries)), yticklabels=[f"{e.name} (n={e.n})" for e in entries],
-             xlim=(10, 100), xlabel="test accuracy (%): seeds (grey), mean and 95 % CI (blue)",
+             ylim=(-0.7, len(entries) - 0.3), xlim=(10, 100),
+             xlabel="test accuracy (%): seeds (grey), mean and 95 % CI (blue)",
              title="accuracy (axis from chance to 100 %)")  # fmt: skip
-    diffs = [e for e in entries if e.vs_baseline is not None]
-    for y, e in enumerate(diffs):
-        d = e.vs_baseline
-        colour = "C2" if d.significant else "C1"
-        xerr = None if d.test == "none" else [[(d.diff - d.low) * 100], [(d.high - d.diff) * 100]]
-        ax_d.errorbar(d.diff * 100, y, xerr=xerr, fmt="o", color=colour, capsize=4)
-        note = f"{d.n_pairs} pairs, p(Holm) {format_p(d.p_holm)}"
-        ax_d.annotate(note, (d.diff * 100, y), xytext=(0, 7), textcoords="offset points",
-                      ha="center", fontsize=7)  # fmt: skip
-    ax_d.axvline(0, color="k", lw=0.8)
-    ax_d.set(yticks=range(len(diffs)),
-             yticklabels=[f"{e.name} − {e.vs_baseline.baseline}" for e in diffs],
-             ylim=(-0.7, max(len(diffs), 1) - 0.3),
-             xlabel="difference to its baseline (points), paired by seed, 95 % CI",
-             title="difference to the baseline")  # fmt: skip
-    for ax in (ax_a, ax_d):
-        ax.grid(alpha=0.3, axis="x")
+    ax_a.grid(alpha=0.3, axis="x")
+    if diffs:
+        ax_d = axes[0, 1]
+        reach = [abs(v) for e in diffs for v in (e.vs_baseline.low, e.vs_baseline.high,
+                                                   e.vs_baseline.diff) if v == v]  # fmt: skip
+        # room for the labels inside the frame, and never narrower than +-5 points, so that a
+        # gap of a tenth of a point does not fill the panel
+        half = max(max(reach + [0.0]) * 100 * 1.35, 5.0)
+        for y, e in enumerate(diffs):
+            d = e.vs_baseline
+            colour = "C2" if d.significant else "C1"
+            xerr = (None if d.test == "none"
+                    else [[(d.diff - d.low) * 100], [(d.high - d.diff) * 100]])  # fmt: skip
+            ax_d.errorbar(d.diff * 100, y, xerr=xerr, fmt="o", color=colour, capsize=4)
+            note = f"{d.n_pairs} pair{'s' if d.n_pairs != 1 else ''}, p(Holm) {format_p(d.p_holm)}"
+            ax_d.annotate(note, (d.diff * 100, y), xytext=(0, 7), textcoords="offset points",
+                          ha="center", fontsize=7, annotation_clip=True)  # fmt: skip
+        ax_d.axvline(0, color="k", lw=0.8)
+        ax_d.set(yticks=range(len(diffs)),
+                 yticklabels=[f"{e.name} − {e.vs_baseline.baseline}" for e in diffs],
+                 ylim=(-0.7, len(diffs) - 0.2), xlim=(-half, half),
+                 xlabel="paired difference (points), 95 % CI",
+                 title="difference to the baseline")  # fmt: skip
+        ax_d.grid(alpha=0.3, axis="x")
+        ax_d.legend(handles=[
+            Line2D([], [], marker="o", color="C2", ls="", label="significant (Holm, ≥ 3 pairs)"),
+            Line2D([], [], marker="o", color="C1", ls="", label="not significant / not tested"),
+        ], fontsize=7, loc="lower right")  # fmt: skip
     fig.suptitle(section.title(), fontsize=8)
     fig.tight_layout()
     if path is not None:
@@ -297,18 +316,38 @@ def plot_leaderboard(section: Section, path: str | Path | None = None):
 
 def plot_tradeoffs(section: Section, path: str | Path | None = None):
     """Accuracy against parameters and against training throughput, one point per variant with
-    its 95 % interval over seeds (none drawn for a single run) and n beside it."""
+    its 95 % interval over seeds (none drawn for a single run), on axes from 0 (parameters,
+    images/s) and from chance (accuracy), so that a 0.2 % parameter gap looks as small as it is.
+    Throughput is the committed CPU bench's where it measured the variant (idle machine), else
+    the runs' own (as trained, on a shared machine), and the axis says which."""
     import matplotlib.pyplot as plt
 
+    from .bench import recorded_speeds
+
+    c = section.config
+    on_cpu = str(section.entries[0].device if section.entries else "").startswith("CPU")
+    bench = recorded_speeds(c["image_size"], c["precision"] or "bf16") if on_cpu else None
+    speeds = (bench or {}).get("speeds", {})
     fig, (ax_p, ax_t) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    from_bench = []
     for i, e in enumerate(e for e in section.entries if not e.reduced):
         s = e.summary
         yerr = None if e.n < 2 else s.ci95 * 100
-        for ax, x in ((ax_p, e.params / 1e6), (ax_t, e.train_images_per_s)):
+        model, _, attention = e.name.partition("-")
+        bench_speed = speeds.get((model, attention or "none"), {}).get("train")
+        from_bench.append(bench_speed is not None)
+        speed = bench_speed if bench_speed is not None else e.train_images_per_s
+        for ax, x in ((ax_p, e.params / 1e6), (ax_t, speed)):
             ax.errorbar(x, s.mean * 100, yerr=yerr, fmt="o", color=f"C{i % 10}", capsize=3,
                         label=f"{e.name} (n={e.n})")  # fmt: skip
-    ax_p.set(xlabel="parameters (M)", ylabel="test accuracy (%)", title="accuracy vs parameters")
-    ax_t.set(xlabel="training images / s (as trained)", title="accuracy vs training speed")
+    if from_bench and all(from_bench):
+        speed_label = f"training images / s (bench of {bench['date']}, idle machine)"
+    else:
+        speed_label = "training images / s (as trained, shared machine)"
+    ax_p.set(xlabel="parameters (M)", ylabel="test accuracy (%)", title="accuracy vs parameters",
+             xlim=(0, None), ylim=(10, 100))  # fmt: skip
+    ax_t.set(xlabel=speed_label, title="accuracy vs training speed", xlim=(0, None),
+             ylim=(10, 100))  # fmt: skip
     for ax in (ax_p, ax_t):
         ax.grid(alpha=0.3)
     ax_t.legend(fontsize=7, loc="best")

@@ -1,6 +1,6 @@
 """Bring what GPU jobs returned into the repository: results rows, bench JSON, histories, figures.
 
-    python scripts/gpu/collect.py /work/.device/1 /work/.device/2 --name gpu-h100-2026-11-26
+    python scripts/gpu/collect.py <folder the device tool returned> [...] --name gpu-h100-2026-11-26
 
 Each folder holds a job's ``gpu-job.tar.gz`` and ``summary.md``. Rows of finished runs go to
 ``results/<profile>/`` (where the leaderboard reads them); everything else of the job (bench
@@ -27,7 +27,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-from course_lib.experiments.results import seed_reported  # noqa: E402
+from course_lib.experiments.results import source_reported  # noqa: E402
 from course_lib.plots import plot_history  # noqa: E402
 from course_lib.train import History  # noqa: E402
 
@@ -63,7 +63,7 @@ def label(run: dict) -> str:
 def table(runs: list[dict]) -> str:
     lines = [
         "| run | px | lr | epochs done | test accuracy (last epoch) | best epoch (test) "
-        "| seed reported (official files, best epoch) | train img/s | compiled |",
+        "| source notebook reported (official files, best epoch) | train img/s | compiled |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in sorted(runs, key=lambda r: (-r["config"]["train"]["image_size"], label(r))):
@@ -72,7 +72,7 @@ def table(runs: list[dict]) -> str:
         name = (
             f"{run['config']['model']['name']}-{run['config']['model'].get('attention') or 'none'}"
         )
-        reported = seed_reported(name, train["image_size"])
+        reported = source_reported(name, train["image_size"])
         reported = f"{reported[0]['accuracy']:.2%}" if reported else ""
         best = max(range(len(h.val_acc)), key=h.val_acc.__getitem__)
         if m:
