@@ -131,3 +131,22 @@ def test_each_variant_is_compared_with_its_own_baseline(tmp_path):
         assert by_name[n].vs_baseline.p_holm == by_name[n].vs_baseline.p
     table = format_markdown(board)
     assert "| cifar_resnet-none | 3 |" in table and "| baseline |" in table
+
+
+def test_each_section_says_where_its_runs_come_from_and_names_an_older_configuration(tmp_path):
+    from course_lib.experiments.leaderboard import section_provenance
+
+    for seed in (42, 43):
+        old = dict(train_images=50_000, val_images=0, device="NVIDIA H100", date="2026-11-26")
+        _write(tmp_path, "alexnet-none", seed, 0.78, profile="paper", image_size=224, epochs=50,
+               **old)  # fmt: skip
+        _write(tmp_path, "alexnet-none", seed, 0.5, date="2026-12-02", git_commit="abc",
+               dirty=seed == 43)  # fmt: skip
+    (paper,) = build_leaderboard(tmp_path, profile="paper").sections
+    text = section_provenance(paper)
+    assert "2 runs on NVIDIA H100, 2026-11-26; code not recorded" in text
+    assert "An older configuration" in text and "now trains on 45,000 and holds out 5,000" in text
+    (quick,) = build_leaderboard(tmp_path, profile="quick").sections
+    text = section_provenance(quick)
+    assert "older" not in text, "16,000 images with 5,000 held out is today's quick profile"
+    assert "1 of the runs were trained from uncommitted code" in text

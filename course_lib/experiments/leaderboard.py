@@ -61,6 +61,7 @@ class Entry:
     reduced: bool = False
     source_reported: dict | None = None
     vs_baseline: Difference | None = None
+    rows: list[dict] = field(default_factory=list, repr=False)  # the results rows, one per seed
 
     @property
     def summary(self) -> Summary:
@@ -206,7 +207,41 @@ def _entry(runs: list[dict]) -> Entry:
         device=first.get("device", "unknown"),
         reduced=bool(first.get("reduced", False)),
         source_reported=source_reported(first["name"]),
+        rows=list(runs),
     )
+
+
+def section_provenance(section: Section) -> str:
+    """Where a section's runs come from (devices, dates, code) and whether its configuration is
+    the one its profile defines today: an older one (say, before the validation hold-out) is
+    named as such, with what changed."""
+    from ..profiles import PROFILES
+
+    c, rows = section.config, [r for e in section.entries for r in e.rows]
+    devices = sorted({r.get("device") or "device not recorded" for r in rows})
+    dates = sorted({r.get("date") or "date not recorded" for r in rows})
+    commits = sorted({r.get("git_commit") or "not recorded" for r in rows})
+    text = (
+        f"**{c['profile']}, {c['image_size']} px, {c['epochs']} epochs**: {len(rows)} runs on "
+        f"{', '.join(devices)}, {dates[0]}"
+        + (f" to {dates[-1]}" if len(dates) > 1 else "")
+        + f"; code {', '.join(commits)}"
+    )
+    today = PROFILES.get(c["profile"])
+    if today is not None:
+        held_out = today.val_size or 0
+        expected = (today.train_subset or 50_000 - held_out, held_out)
+        found = (c["train_images"], c["val_images"] or 0)
+        if found[1] != expected[1] or (today.train_subset is None and found[0] != expected[0]):
+            text += (
+                f". **An older configuration of this profile**: {found[0]:,} training images "
+                f"and {found[1]:,} held out for validation, where `{c['profile']}` now trains "
+                f"on {expected[0]:,} and holds out {expected[1]:,}"
+            )
+    dirty = sum(bool(r.get("dirty")) for r in rows)
+    if dirty:
+        text += f". {dirty} of the runs were trained from uncommitted code (`dirty: true`)"
+    return text + "."
 
 
 def format_markdown(board: Leaderboard) -> str:
