@@ -119,7 +119,9 @@ def run_notebooks(
 
 
 def _minutes(seconds: float) -> str:
-    minutes = max(0, round(seconds / 60))
+    if seconds < 90:
+        return f"{max(0, round(seconds))} s"
+    minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
