@@ -27,6 +27,7 @@ from PIL import Image
 from course_lib.cli import build_parser, main
 from course_lib.data import DatasetError, load_image_folder
 from course_lib.models import build_model
+from course_lib.names import ATTENTION_NAMES
 from course_lib.runtime.atomic import remove_stale_temporaries
 from course_lib.runtime.paths import resolve_env_paths
 from course_lib.train import TrainConfig, fit
@@ -327,7 +328,7 @@ def _tree_digest(folder: pathlib.Path) -> dict[str, bytes]:
 # issue 28: a mistyped name stops every command before it loads data, and no results file moves
 NAME_MISTAKES = [
     (["sweep", "--attention", "none", "nope"], r"unknown attention module 'nope'.*Valid names: "
-     r"batchnorm, cbam, none, psa, se, self_attention, simam, triplet"),
+     + re.escape(", ".join(ATTENTION_NAMES)) + "$"),
     (["sweep", "--models", "alexnett"], r"unknown model 'alexnett'. Did you mean 'alexnet'\?"),
     (["sweep", "--profile", "quik"], r"unknown profile 'quik'; use one of"),
     (["sweep", "--seeds", "42", "42"], r"seeds repeat: \[42, 42\]"),
