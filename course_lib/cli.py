@@ -70,19 +70,6 @@ def _parse_pairs(pairs: list[str]) -> dict:
     return values
 
 
-def check_models(models: list[str], attentions: list[str | None], image_size: int,
-                 model_kwargs: dict | None = None) -> None:  # fmt: skip
-    """Every model with every attention module, as the runs would build them (on the meta
-    device: nothing is allocated); the first one refused stops the command."""
-    from .models import check_model_request
-
-    for model in models:
-        for attention in attentions:
-            check_model_request(
-                model, attention, image_size=image_size, num_classes=10, **(model_kwargs or {})
-            )
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_course_data, load_image_folder
     from .profiles import get_profile
@@ -96,6 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile).with_overrides(overrides)
     config = TrainConfig.from_profile(profile)
     model_kwargs = _parse_pairs(args.model_arg)
+    from .models import check_models
+
     check_models([args.model], [args.attention], config.image_size, model_kwargs)
     device = init_from_env() or args.device  # under torchrun: this rank's device
     if args.image_folder:
@@ -200,7 +189,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         spec = SweepSpec(models=args.models, attentions=args.attention, seeds=args.seeds,
                          profile=args.profile, overrides=_parse_pairs(args.set))  # fmt: skip
-    spec.check()  # every name and setting, before any data is loaded
     rows = run_sweep(spec, gpus=args.gpus)
     return 0 if all(not r["failed"] for r in rows) else 1
 

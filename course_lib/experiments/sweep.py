@@ -64,7 +64,7 @@ class SweepSpec:
         line that names what is valid) an unknown model, attention module, profile or setting,
         a model that cannot take one of the attention modules, and an empty or repeated list of
         seeds. Nothing is loaded or trained."""
-        from ..cli import check_models
+        from ..models import check_models
         from ..profiles import get_profile
 
         profile = get_profile(self.profile).with_overrides(self.overrides)
@@ -78,11 +78,12 @@ class SweepSpec:
         check_models(self.models, self.attentions, profile.image_size)
         return profile
 
-    def output_path(self) -> Path:
-        """Where the aggregate of this configuration is written (see the module docstring)."""
+    def output_path(self, profile=None) -> Path:
+        """Where the aggregate of this configuration is written (see the module docstring);
+        ``profile``: the one :meth:`check` returned, else it is checked here."""
         from ..train.config import config_hash
 
-        profile = self.check()
+        profile = profile or self.check()
         setting = config_hash(profile.as_dict(), self.models, self.attentions, self.seeds)
         name = f"{profile.name}-{'+'.join(self.models)}-{'+'.join(self.attentions)}-{setting}"
         return results_dir() / "sweep" / f"{name}.json"
@@ -168,8 +169,8 @@ def run_sweep(spec: SweepSpec, gpus: list[str] | None = None, baseline: str = "a
     """Run (or load) every job, then aggregate; returns the aggregated rows."""
     from ..train.experiment import run_name
 
-    profile_name = spec.check().name  # a bad name or setting stops it here
-    path = spec.output_path()
+    profile = spec.check()  # a bad name or setting stops it here, before any data is loaded
+    profile_name, path = profile.name, spec.output_path(profile)
     jobs = spec.jobs()
 
     def run_job(job, gpu=None) -> dict:

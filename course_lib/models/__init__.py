@@ -11,7 +11,14 @@ from .alexnet import (
 from .cifar_resnet import Bottleneck, CifarResNet
 from .epsanet import EPSABlock, EPSANet
 from .moganet import MogaNet
-from .registry import MODELS, build_model, check_model_request, list_models, register_model
+from .registry import (
+    MODELS,
+    build_model,
+    check_model_request,
+    check_models,
+    list_models,
+    register_model,
+)
 from .vgg import vgg16, vgg16_attention
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "alexnet_min_image_size",
     "build_model",
     "check_model_request",
+    "check_models",
     "conv_output_size",
     "list_models",
     "register_model",

@@ -62,6 +62,17 @@ def check_model_request(name: str, attention: str | None = None, **kwargs) -> No
         raise ValueError(f"model {name!r}: {err}; its arguments: {takes}") from None
 
 
+def check_models(models: list[str], attentions: list[str | None], image_size: int,
+                 model_kwargs: dict | None = None) -> None:  # fmt: skip
+    """:func:`check_model_request` for every model with every attention module, as the runs
+    would build them; the first one refused stops the caller."""
+    for model in models:
+        for attention in attentions:
+            check_model_request(
+                model, attention, image_size=image_size, num_classes=10, **(model_kwargs or {})
+            )
+
+
 def reject_attention(model_name: str, attention: str | None) -> None:
     """A clear error for a model with attention built in (EPSANet, MogaNet, ...) that is given
     an attention module by name."""
