@@ -1,12 +1,13 @@
 """Profiles: one switch that scales the whole course between CI, a laptop CPU and a GPU.
 
 ``smoke`` is for CI and nbval (a few hundred images, one epoch, seconds per notebook),
-``quick`` for a learner on a CPU (128 px as in source 001, so that AlexNet's conv3-5 maps are 7×7;
-a class-balanced 16,000 training images, 5 epochs, three seeds), ``gpu`` for a learner with one
-GPU (128 px, all 45,000 training images, 8 epochs, three seeds: each of chapters 01-04 in about
-15 estimated minutes on a Colab T4, see scripts/gpu/estimate_gpu_costs.py), ``paper`` for the
-source notebooks' settings (224 px, 50 epochs, batch 128, all training images; hours per chapter
-on a T4).
+``quick`` for a learner on a CPU (128 px as in source 001, so that AlexNet's conv3-5 maps are
+7×7; a class-balanced 16,000 training images, the first 6 epochs of the source notebooks'
+50-epoch schedule, eight seeds: chosen by a pilot for power, README's profile section), ``gpu``
+for a learner with one GPU (128 px, all 45,000 training images, 8 epochs, three seeds: each of
+chapters 01-04 in about 15 estimated minutes on a Colab T4, see
+scripts/gpu/estimate_gpu_costs.py), ``paper`` for the source notebooks' settings (224 px, 50
+epochs, batch 128, all training images; hours per chapter on a T4).
 Every profile holds a class-balanced validation split out of the training set (``val_size``) to
 choose epochs on. The profile is taken from the ``COURSE_PROFILE`` environment variable, or
 chosen automatically: ``gpu`` when CUDA is available, ``quick`` otherwise; ``paper`` only when
@@ -146,15 +147,20 @@ PROFILES: dict[str, Profile] = {
         test_subset=256,
         val_size=256,
     ),
-    # measured on a 2-core CPU in bf16 (README's profile table): ~29 s per epoch of plain AlexNet
+    # chosen by the pilot (README's profile section, results/pilot/): the first 6 epochs of the
+    # source notebooks' 50-epoch cosine schedule, the learning rate still high, where Triplet
+    # Attention's lead appears (behind at epochs 1-2, ahead from epoch 4); 8 seed pairs, so that
+    # a paired difference of ~2.3 points (sd of the pairs ~1.9) is detected with 80 % power.
+    # ~28 s per epoch of plain AlexNet on 2 idle cores in bf16
     "quick": Profile(
         "quick",
         image_size=128,
-        epochs=5,
+        epochs=6,
+        schedule_epochs=50,
         batch_size=128,
         train_subset=16_000,
         test_subset=None,
-        seeds=(42, 43, 44),
+        seeds=(42, 43, 44, 45, 46, 47, 48, 49),
     ),
     # a learner with one GPU, Colab's T4 the floor: chapters 01-04 in at most ~15 estimated
     # minutes each there (README's profile table, scripts/gpu/estimate_gpu_costs.py), a quarter
@@ -215,7 +221,10 @@ EXPERIMENTS: dict[str, dict[str, dict | None]] = {
         ),  # fmt: skip
         # measured on 2 cores (bf16): ResNet 580 train img/s, ResNet-PSA 210, MogaNet-XT 130,
         # VGG16-BN 180, with self-attention 140
-        "quick": dict(image_size=32, epochs=3, train_subset=10_000),
+        # (quick's AlexNet schedule and its eight seeds are AlexNet's; these keep their own)
+        "quick": dict(
+            image_size=32, epochs=3, schedule_epochs=3, train_subset=10_000, seeds=(42, 43, 44)
+        ),
         # estimated 11-20 min per chapter on a T4; MogaNet's many small kernels are host-bound
         "gpu": dict(image_size=32, epochs=10, train_subset=20_000),
         "paper": dict(image_size=32, epochs=30),
@@ -224,7 +233,7 @@ EXPERIMENTS: dict[str, dict[str, dict | None]] = {
     # a step ~3x as slow as plain AlexNet's on a CPU, so the quick profile trains fewer steps
     "alexnet_psa": {
         "smoke": {},
-        "quick": dict(epochs=3, train_subset=8_000),
+        "quick": dict(epochs=3, schedule_epochs=3, train_subset=8_000, seeds=(42, 43, 44)),
         "gpu": {},
         "paper": {},
     },

@@ -154,7 +154,16 @@ def test_vgg16_weights_are_never_fetched_without_downloads(monkeypatch, tmp_path
 def test_experiment_settings_change_the_profile_and_keep_what_they_do_not_name():
     quick = get_profile("quick")
     cifar = experiment_settings(quick, "cifar32")
-    assert (cifar.image_size, cifar.epochs, cifar.seeds, cifar.lr) == (32, 3, quick.seeds, quick.lr)
+    assert (cifar.image_size, cifar.epochs, cifar.seeds, cifar.lr) == (
+        32,
+        3,
+        (42, 43, 44),
+        quick.lr,
+    )
+    # quick's AlexNet schedule (6 of 50 epochs) does not reach the CIFAR networks: a whole
+    # 3-epoch schedule, the same run name as before the AlexNet profile changed
+    assert TrainConfig.from_profile(cifar).schedule_epochs is None
+    assert TrainConfig.from_profile(quick).schedule_length == 50
     assert experiment_settings(quick, "seed003") is None  # a GPU job only
     paper = experiment_settings(get_profile("paper"), "seed003")
     recipe = TrainConfig.from_profile(paper)  # the recipe part reaches the run's configuration

@@ -70,10 +70,13 @@ def test_a_profile_is_the_one_run_configuration():
         quick.with_overrides({"epochs": 0})
     # the training part names the run's folder: these values are the committed runs' names
     assert TrainConfig.from_profile(quick, seed=43).as_dict() == {
-        "epochs": 5, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-5, "label_smoothing": 0.1,
+        "epochs": 6, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-5, "label_smoothing": 0.1,
         "seed": 43, "image_size": 128, "augment": True, "log_every": 10, "eval_batch_size": 500,
-        "precision": "auto",
+        "precision": "auto", "schedule_epochs": 50,
     }  # fmt: skip
+    # a schedule as long as the training is no schedule setting: the run keeps its old name
+    whole = TrainConfig.from_profile(quick, epochs=5, schedule_epochs=5)
+    assert "schedule_epochs" not in whole.as_dict() and whole.schedule_length == 5
 
 
 def _notebook(path, code: str) -> None:

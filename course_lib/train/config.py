@@ -35,6 +35,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_recipe(self)
+        if self.schedule_epochs == self.epochs:  # one schedule, one name: the same run
+            object.__setattr__(self, "schedule_epochs", None)
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> TrainConfig:
