@@ -7,6 +7,7 @@ results row the leaderboard reads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,15 @@ import torch
 from .data import EvalTransform, ImageDataset, load_course_data
 from .experiments.measure import count_flops, count_params
 from .experiments.results import source_reported, write_result
-from .experiments.stats import MIN_PAIRS, Difference, Summary, compare_to_baseline, summarize
+from .experiments.stats import (
+    MIN_PAIRS,
+    Difference,
+    Summary,
+    holm,
+    holm_levels,
+    paired_difference,
+    summarize,
+)
 from .explain import compute_cam, plot_cam_grid
 from .plots import plot_predictions, show_as_jpeg
 from .profiles import Profile, get_profile
@@ -116,16 +125,30 @@ class VariantComparison:
 
 
 def compare_variants(
-    variants: Mapping[str, Sequence[Run]], baseline: str | None = None
+    variants: Mapping[str, Sequence[Run]],
+    baseline: str | None = None,
+    extra_pairs: Sequence[tuple[str, str]] = (),
 ) -> VariantComparison:
     """Summarise each variant's test accuracy over its seeds and compare every variant with
-    ``baseline`` (a key of ``variants``), paired by seed."""
+    ``baseline`` (a key of ``variants``), paired by seed. ``extra_pairs`` adds comparisons
+    between two variants (e.g. an attention module against its control), keyed
+    ``"variant − other"``; the Holm correction runs over all comparisons together."""
     by_seed = {n: {r.metrics["seed"]: r.metrics["accuracy"] for r in runs} for n, runs in
                variants.items()}  # fmt: skip
     summaries = {n: summarize(list(accs.values())) for n, accs in by_seed.items()}
     differences = {}
     if baseline is not None:
-        differences = {d.name: d for d in compare_to_baseline(by_seed, baseline)}
+        pairs = [(n, baseline) for n in by_seed if n != baseline] + list(extra_pairs)
+        unknown = {name for pair in pairs for name in pair} - set(by_seed)
+        if unknown:
+            raise KeyError(f"no runs of {sorted(unknown)}; have {sorted(by_seed)}")
+        found = [paired_difference(by_seed[v], by_seed[b], v, b) for v, b in pairs]
+        pvalues = [d.p for d in found]
+        corrected, levels = holm(pvalues), holm_levels(pvalues)
+        for (v, b), d, p, a in zip(pairs, found, corrected, levels, strict=True):
+            key = v if b == baseline else f"{v} − {b}"
+            alpha = 0.05 if math.isnan(a) else a
+            differences[key] = Difference(**{**d.__dict__, "p_holm": p, "alpha": alpha})
     return VariantComparison(
         {n: list(r) for n, r in variants.items()}, baseline, summaries, differences
     )
@@ -321,7 +344,11 @@ def report(run: Run, chapter: str, **extra) -> str:
     """Write the run's results row (with FLOPs) and say where, with the source notebooks'
     numbers beside."""
     flops = count_flops(run.model, run.metrics["image_size"])
-    path = write_result(run.metrics, chapter, flops=flops, **extra)
+    curves = {  # what a reading's "still rising" and "below validation" check
+        "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc],
+        "train_accuracy_per_epoch": [float(v) for v in run.history.train_acc],
+    }
+    path = write_result(run.metrics, chapter, flops=flops, **curves, **extra)
     line = f"wrote {path.parent.name}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
     for reported in source_reported(run.metrics["name"]):
         line += f"; the source notebook reported {reported['accuracy']:.4f} ({reported['setting']})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from torch import nn
 
 from course_lib.chapter import compare_variants
@@ -26,6 +27,21 @@ def test_alexnet_receptive_fields_are_the_published_ones():
     assert [s for _, s, _, _ in alexnet_receptive_fields(128)] == [32, 15, 15, 7, 7, 7, 7, 3]
 
 
+def test_a_corner_position_sees_less_of_the_image_than_the_centre():
+    from course_lib.models import alexnet_field_span
+
+    # conv5 at 128 px: a 163 px field that starts 69 px before its position (paddings 5, 2x8
+    # and 3x(1x16)), positions 16 px apart; rows 126-127 reach no position (pool1's floor drops
+    # conv1's last column, the only one that sees them)
+    assert alexnet_field_span(128, "conv5", 0) == (0, 93)
+    assert alexnet_field_span(128, "conv5", 3) == (0, 125)
+    assert alexnet_field_span(128, "conv5", 6) == (27, 125)
+    assert alexnet_field_span(224, "conv1", 0) == (0, 5)  # 11 px kernel, padding 5
+    assert alexnet_field_span(224, "conv1", 1) == (0, 9)
+    with pytest.raises(ValueError, match="conv5"):
+        alexnet_field_span(128, "fc1", 0)
+
+
 def test_comparison_prose_quotes_the_paired_numbers():
     base = [_run(s, a, [0.4, 0.5, 0.55], [0.3, 0.45, 0.5]) for s, a in ((1, 0.60), (2, 0.62),
                                                                         (3, 0.61))]  # fmt: skip
@@ -41,6 +57,19 @@ def test_comparison_prose_quotes_the_paired_numbers():
     assert "dropout" not in curves, "a network without dropout is not said to have it"
     with_dropout = [_run(1, 0.7, [0.4, 0.5, 0.6], [0.3, 0.45, 0.5], nn.Dropout())]
     assert "with dropout active" in describe_curves("C", with_dropout)
+
+
+def test_a_control_pair_joins_the_holm_family():
+    runs = {
+        name: [_run(s, a + 0.01 * (s % 2), [0.5], [0.5]) for s in (1, 2, 3, 4)]
+        for name, a in (("A", 0.60), ("T", 0.63), ("C", 0.605))
+    }
+    two = compare_variants(runs, "A").differences
+    three = compare_variants(runs, "A", extra_pairs=[("T", "C")]).differences
+    assert set(three) == {"T", "C", "T − C"} and three["T − C"].baseline == "C"
+    assert three["T"].diff == two["T"].diff and three["T"].p == two["T"].p
+    assert three["T"].p_holm >= two["T"].p_holm, "one more comparison: never a smaller p"
+    assert "T − C:" in compare_variants(runs, "A", extra_pairs=[("T", "C")]).table()
 
 
 def test_confusions_and_cam_peaks_are_counted():

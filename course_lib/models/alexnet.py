@@ -61,6 +61,41 @@ def alexnet_receptive_fields(image_size: int) -> list[tuple[str, int, int, int]]
     return rows
 
 
+def alexnet_field_span(image_size: int, layer: str, index: int) -> tuple[int, int]:
+    """The first and last input row (or column) that position ``index`` of ``layer``'s map
+    depends on. The receptive field is centred on its position, so a corner position sees less
+    of the image than the centre one (the rest of its field is padding), and rows that a
+    pooling's floor drops are seen by no position. Measured exactly, as the gradient of one
+    position of a linear stand-in with AlexNet's kernels, strides and paddings (all-ones
+    weights, average pools in place of max pools, which pass one arg-max only)."""
+    names = [name for name, _ in alexnet_feature_sizes(image_size)]
+    if layer not in names:
+        raise ValueError(f"unknown layer {layer!r}; AlexNet's layers: {', '.join(names)}")
+    layers = []
+    for (kernel, stride, padding), name in zip(_layer_geometry(), names):
+        if name.startswith("pool"):
+            layers.append(nn.AvgPool2d(kernel, stride))
+        else:
+            layers.append(nn.Conv2d(1, 1, kernel, stride, padding, bias=False))
+            nn.init.constant_(layers[-1].weight, 1.0)
+        if name == layer:
+            break
+    x = torch.ones(1, 1, image_size, image_size, requires_grad=True)
+    nn.Sequential(*layers)(x)[0, 0, index, 0].backward()
+    rows = x.grad[0, 0].abs().sum(dim=1).nonzero().flatten()
+    return int(rows.min()), int(rows.max())
+
+
+def _layer_geometry() -> list[tuple[int, int, int]]:
+    """(kernel, stride, padding) of every conv and pool, in order."""
+    layers = []
+    for _, kernel, stride, padding, pool in ALEXNET_CONVS:
+        layers.append((kernel, stride, padding))
+        if pool:
+            layers.append((3, 2, 0))
+    return layers
+
+
 def _layer_kernels() -> list[tuple[int, int]]:
     kernels = []
     for _, kernel, stride, _, pool in ALEXNET_CONVS:

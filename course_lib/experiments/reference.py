@@ -1,0 +1,154 @@
+"""The committed result a chapter's reading is written for, read back from ``results/``.
+
+A chapter's paragraph after a result is written by a person for one result: the ``quick``
+profile's runs committed in ``results/quick/``. Whatever profile the notebook runs in (``smoke``
+under nbval, ``gpu`` on Colab), the paragraph quotes those committed rows, says so, and its
+check cell (:mod:`course_lib.claims`) tests its words against them. A re-run of the chapter at
+the same setting rewrites the rows it reads, so a re-run that contradicts the paragraph fails
+the check; a run at another setting leaves them alone.
+
+    ref = committed("quick", {"AlexNet": "alexnet-none", "AlexNet-TA": "alexnet-triplet"})
+    d = ref.differences([("AlexNet-TA", "AlexNet")])["AlexNet-TA − AlexNet"]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..profiles import Profile, get_profile
+from .results import read_results
+from .stats import Difference, Summary, holm, holm_levels, paired_difference, summarize
+
+
+class MissingReference(LookupError):
+    """The committed rows a reading quotes are not in ``results/``."""
+
+
+def _schedule(row: dict) -> int:
+    return row.get("schedule_epochs") or row["epochs"]
+
+
+def matches(row: dict, profile: Profile) -> bool:
+    """Whether a results row was trained at ``profile``'s setting (image size, epochs and
+    schedule, training images, batch, learning rate)."""
+    return (
+        row.get("profile") == profile.name
+        and row.get("image_size") == profile.image_size
+        and row.get("epochs") == profile.epochs
+        and _schedule(row) == (profile.schedule_epochs or profile.epochs)
+        and (profile.train_subset is None or row.get("train_images") == profile.train_subset)
+        and row.get("batch_size") == profile.batch_size
+        and math.isclose(row.get("lr", math.nan), profile.lr)
+    )
+
+
+@dataclass
+class Reference:
+    """The committed rows of several networks at one setting, keyed by label and seed."""
+
+    profile: Profile
+    rows: dict[str, dict[int, dict]]
+
+    def accuracy(self, label: str) -> dict[int, float]:
+        """Test accuracy after the last epoch, per seed."""
+        return {seed: row["accuracy"] for seed, row in self.rows[label].items()}
+
+    def summary(self, label: str) -> Summary:
+        return summarize(list(self.accuracy(label).values()))
+
+    def seeds(self, label: str) -> list[int]:
+        return sorted(self.rows[label])
+
+    def curve(self, label: str, split: str = "val") -> list[float]:
+        """The mean accuracy after each epoch over the seeds, on the validation images
+        (``split="val"``) or on the training batches as they were trained (``"train"``)."""
+        curves = [row[f"{split}_accuracy_per_epoch"] for row in self.rows[label].values()]
+        return [sum(c[e] for c in curves) / len(curves) for e in range(len(curves[0]))]
+
+    def differences(
+        self, pairs: Sequence[tuple[str, str]], epoch: int | None = None
+    ) -> dict[str, Difference]:
+        """Seed-paired differences ``variant − baseline`` for each pair, Holm-corrected over
+        the pairs given (one family of comparisons), keyed ``"variant − baseline"``. With
+        ``epoch`` (1-based), the validation accuracy after that epoch instead of the test
+        accuracy."""
+
+        def values(label: str) -> dict[int, float]:
+            if epoch is None:
+                return self.accuracy(label)
+            return {s: r["val_accuracy_per_epoch"][epoch - 1] for s, r in self.rows[label].items()}
+
+        found = [paired_difference(values(v), values(b), v, b) for v, b in pairs]
+        pvalues = [d.p for d in found]
+        corrected, levels = holm(pvalues), holm_levels(pvalues)
+        return {
+            f"{d.name} − {d.baseline}": Difference(
+                **{**d.__dict__, "p_holm": p, "alpha": 0.05 if math.isnan(a) else a}
+            )
+            for d, p, a in zip(found, corrected, levels, strict=True)
+        }
+
+    def provenance(self) -> str:
+        """Where the numbers come from, for the sentence that introduces a reading."""
+        rows = [r for by_seed in self.rows.values() for r in by_seed.values()]
+        seeds = sorted({r["seed"] for r in rows})
+        commits = sorted({r.get("git_commit") or "unknown" for r in rows})
+        threads = sorted({str(r.get("threads")) for r in rows})
+        first = rows[0]
+        p = self.profile
+        schedule = p.schedule_epochs or p.epochs
+        epochs = f"{p.epochs} epochs" + (
+            f" of a {schedule}-epoch schedule" if schedule != p.epochs else ""
+        )
+        return (
+            f"the committed `{p.name}` runs: {p.image_size} px, {epochs}, "
+            f"{first['train_images']:,} training images, seeds {seeds[0]}-{seeds[-1]} "
+            f"({len(seeds)} per network), {first['device'].split(' (')[0]} with "
+            f"{'/'.join(threads)} threads, {first.get('precision', 'fp32')}, commit "
+            f"{', '.join(commits)}, {first['data_source']}"
+        )
+
+
+def committed(
+    profile: str | Profile,
+    networks: Mapping[str, str],
+    folder: str | Path | None = None,
+    with_curves: bool = True,
+) -> Reference:
+    """The committed rows of each network (label → run name such as ``alexnet-triplet``) at
+    ``profile``'s setting. Refuses, saying what is missing, when a network has no row or when
+    two rows of one seed disagree about the setting (ambiguous); with ``with_curves`` every row
+    must hold its validation accuracy per epoch."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    folder = Path(folder) if folder else None
+    rows = [r for r in read_results((folder or _results()) / p.name) if "error" not in r]
+    found: dict[str, dict[int, dict]] = {}
+    for label, name in networks.items():
+        by_seed: dict[int, dict] = {}
+        for row in rows:
+            if row.get("name") == name and matches(row, p):
+                if row["seed"] in by_seed:
+                    raise MissingReference(
+                        f"two committed rows of {name} seed {row['seed']} at the {p.name} "
+                        f"setting: {by_seed[row['seed']]['file']} and {row['file']}"
+                    )
+                by_seed[row["seed"]] = row
+        if not by_seed:
+            raise MissingReference(
+                f"no committed {p.name} row of {name} in results/{p.name}/ at this setting "
+                f"({p.image_size} px, {p.epochs} epochs): the reading quotes the committed runs; "
+                f"train them with `python -m course_lib run-notebooks --profile {p.name}`"
+            )
+        if with_curves and any("val_accuracy_per_epoch" not in r for r in by_seed.values()):
+            raise MissingReference(f"rows of {name} without their validation curve")
+        found[label] = dict(sorted(by_seed.items()))
+    return Reference(p, found)
+
+
+def _results() -> Path:
+    from ..runtime.paths import results_dir
+
+    return results_dir()
