@@ -18,9 +18,11 @@ from .train.progress import PROGRESS_ENV
 
 # Minutes per chapter from an empty run cache on the 2-core CPU the course is measured on
 # (README's profile section); with its runs cached a chapter takes 1-3 minutes, so these bound
-# the time left from above. Only the time-left estimate of the progress line uses them.
+# the time left from above. Only the time-left estimate of the progress line uses them. Quick's
+# 01-03 are the pilot's measured run times (8 seeds, 6 of 50 epochs); 04 is estimated from them
+# and the bench (24 runs of SE, CBAM and SE-from-identity); 05-08 from their own runs.
 CHAPTER_MINUTES = {
-    "quick": {"00": 1, "01": 8, "02": 12, "03": 10, "04": 20, "05": 21, "06": 26, "07": 23,
+    "quick": {"00": 1, "01": 21, "02": 58, "03": 31, "04": 100, "05": 21, "06": 26, "07": 23,
               "08": 27, "09": 1},
     "smoke": {f"{i:02d}": 1 for i in range(10)},
 }  # fmt: skip
