@@ -144,7 +144,7 @@ def test_the_progress_line_names_the_run_and_the_time_left(tmp_path):
     import io
     import json
 
-    from course_lib.notebook_runner import ProgressWatcher, describe_progress
+    from course_lib.notebook_runner import CHAPTER_MINUTES, ProgressWatcher, describe_progress
     from course_lib.train.progress import ProgressFile
 
     class Bar:  # what tqdm's bar offers the loop
@@ -169,7 +169,15 @@ def test_the_progress_line_names_the_run_and_the_time_left(tmp_path):
     state["seconds_per_step"] = 0.48  # 375 steps left: 3 minutes
     line = describe_progress(state, "quick", "02_triplet_attention.ipynb", 240.0, ["03", "04"])
     assert "training alexnet-triplet seed 43, epoch 3/5 (step 250/625), ~3 min left" in line
-    assert "chapter ≤ 8 min, course ≤ 38 min left" in line  # 12 - 4, then + 10 + 20
+    minutes = CHAPTER_MINUTES["quick"]
+    chapter_left = minutes["02"] - 4  # 4 min in
+    course_left = chapter_left + minutes["03"] + minutes["04"]
+    course = (
+        f"{course_left} min"
+        if course_left < 60
+        else f"{course_left // 60} h {course_left % 60:02d} min"
+    )
+    assert f"chapter ≤ {chapter_left} min, course ≤ {course} left" in line
 
     out = io.StringIO()  # not a terminal: one plain line per run and epoch, no repeats
     watcher = ProgressWatcher(path, "quick", "02_triplet_attention.ipynb", [], stream=out)
