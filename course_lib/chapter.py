@@ -7,7 +7,6 @@ results row the leaderboard reads.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,15 +15,7 @@ import torch
 from .data import EvalTransform, ImageDataset, load_course_data
 from .experiments.measure import count_flops, count_params
 from .experiments.results import source_reported, write_result
-from .experiments.stats import (
-    MIN_PAIRS,
-    Difference,
-    Summary,
-    holm,
-    holm_levels,
-    paired_difference,
-    summarize,
-)
+from .experiments.stats import MIN_PAIRS, Difference, Summary, compare_pairs, summarize
 from .explain import compute_cam, plot_cam_grid
 from .plots import plot_predictions, show_as_jpeg
 from .profiles import Profile, get_profile
@@ -139,16 +130,8 @@ def compare_variants(
     differences = {}
     if baseline is not None:
         pairs = [(n, baseline) for n in by_seed if n != baseline] + list(extra_pairs)
-        unknown = {name for pair in pairs for name in pair} - set(by_seed)
-        if unknown:
-            raise KeyError(f"no runs of {sorted(unknown)}; have {sorted(by_seed)}")
-        found = [paired_difference(by_seed[v], by_seed[b], v, b) for v, b in pairs]
-        pvalues = [d.p for d in found]
-        corrected, levels = holm(pvalues), holm_levels(pvalues)
-        for (v, b), d, p, a in zip(pairs, found, corrected, levels, strict=True):
-            key = v if b == baseline else f"{v} − {b}"
-            alpha = 0.05 if math.isnan(a) else a
-            differences[key] = Difference(**{**d.__dict__, "p_holm": p, "alpha": alpha})
+        for (v, b), d in zip(pairs, compare_pairs(by_seed, pairs), strict=True):
+            differences[v if b == baseline else f"{v} − {b}"] = d
     return VariantComparison(
         {n: list(r) for n, r in variants.items()}, baseline, summaries, differences
     )

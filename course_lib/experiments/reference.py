@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..profiles import Profile, get_profile
 from .results import read_results
-from .stats import Difference, Summary, holm, holm_levels, paired_difference, summarize
+from .stats import Difference, Summary, compare_pairs, summarize
 
 
 class MissingReference(LookupError):
@@ -81,15 +81,9 @@ class Reference:
                 return self.accuracy(label)
             return {s: r["val_accuracy_per_epoch"][epoch - 1] for s, r in self.rows[label].items()}
 
-        found = [paired_difference(values(v), values(b), v, b) for v, b in pairs]
-        pvalues = [d.p for d in found]
-        corrected, levels = holm(pvalues), holm_levels(pvalues)
-        return {
-            f"{d.name} − {d.baseline}": Difference(
-                **{**d.__dict__, "p_holm": p, "alpha": 0.05 if math.isnan(a) else a}
-            )
-            for d, p, a in zip(found, corrected, levels, strict=True)
-        }
+        labels = {name for pair in pairs for name in pair}
+        found = compare_pairs({label: values(label) for label in labels}, pairs)
+        return {f"{d.name} − {d.baseline}": d for d in found}
 
     def provenance(self) -> str:
         """Where the numbers come from, for the sentence that introduces a reading."""

@@ -238,6 +238,23 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def compare_pairs(
+    values: Mapping[str, Mapping[int, float]], pairs: Sequence[tuple[str, str]]
+) -> list[Difference]:
+    """``variant − other`` for each pair of names in ``values`` (runs keyed by seed), paired by
+    seed, Holm-corrected over the pairs given (one family of comparisons)."""
+    unknown = {name for pair in pairs for name in pair} - set(values)
+    if unknown:
+        raise KeyError(f"no runs of {sorted(unknown)}; have {sorted(values)}")
+    diffs = [paired_difference(values[v], values[b], v, b) for v, b in pairs]
+    pvalues = [d.p for d in diffs]
+    corrected, levels = holm(pvalues), holm_levels(pvalues)
+    return [
+        Difference(**{**d.__dict__, "p_holm": p, "alpha": 0.05 if math.isnan(a) else a})
+        for d, p, a in zip(diffs, corrected, levels, strict=True)
+    ]
+
+
 def compare_to_baseline(
     variants: Mapping[str, Mapping[int, float]], baseline: str
 ) -> list[Difference]:
@@ -245,17 +262,7 @@ def compare_to_baseline(
     variants compared."""
     if baseline not in variants:
         raise KeyError(f"no runs of the baseline {baseline!r}; have {sorted(variants)}")
-    diffs = [
-        paired_difference(runs, variants[baseline], name, baseline)
-        for name, runs in variants.items()
-        if name != baseline
-    ]
-    pvalues = [d.p for d in diffs]
-    corrected, levels = holm(pvalues), holm_levels(pvalues)
-    return [
-        Difference(**{**d.__dict__, "p_holm": p, "alpha": 0.05 if math.isnan(a) else a})
-        for d, p, a in zip(diffs, corrected, levels, strict=True)
-    ]
+    return compare_pairs(variants, [(name, baseline) for name in variants if name != baseline])
 
 
 def format_p(p: float) -> str:
