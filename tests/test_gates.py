@@ -65,3 +65,28 @@ def test_se_from_identity_starts_near_the_identity_with_the_same_parameters():
     torch.manual_seed(0)
     model = build_model("alexnet", attention="se_from_identity", image_size=64)
     assert all(0.9 < s.mean < 1.1 for s in gate_statistics(model, images))
+
+
+def test_activation_scale_sees_the_gates_shrink_the_signal():
+    """Same seed, same convolutions: SE's untrained gates (near 0.5) shrink what conv5 passes on
+    to a fraction of plain AlexNet's (not all the way to 2^-5: the next convolution's bias is
+    not gated), CBAM's (near 0.25) further; SE from identity keeps it near AlexNet's."""
+    from course_lib.explain.signal import activation_scale
+
+    images = torch.randn(8, 3, 64, 64)
+    scales = {}
+    for attention in (None, "se", "cbam", "se_from_identity"):
+        torch.manual_seed(0)
+        model = build_model("alexnet", attention=attention, image_size=64)
+        if attention:  # the convolutions and classifier of plain AlexNet, the gates on top
+            torch.manual_seed(0)
+            plain = build_model("alexnet", image_size=64)
+            model.load_state_dict(plain.state_dict(), strict=False)
+        scales[attention] = activation_scale(model, images)
+    assert list(scales[None]) == [f"features.relu{i}" for i in range(1, 6)] + ["logits"]
+    ratio = {a: s["features.relu5"] / scales[None]["features.relu5"] for a, s in scales.items()}
+    assert ratio["se"] < 0.4
+    assert ratio["cbam"] < 0.6 * ratio["se"]
+    assert 0.8 < ratio["se_from_identity"] < 1.25
+    with pytest.raises(ValueError, match="named_modules"):
+        activation_scale(build_model("alexnet", image_size=64), images, layers=["features.nope"])
