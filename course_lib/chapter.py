@@ -95,14 +95,15 @@ class VariantComparison:
     differences: dict[str, Difference]
 
     def table(self) -> str:
+        w = max(16, *(len(name) for name in self.summaries))
         lines = [
-            f"{'variant':16s} {'n':>2s} {'test acc':>9s} {'sd':>6s} {'95 % CI':>16s}  seeds",
+            f"{'variant':{w}s} {'n':>2s} {'test acc':>9s} {'sd':>6s} {'95 % CI':>16s}  seeds",
         ]
         for name, s in self.summaries.items():
             seeds = sorted(r.metrics["seed"] for r in self.runs[name])
             ci = "" if s.n < 2 else f"[{s.low * 100:5.2f}, {s.high * 100:5.2f}]"
             sd = "" if s.n < 2 else f"{s.std * 100:.2f}"
-            lines.append(f"{name:16s} {s.n:2d} {s.mean * 100:8.2f}% {sd:>6s} {ci:>16s}  {seeds}")
+            lines.append(f"{name:{w}s} {s.n:2d} {s.mean * 100:8.2f}% {sd:>6s} {ci:>16s}  {seeds}")
         lines += [d.sentence() for d in self.differences.values()]
         first = next(iter(self.runs.values()))[0].metrics
         note = f"test accuracy (%) after the last epoch, {first['test_images']:,} test images"
@@ -281,8 +282,9 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
     first = next(iter(runs.values())).metrics
     on_cpu = str(first.get("device", "")).startswith("CPU")
     bench = recorded_speeds(first["image_size"], first.get("precision", "bf16")) if on_cpu else None
+    w = max(22, *(len(name) for name in runs))
     header = (
-        f"{'run':22s} {'test acc':>8s} {'val@best':>8s} {'params':>11s} {'MFLOPs':>8s} "
+        f"{'run':{w}s} {'test acc':>8s} {'val@best':>8s} {'params':>11s} {'MFLOPs':>8s} "
         f"{'train img/s':>11s} {'infer img/s':>11s} {'step vs AlexNet':>15s}"
     )
     lines, measured_here = [header, "-" * len(header)], False
@@ -301,7 +303,7 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
             infer = f"{m['inference_images_per_s']:.0f}*"
             overhead = ""
         lines.append(
-            f"{name:22s} {m['accuracy']:8.4f} {m['best_val_accuracy']:8.4f} {m['params']:11,d} "
+            f"{name:{w}s} {m['accuracy']:8.4f} {m['best_val_accuracy']:8.4f} {m['params']:11,d} "
             f"{(mflops or 0) / 1e6:8.1f} {train:>11s} {infer:>11s} {overhead:>15s}"
         )
     lines.append(
