@@ -160,7 +160,7 @@ def markdown_table(report: dict, comparisons: int = 4) -> str:
     """Per variant against the first and per epoch: the seed-paired difference of validation
     accuracy (and of test accuracy after the last epoch), its sd and 95 % interval, and the
     minimum detectable difference at 80 % power at level 0.05 and at Holm's strictest level
-    over ``comparisons`` comparisons; then each variant's mean training time per run."""
+    over ``comparisons`` comparisons; then each variant's median training time per run."""
     from course_lib.experiments.stats import detectable_difference, paired_difference
 
     base = report["attentions"][0]
@@ -191,8 +191,11 @@ def markdown_table(report: dict, comparisons: int = 4) -> str:
             )
     times = {a: [r["train_time_s"] for r in report["runs"] if r["attention"] == a]
              for a in report["attentions"]}  # fmt: skip
-    costs = ", ".join(f"{a} {statistics.fmean(t):.0f} s" for a, t in times.items() if t)
-    return "\n".join(lines) + f"\n\nmean training time per run ({report['device']}): {costs}"
+    costs = ", ".join(f"{a} {statistics.median(t):.0f} s" for a, t in times.items() if t)
+    return "\n".join(lines) + (
+        f"\n\nmedian training time per run ({report['device']}; the median, because a run that "
+        f"shared the machine with other work takes longer): {costs}"
+    )
 
 
 if __name__ == "__main__":
