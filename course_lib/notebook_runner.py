@@ -22,7 +22,7 @@ from .train.progress import PROGRESS_ENV
 # 01-03 are the pilot's measured run times (8 seeds, 6 of 50 epochs); 04 is estimated from them
 # and the bench (24 runs of SE, CBAM and SE-from-identity); 05-08 from their own runs.
 CHAPTER_MINUTES = {
-    "quick": {"00": 1, "01": 21, "02": 58, "03": 31, "04": 100, "05": 21, "06": 26, "07": 23,
+    "quick": {"00": 1, "01": 21, "02": 58, "03": 31, "04": 80, "05": 21, "06": 26, "07": 23,
               "08": 27, "09": 1},
     "smoke": {f"{i:02d}": 1 for i in range(10)},
 }  # fmt: skip
