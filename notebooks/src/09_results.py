@@ -28,7 +28,7 @@ if "google.colab" in sys.modules and not os.path.exists("/content/course"):
 # %% tags=["parameters"]
 from course_lib.profiles import get_profile
 
-P = get_profile()  # COURSE_PROFILE, or automatic: paper on a GPU, quick on a CPU
+P = get_profile()  # COURSE_PROFILE, or automatic: gpu on a CUDA machine, quick on a CPU
 profile = P.name
 image_size = P.image_size
 epochs = P.epochs
@@ -275,8 +275,8 @@ display(Markdown("\n".join(lines)))
 # ## Exercises
 #
 # 1. Pick the comparison with the largest detectable difference in the table above and train
-#    two more seeds of both its variants (`python -m course_lib train --attention ... --seed 45`,
-#    then `--seed 46`). Rebuild the table: how much does the detectable difference shrink, and
+#    two more seeds of both its variants, seeds no profile has used yet
+#    (`python -m course_lib train --attention ... --seed 50`, then `--seed 51`). Rebuild the table: how much does the detectable difference shrink, and
 #    does the verdict change?
 # 2. Which variant gives the most accuracy per extra parameter? Per lost image/s of the bench?
 # 3. Copy a results file under another name and rebuild: how does the leaderboard treat the
