@@ -96,7 +96,7 @@ CHAPTERS = {
     "01": ["none"],
     "02": ["none", "triplet", "batchnorm"],
     "03": ["none", "simam"],
-    "04": ["none", "se", "cbam"],
+    "04": ["none", "se", "cbam", "se_from_identity"],
 }
 ATTENTIONS = ["triplet", "simam", "se", "cbam", "psa", "self_attention"]
 VIEWS = frozenset(
