@@ -19,8 +19,8 @@ from .train.progress import PROGRESS_ENV
 # Minutes per chapter from an empty run cache on the 2-core CPU the course is measured on
 # (README's profile section); with its runs cached a chapter takes 1-3 minutes, so these bound
 # the time left from above. Only the time-left estimate of the progress line uses them. Quick's
-# 01-03 are the pilot's measured run times (8 seeds, 6 of 50 epochs); 04 is estimated from them
-# and the bench (24 runs of SE, CBAM and SE-from-identity); 05-08 from their own runs.
+# 01-04 are the pilots' measured run times (8 seeds, 6 of 50 epochs; 04: 24 runs of SE, CBAM and
+# SE-from-identity, AlexNet's reused); 05-08 from their own runs at the earlier profile.
 CHAPTER_MINUTES = {
     "quick": {"00": 1, "01": 21, "02": 58, "03": 31, "04": 80, "05": 21, "06": 26, "07": 23,
               "08": 27, "09": 1},

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..runtime.modes import inspecting
 from .registry import register_attention
 from .se import SqueezeExcite
 
@@ -207,14 +208,8 @@ def collect_branch_weights(
         )
         for n, m in modules.items()
     ]
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    try:
+    with inspecting(model, hooks):
         for start in range(0, len(inputs), batch_size):
             model(inputs[start : start + batch_size].to(device))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
     return {n: torch.cat(w) for n, w in found.items()}

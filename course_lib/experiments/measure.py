@@ -10,6 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..attention._fast import plain_forms
 from ..runtime.device import autocast, enable_fast_kernels, memory_format, pick_device, synchronize
+from ..runtime.modes import inspecting
 
 
 def count_params(model: nn.Module, trainable_only: bool = True) -> int:
@@ -30,13 +31,10 @@ def count_flops(model: nn.Module, image_size: int, channels: int = 3) -> int:
     Modules with a CPU fast path are counted in their plain form (the papers' k x k gate
     convolutions, not the banded form that also multiplies the band's zeros).
     """
-    was_training = model.training
-    model.eval()
     x = torch.zeros(1, channels, image_size, image_size, device=next(model.parameters()).device)
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad(), plain_forms(model):
+    with inspecting(model), counter, torch.no_grad(), plain_forms(model):
         model(x)
-    model.train(was_training)
     return counter.get_total_flops()
 
 

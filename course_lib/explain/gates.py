@@ -24,6 +24,7 @@ from ..attention.cbam import CBAM
 from ..attention.se import SqueezeExcite
 from ..attention.simam import SimAM
 from ..attention.triplet import TripletAttention
+from ..runtime.modes import inspecting
 
 
 def _se(m: SqueezeExcite, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -79,26 +80,19 @@ def gate_statistics(model: nn.Module, images: torch.Tensor) -> list[GateStats]:
         m.register_forward_pre_hook(lambda _m, args, name=name: inputs.__setitem__(name, args[0]))
         for name, m in modules.items()
     ]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(images)
-            stats = []
-            for name, m in modules.items():
-                x = inputs[name].float()
-                for gate, values in GATE_READERS[type(m)](m.float(), x).items():
-                    flat = values.float().flatten()
-                    sample = flat[:: max(1, flat.numel() // 1_000_000)]  # quantile's limit
-                    q = torch.quantile(sample, torch.tensor([0.05, 0.95]))
-                    stats.append(
-                        GateStats(name, gate, float(flat.mean()), float(flat.std()),
-                                  float(q[0]), float(q[1]), values[0].numel())
-                    )  # fmt: skip
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
+    with inspecting(model, hooks), torch.no_grad():
+        model(images)
+        stats = []
+        for name, m in modules.items():
+            x = inputs[name].float()
+            for gate, values in GATE_READERS[type(m)](m.float(), x).items():
+                flat = values.float().flatten()
+                sample = flat[:: max(1, flat.numel() // 1_000_000)]  # quantile's limit
+                q = torch.quantile(sample, torch.tensor([0.05, 0.95]))
+                stats.append(
+                    GateStats(name, gate, float(flat.mean()), float(flat.std()),
+                              float(q[0]), float(q[1]), values[0].numel())
+                )  # fmt: skip
     return stats
 
 

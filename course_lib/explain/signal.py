@@ -1,10 +1,11 @@
 """How large a network's activations are, layer by layer: the root mean square of the output of
 chosen layers (by default every ReLU of ``model.features``) and of the logits, on a batch.
 
-A gate that multiplies a feature map by about 0.5 halves its scale; in a network without
-normalisation such as AlexNet, five of them in a row shrink what reaches the classifier by about
-2^5 = 32, and CBAM's two gates per module (a product near 0.25) by about 4^5 = 1024. Comparing the
-scales of the same seed's untrained networks with and without attention measures that directly.
+A gate that multiplies a feature map by about 0.5 halves its scale, and a network without
+normalisation such as AlexNet passes the shrunk map on. Five such gates do not shrink what reaches
+the classifier by 2^5, though: each convolution adds its bias after the previous gate, and the bias
+is not gated. Comparing the scales of the same seed's untrained networks with and without
+attention measures how much they do shrink it (chapter 04).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from ..runtime.modes import inspecting
 
 
 def activation_scale(
@@ -38,15 +41,8 @@ def activation_scale(
         return lambda _m, _args, out: outputs.__setitem__(name, _rms(out))
 
     hooks = [modules[n].register_forward_hook(keep(n)) for n in layers]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits = model(images)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
+    with inspecting(model, hooks), torch.no_grad():
+        logits = model(images)
     return {**{n: outputs[n] for n in layers}, "logits": _rms(logits)}
 
 
