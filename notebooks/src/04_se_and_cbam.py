@@ -216,9 +216,15 @@ MAIN = [("AlexNet-SE", "AlexNet"), ("AlexNet-CBAM", "AlexNet"), ("AlexNet-TA", "
         ("AlexNet-SimAM", "AlexNet")]
 four = ref.differences(MAIN)
 se, cbam = four["AlexNet-SE − AlexNet"], four["AlexNet-CBAM − AlexNet"]
-per_epoch = {pair: [ref.differences([pair], epoch=e)[f"{pair[0]} − {pair[1]}"] for e in range(1, E + 1)]
-             for pair in MAIN[:2]}
-se_curve, cbam_curve = per_epoch[MAIN[0]], per_epoch[MAIN[1]]
+
+
+def alone(variant: str, baseline: str, epoch: int | None = None):
+    """One seed-paired comparison tested on its own (test accuracy, or validation at ``epoch``)."""
+    return ref.differences([(variant, baseline)], epoch=epoch)[f"{variant} − {baseline}"]
+
+
+se_curve = [alone("AlexNet-SE", "AlexNet", e) for e in range(1, E + 1)]
+cbam_curve = [alone("AlexNet-CBAM", "AlexNet", e) for e in range(1, E + 1)]
 acc = {name: ref.summary(name) for name in NETWORKS}
 wins = {name: sum(a > b for a, b in zip(ref.accuracy(name).values(), ref.accuracy("AlexNet").values()))
         for name in ("AlexNet-SE", "AlexNet-CBAM")}
@@ -435,15 +441,9 @@ with claims.guard("chapter 04: the gates and the signal") as claim:
 # outputs are within a few per cent of AlexNet's). It was trained in section 4.
 
 # %% tags=["reading"]
-VARIANT = [("AlexNet-SE-from-identity", "AlexNet-SE"), ("AlexNet-SE-from-identity", "AlexNet")]
-
-
-def variant_difference(pair, epoch=None):
-    return ref.differences([pair], epoch=epoch)[f"{pair[0]} − {pair[1]}"]
-
-
-id_se = [variant_difference(VARIANT[0], e) for e in range(1, E + 1)] + [variant_difference(VARIANT[0])]
-id_alex = [variant_difference(VARIANT[1], e) for e in range(1, E + 1)] + [variant_difference(VARIANT[1])]
+# each line: the validation accuracy after every epoch, then the test accuracy
+id_se = [alone("AlexNet-SE-from-identity", "AlexNet-SE", e) for e in (*range(1, E + 1), None)]
+id_alex = [alone("AlexNet-SE-from-identity", "AlexNet", e) for e in (*range(1, E + 1), None)]
 display(Markdown(
     f"**Reading** ({id_se[-1].n_pairs} seed pairs, the committed `quick` runs; each comparison "
     f"tested on its own, the question being this one explanation). Started near the identity, SE "
@@ -544,8 +544,8 @@ with claims.guard("chapter 04: all five side by side") as claim:
     claim.not_significant(se, "SE within noise")
     claim.not_significant(cbam, "CBAM within noise")
     claim.that(ranking[0] == "AlexNet-TA", "TA ranks first", ranking[0])
-    ta_first = ref.differences([("AlexNet-TA", "AlexNet")], epoch=1)["AlexNet-TA − AlexNet"]
-    simam_first = ref.differences([("AlexNet-SimAM", "AlexNet")], epoch=1)["AlexNet-SimAM − AlexNet"]
+    ta_first = alone("AlexNet-TA", "AlexNet", epoch=1)
+    simam_first = alone("AlexNet-SimAM", "AlexNet", epoch=1)
     claim.that(ta_first.high < 0, "TA starts behind", f"{ta_first.high:+.4f}")
     claim.that(simam_first.low > -0.02, "SimAM does not start clearly behind", f"{simam_first.low:+.4f}")
 
