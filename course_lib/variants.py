@@ -17,14 +17,17 @@ from .profiles import Profile, experiment_settings
 RESNET = {"depths": (1, 1, 1), "planes": (16, 32, 64), "stem_channels": 16}
 # chapter 06: MogaNet-XT unchanged (stem stride 4: stages at 8, 4, 2 and 1 px on 32 px images)
 MOGANET_XT = {"arch": "xtiny", "stem_stride": 4}
-# the ablations use MogaNet-XT's widths with one block per stage (two in stage 3), so that three
-# seeds of three variants fit the CPU budget
+# the ablations use MogaNet-XT's widths with one block per stage (two in stage 3) and the stem
+# stride 2 (stages at 16, 8, 4 and 2 px on 32 px images: at 1 px, Y - GAP(Y) = 0 and the
+# decomposition's sigma gets no gradient), so that three seeds of three variants fit a CPU budget
 MOGANET_SHALLOW = {
     "arch": {"embed_dims": [32, 64, 96, 192], "depths": [1, 1, 2, 1], "ffn_ratios": [8, 8, 4, 4]},
-    "stem_stride": 4,
+    "stem_stride": 2,
 }
-# chapter 07: VGG16 with BatchNorm and the compact head; self-attention after conv2_2 (16x16
-# at 32 px) and conv3_3 (8x8), see course_lib.models.vgg.VGG16_BN_ATTENTION_AFTER
+# chapter 07: SAGAN's self-attention in chapter 05's ResNet, after stages 1 and 2 (16x16 and 8x8
+# maps at 32 px), and VGG16 with BatchNorm and the compact head, self-attention after conv2_2 and
+# conv3_3 (16x16 and 8x8, see course_lib.models.vgg.VGG16_BN_ATTENTION_AFTER)
+RESNET_SELF_ATTENTION = {**RESNET, "attention_after": (1, 2)}
 VGG16_BN = {"batch_norm": True, "classifier": "compact"}
 
 
@@ -44,12 +47,15 @@ CHAPTER_VARIANTS: dict[str, list[Variant]] = {
     "05": [
         Variant("AlexNet-BN", "alexnet", "batchnorm", experiment="alexnet_psa"),
         Variant("AlexNet-PSA", "alexnet", "psa", experiment="alexnet_psa"),
+        Variant("AlexNet-PSA + shortcut", "alexnet", "psa_shortcut", experiment="alexnet_psa"),
         Variant("ResNet", "cifar_resnet", None, RESNET),
         Variant("ResNet-PSA", "cifar_resnet", "psa", RESNET),
     ],
     "06": [
         Variant("ResNet", "cifar_resnet", None, RESNET),
-        Variant("MogaNet-XT", "moganet", None, MOGANET_XT, name="moganet_xt"),
+        Variant(
+            "MogaNet-XT", "moganet", None, MOGANET_XT, experiment="cifar32_large", name="moganet_xt"
+        ),
         Variant("shallow MogaNet", "moganet", None, MOGANET_SHALLOW, name="moganet_shallow"),
         Variant(
             "no decomposition",
@@ -67,12 +73,15 @@ CHAPTER_VARIANTS: dict[str, list[Variant]] = {
         ),
     ],
     "07": [
-        Variant("VGG16-BN", "vgg16", None, VGG16_BN, name="vgg16_bn"),
+        Variant("ResNet", "cifar_resnet", None, RESNET),
+        Variant("ResNet + self-attention", "cifar_resnet", "self_attention", RESNET_SELF_ATTENTION),
+        Variant("VGG16-BN", "vgg16", None, VGG16_BN, experiment="cifar32_large", name="vgg16_bn"),
         Variant(
             "VGG16-BN + self-attention",
             "vgg16",
             "self_attention",
             {**VGG16_BN, "attention_after": (12, 22)},
+            experiment="cifar32_large",
             name="vgg16_bn-self_attention",
         ),
     ],

@@ -47,9 +47,24 @@ def test_cifar_resnet_keeps_the_resolution_until_the_second_stage():
     assert sizes == [32, 16, 8]  # no ImageNet stem: the last stage still has an 8x8 map
 
 
-def test_cifar_resnet_refuses_other_attention():
-    with pytest.raises(ValueError, match="attention=None .* or 'psa'"):
+def test_cifar_resnet_places_other_attention_between_stages():
+    with pytest.raises(ValueError, match="give attention_after"):
         build_model("cifar_resnet", attention="se")
+    with pytest.raises(ValueError, match="has stages 0-2"):
+        build_model("cifar_resnet", attention="se", attention_after=(3,), **RESNET)
+    with pytest.raises(ValueError, match="has none to place"):
+        build_model("cifar_resnet", attention="psa", attention_after=(1,), **RESNET)
+    plain = build_model("cifar_resnet", num_classes=10, **RESNET)
+    sa = build_model("cifar_resnet", num_classes=10, attention="self_attention",
+                     attention_after=(1, 2), **RESNET)  # fmt: skip
+    blocks = [stage.attention for stage in sa.stages if hasattr(stage, "attention")]
+    assert [b.query.in_channels for b in blocks] == [4 * p for p in RESNET["planes"][1:]]
+    # gamma starts at 0: with the plain network's weights, the same function
+    missing, unexpected = sa.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(".attention." in k for k in missing)
+    plain.eval(), sa.eval()
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(sa(x), plain(x))
 
 
 def test_batchnorm_control_is_alexnet_psa_without_psa():
@@ -61,6 +76,16 @@ def test_batchnorm_control_is_alexnet_psa_without_psa():
     psa_bns = [m.bn for m in psa.features if isinstance(m, PSAModule)]
     control_bns = [m for m in control.features if isinstance(m, nn.BatchNorm2d)]
     assert [b.num_features for b in psa_bns] == [b.num_features for b in control_bns] == widths
+
+
+def test_psa_shortcut_is_alexnet_psa_plus_its_input():
+    psa = build_model("alexnet", attention="psa", image_size=128)
+    shortcut = build_model("alexnet", attention="psa_shortcut", image_size=128)
+    shortcut.load_state_dict(psa.state_dict())  # the same parameters, names and shapes
+    x = torch.randn(2, 48, 31, 31)
+    psa_slot, shortcut_slot = psa.features[1].eval(), shortcut.features[1].eval()
+    with torch.no_grad():
+        torch.testing.assert_close(shortcut_slot(x), x + psa_slot(x))
 
 
 def test_psa_weight_bounds_are_the_extremes_of_a_softmax_of_sigmoids():
@@ -121,6 +146,17 @@ def test_moganet_without_gating_has_the_same_weights_and_another_function():
         assert not torch.allclose(gated(x), summed(x))
 
 
+def test_training_records_moganets_per_channel_scales_and_sagans_gamma():
+    from course_lib.train.fit import scalar_parameters
+
+    found = scalar_parameters(_moganet())
+    scales = {k: v for k, v in found.items() if k.endswith(" mean|.|")}
+    assert any(".sigma.scale" in k for k in scales) and any("layer_scale_1" in k for k in scales)
+    assert all(v == pytest.approx(1e-5) for v in scales.values())  # their initial value
+    sa = build_model("cifar_resnet", attention="self_attention", attention_after=(1,), **RESNET)
+    assert scalar_parameters(sa) == {"stages.1.attention.gamma": 0.0}
+
+
 def test_moganet_stem_stride_sets_the_first_stage_size():
     for stride, side in ((4, 8), (2, 16), (1, 32)):
         net = build_model("moganet", arch="xtiny", num_classes=10, stem_stride=stride)
@@ -154,15 +190,20 @@ def test_vgg16_weights_are_never_fetched_without_downloads(monkeypatch, tmp_path
 def test_experiment_settings_change_the_profile_and_keep_what_they_do_not_name():
     quick = get_profile("quick")
     cifar = experiment_settings(quick, "cifar32")
-    assert (cifar.image_size, cifar.epochs, cifar.seeds, cifar.lr) == (
+    # the recipe pilot's choice for the 32 px networks: no augmentation, Adam 3e-3, 45,000 images
+    assert (cifar.image_size, cifar.epochs, cifar.seeds, cifar.lr, cifar.augment) == (
         32,
         3,
         (42, 43, 44),
-        quick.lr,
+        3e-3,
+        False,
     )
+    assert (cifar.train_subset, cifar.label_smoothing) == (45_000, quick.label_smoothing)
     # quick's AlexNet schedule (6 of 50 epochs) does not reach the CIFAR networks: a whole
-    # 3-epoch schedule, the same run name as before the AlexNet profile changed
+    # 3-epoch schedule
     assert TrainConfig.from_profile(cifar).schedule_epochs is None
+    assert experiment_settings(quick, "cifar32_large") is None  # beyond a CPU budget
+    assert experiment_settings(get_profile("smoke"), "cifar32_large") is not None  # CI runs it
     assert TrainConfig.from_profile(quick).schedule_length == 50
     assert experiment_settings(quick, "seed003") is None  # a GPU job only
     paper = experiment_settings(get_profile("paper"), "seed003")

@@ -2,7 +2,7 @@
 
 from .batchnorm import BatchNormControl
 from .cbam import CBAM, ChannelAttention, SpatialAttention
-from .psa import PSAAttention, PSAModule, SEWeight
+from .psa import PSAAttention, PSAModule, PSAShortcut, SEWeight
 from .registry import (
     ATTENTION,
     attention_key,
@@ -22,6 +22,7 @@ __all__ = [
     "AttentionGate",
     "ChannelAttention",
     "PSAAttention",
+    "PSAShortcut",
     "PSAModule",
     "SEWeight",
     "SelfAttention",

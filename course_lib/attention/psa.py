@@ -176,6 +176,17 @@ class PSAAttention(PSAModule):
         return self.bn(super().forward(x))
 
 
+@register_attention("psa_shortcut")
+class PSAShortcut(PSAAttention):
+    """AlexNet-PSA's slot with a shortcut around it, ``out = x + BN(PSA(x))``: the variant of
+    chapter 05 that tests whether PSA hurts AlexNet because AlexNet, unlike EPSANet's bottleneck,
+    has no shortcut past it. Everything else (branches, groups, BatchNorm and its
+    initialisation) is :class:`PSAAttention`'s, so the two differ only in the ``x +``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + super().forward(x)
+
+
 def softmax_weight_bounds(branches: int = 4) -> tuple[float, float]:
     """The range a PSA weight can take: the softmax of sigmoid outputs Z_i in (0, 1).
 

@@ -15,6 +15,12 @@ network keeps the comparison and fixes the geometry: one class, two mixers::
 Everything else (depth, widths, BatchNorms, shortcuts, initialisation) is shared, so a difference
 in accuracy is PSA's. PSA's four branches (kernels 3, 5, 7, 9, groups fitted to the width as in
 AlexNet-PSA) cost fewer multiply-adds than the 3x3 conv they replace, as in the paper.
+
+Any other attention module is placed *between* stages, after the stages listed in
+``attention_after`` (chapter 07 puts SAGAN's self-attention after stages 1 and 2, on the 16x16
+and 8x8 maps of a 32 px image)::
+
+    build_model("cifar_resnet", attention="self_attention", attention_after=(1, 2))
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import torch
 from torch import nn
 
 from ..attention.psa import PSA_GROUPS, PSA_KERNELS, PSAModule, fit_groups
-from ..attention.registry import attention_key
+from ..attention.registry import attention_key, create_attention
 from .registry import register_model
 
 CIFAR_RESNET_MIXERS = (None, "psa")
@@ -76,10 +82,13 @@ class CifarResNet(nn.Module):
 
     Args:
         num_classes: output classes.
-        attention: ``None`` (3x3 convs: a ResNet) or ``"psa"`` (PSA: an EPSANet).
+        attention: ``None`` (3x3 convs: a ResNet), ``"psa"`` (PSA in their place: an EPSANet),
+            or any other registered module, inserted after the stages in ``attention_after``.
         depths: bottleneck blocks per stage.
         planes: bottleneck widths per stage (each block outputs 4x as many channels).
         stem_channels: channels of the stem conv.
+        attention_after: stage indices (0-based) after which a module other than PSA goes;
+            each becomes ``stages[i].attention``.
     """
 
     def __init__(
@@ -89,17 +98,30 @@ class CifarResNet(nn.Module):
         depths: tuple[int, ...] = (2, 2, 2),
         planes: tuple[int, ...] = (32, 64, 128),
         stem_channels: int = 32,
+        attention_after: tuple[int, ...] = (),
     ):
         super().__init__()
         kind = attention_key(attention)
-        if kind not in CIFAR_RESNET_MIXERS:
-            raise ValueError(
-                f"cifar_resnet takes attention=None (3x3 convs) or 'psa' (PSA in their place), "
-                f"got {attention!r}"
-            )
         if len(depths) != len(planes):
             raise ValueError(f"depths {depths} and planes {planes} need one entry per stage")
+        between = kind not in CIFAR_RESNET_MIXERS  # a module placed between stages
+        if between and not attention_after:
+            raise ValueError(
+                f"cifar_resnet puts attention={attention!r} between stages: give "
+                f"attention_after=(stage indices), e.g. (1, 2); attention='psa' replaces the "
+                "3x3 convs instead"
+            )
+        if not between and attention_after:
+            raise ValueError(
+                f"attention_after={tuple(attention_after)} places a module between stages; "
+                f"attention={attention!r} has none to place (use e.g. 'self_attention')"
+            )
+        bad = [i for i in attention_after if not 0 <= i < len(depths)]
+        if bad:
+            raise ValueError(f"attention_after {bad}: this network has stages 0-{len(depths) - 1}")
+        mixer_kind = None if between else kind
         self.attention = kind or "none"
+        self.attention_after = tuple(sorted(set(attention_after)))
         self.stem = nn.Sequential(
             nn.Conv2d(3, stem_channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(stem_channels),
@@ -110,14 +132,17 @@ class CifarResNet(nn.Module):
             blocks = []
             for j in range(depth):
                 stride = 2 if i > 0 and j == 0 else 1
-                blocks.append(Bottleneck(channels, width, stride, kind))
+                blocks.append(Bottleneck(channels, width, stride, mixer_kind))
                 channels = width * Bottleneck.expansion
-            stages.append(nn.Sequential(*blocks))
+            stage = nn.Sequential(*blocks)
+            if i in attention_after:
+                stage.add_module("attention", create_attention(kind, channels))
+            stages.append(stage)
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
-        for m in self.modules():  # EPSANet's initialisation: N(0, sqrt(2 / fan_out)) convs
-            if isinstance(m, nn.Conv2d):
+        for name, m in self.named_modules():  # EPSANet's init: N(0, sqrt(2 / fan_out)) convs
+            if isinstance(m, nn.Conv2d) and ".attention." not in name:
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
                 nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
 
@@ -134,6 +159,10 @@ def cifar_resnet(
     depths: tuple[int, ...] = (2, 2, 2),
     planes: tuple[int, ...] = (32, 64, 128),
     stem_channels: int = 32,
+    attention_after: tuple[int, ...] = (),
 ) -> CifarResNet:
-    """The CIFAR bottleneck ResNet; ``attention="psa"`` puts PSA in place of every 3x3 conv."""
-    return CifarResNet(num_classes, attention, tuple(depths), tuple(planes), stem_channels)
+    """The CIFAR bottleneck ResNet; ``attention="psa"`` puts PSA in place of every 3x3 conv,
+    another module goes after the stages in ``attention_after``."""
+    return CifarResNet(
+        num_classes, attention, tuple(depths), tuple(planes), stem_channels, tuple(attention_after)
+    )

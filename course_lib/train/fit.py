@@ -111,11 +111,21 @@ class History:
 
 
 def scalar_parameters(model: nn.Module) -> dict[str, float]:
-    """The model's one-number parameters (SAGAN's gamma, ...) by name: what training moves them
-    to is part of the lesson, so :func:`fit` records them every epoch."""
+    """The model's one-number parameters (SAGAN's gamma, ...) by name, and the mean absolute
+    value of each per-channel scale, a parameter named ``*scale*`` of shape (1, C, 1, 1)
+    (MogaNet's sigma and layer scales), named ``"<name> mean|.|"``: what training moves them to
+    is part of the lesson (a gate that starts at 0 or 1e-5 and stays there never switched on),
+    so :func:`fit` records them every epoch."""
     model = getattr(model, "module", model)  # DDP
     model = getattr(model, "_orig_mod", model)  # torch.compile
-    return {n: float(p.detach()) for n, p in model.named_parameters() if p.numel() == 1}
+    found = {}
+    for name, p in model.named_parameters():
+        last = name.rsplit(".", 1)[-1]
+        if p.numel() == 1 and last != "bias":  # not the bias of a one-channel conv
+            found[name] = float(p.detach())
+        elif "scale" in last and p.dim() == 4 and p.shape[0] == p.shape[2] == p.shape[3] == 1:
+            found[f"{name} mean|.|"] = float(p.detach().abs().mean())
+    return found
 
 
 def _check_finite(losses: torch.Tensor, first_step: int, epoch: int, last: Path | None) -> None:
