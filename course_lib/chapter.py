@@ -325,6 +325,19 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
     return "\n".join(lines)
 
 
+def recipe(run: Run) -> dict:
+    """The parts of a run's training recipe that its metrics do not carry (augmentation, label
+    smoothing, weight decay), from the configuration saved in its folder: a results row says how
+    it was trained, and a reading never pools rows trained differently."""
+    import json
+
+    saved = run.run_dir / "config.json"
+    if not saved.exists():
+        return {}
+    train = json.loads(saved.read_text()).get("train", {})
+    return {k: train[k] for k in ("augment", "label_smoothing", "weight_decay") if k in train}
+
+
 def report(run: Run, chapter: str, **extra) -> str:
     """Write the run's results row (with FLOPs) and say where, with the source notebooks'
     numbers beside."""
@@ -333,7 +346,7 @@ def report(run: Run, chapter: str, **extra) -> str:
         "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc],
         "train_accuracy_per_epoch": [float(v) for v in run.history.train_acc],
     }
-    path = write_result(run.metrics, chapter, flops=flops, **curves, **extra)
+    path = write_result(run.metrics, chapter, flops=flops, **curves, **recipe(run), **extra)
     line = f"wrote {path.parent.name}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
     for reported in source_reported(run.metrics["name"]):
         line += f"; the source notebook reported {reported['accuracy']:.4f} ({reported['setting']})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -80,3 +81,7 @@ def test_a_row_matches_only_its_own_setting():
     assert not matches({**row, "schedule_epochs": 6}, QUICK)
     assert not matches({**row, "lr": 5e-4}, QUICK)
     assert not matches({**row, "profile": "smoke"}, QUICK)
+    # augmentation: rows from before it was recorded were trained with it
+    assert matches({**row, "augment": True}, QUICK)
+    assert not matches({**row, "augment": False}, QUICK)
+    assert matches({**row, "augment": False}, dataclasses.replace(QUICK, augment=False))

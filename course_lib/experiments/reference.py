@@ -33,7 +33,7 @@ def _schedule(row: dict) -> int:
 
 def matches(row: dict, profile: Profile) -> bool:
     """Whether a results row was trained at ``profile``'s setting (image size, epochs and
-    schedule, training images, batch, learning rate)."""
+    schedule, training images, batch, learning rate, augmentation)."""
     return (
         row.get("profile") == profile.name
         and row.get("image_size") == profile.image_size
@@ -42,6 +42,8 @@ def matches(row: dict, profile: Profile) -> bool:
         and (profile.train_subset is None or row.get("train_images") == profile.train_subset)
         and row.get("batch_size") == profile.batch_size
         and math.isclose(row.get("lr", math.nan), profile.lr)
+        # rows written before the recipe was recorded were all trained with augmentation
+        and row.get("augment", True) == profile.augment
     )
 
 

@@ -9,7 +9,12 @@ from .from_scratch import ScratchCAM, ScratchGradCAM, ScratchGradCAMPlusPlus
 from .gates import GateStats, format_gate_table, gate_statistics
 from .lime import SOURCE_002, grid_segments, lime_explanation, superpixel_segments
 from .quality import road_scores
-from .query_dependence import QueryDependence, query_dependence
+from .query_dependence import (
+    QueryDependence,
+    attention_share,
+    query_dependence,
+    self_attention_maps,
+)
 from .sanity import (
     alexnet_cascade,
     cascading_randomisation,
@@ -29,6 +34,7 @@ __all__ = [
     "ScratchGradCAM",
     "ScratchGradCAMPlusPlus",
     "alexnet_cascade",
+    "attention_share",
     "blob_maps",
     "cascading_randomisation",
     "centre_blob",
@@ -41,6 +47,7 @@ __all__ = [
     "overlay",
     "plot_cam_grid",
     "query_dependence",
+    "self_attention_maps",
     "random_maps",
     "randomise_layers",
     "region_agreement",

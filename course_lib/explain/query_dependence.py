@@ -13,6 +13,9 @@ cosine distance of their maps (GCNet's measure) and the mean total-variation dis
 other: 0 for identical maps, 1 for maps with disjoint support). Maps that are all uniform have
 both at 0. An untrained block's maps already vary with the query (random projections of the
 features), so a trained block is judged against its own untrained state, not against zero.
+:func:`self_attention_maps` collects the maps of every self-attention block of a network, and
+:func:`attention_share` measures how much each block changes its input, ``‖γ o‖ / ‖x‖``: a
+block whose γ has stayed near 0 is still the identity, whatever its maps look like.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+
+from ..runtime.modes import inspecting
 
 
 @dataclass(frozen=True)
@@ -48,3 +54,52 @@ def query_dependence(maps: torch.Tensor) -> QueryDependence:
         total_variation=float(tv[:, off_diagonal].mean()),
         peak_over_uniform=float(maps.amax(dim=-1).mean() * n),
     )
+
+
+@torch.no_grad()
+def self_attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The attention maps β (B, N, N) of every SAGAN self-attention block of ``model`` for
+    ``images``, by module name, from one forward pass in evaluation mode (the model's mode is
+    restored afterwards)."""
+    from ..attention.self_attention import SelfAttention
+
+    blocks = {n: m for n, m in model.named_modules() if isinstance(m, SelfAttention)}
+    if not blocks:
+        raise ValueError("the model has no self-attention block (attention='self_attention')")
+    kept = {n: m.keep_attention for n, m in blocks.items()}
+    device = next(model.parameters()).device
+    with inspecting(model):
+        try:
+            for m in blocks.values():
+                m.keep_attention = True
+            model(images.to(device))
+            return {n: m.last_attention.float().cpu() for n, m in blocks.items()}
+        finally:
+            for n, m in blocks.items():
+                m.keep_attention = kept[n]
+
+
+@torch.no_grad()
+def attention_share(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
+    """For every self-attention block, the root mean square of what it adds, ``y − x = γ o``,
+    over that of its input ``x``, on ``images`` in evaluation mode: 0 for the untrained block
+    (γ = 0), 0.1 when the attention term is a tenth of the features it is added to."""
+    from ..attention.self_attention import SelfAttention
+
+    shares: dict[str, float] = {}
+
+    def hook(name: str):
+        def record(module, inputs, output):
+            x = inputs[0].float()
+            shares[name] = float((output.float() - x).pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
+
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
+               if isinstance(m, SelfAttention)]  # fmt: skip
+    if not handles:
+        raise ValueError("the model has no self-attention block (attention='self_attention')")
+    device = next(model.parameters()).device
+    with inspecting(model, handles):
+        model(images.to(device))
+    return shares
