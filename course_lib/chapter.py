@@ -138,6 +138,25 @@ def compare_variants(
     )
 
 
+def describe_setting(profile: Profile, seeds: Sequence[int]) -> str:
+    """The line a chapter prints above its results: what the runs were trained at."""
+    schedule = profile.schedule_epochs or profile.epochs
+    images = f"{profile.train_subset:,}" if profile.train_subset else "all"
+    return (
+        f"setting: {profile.image_size} px, {profile.epochs} epochs"
+        + (
+            f" of a {schedule}-epoch cosine schedule"
+            if schedule != profile.epochs
+            else " (cosine schedule to 0)"
+        )
+        + f", {images} training images (validation {profile.val_size or 0:,}), batch "
+        f"{profile.batch_size}, Adam lr {profile.lr:g}, weight decay {profile.weight_decay:g}, "
+        f"label smoothing {profile.label_smoothing:g}, "
+        + ("augmentation (crop, flip, rotation, colour)" if profile.augment else "no augmentation")
+        + f"; seeds {list(seeds)}"
+    )
+
+
 def comparison_section(
     variants: Mapping[str, Sequence[Run]], baseline: str, profile: Profile, title: str
 ) -> VariantComparison:
@@ -151,11 +170,7 @@ def comparison_section(
     from .plots import plot_seed_curves
 
     main = {name: runs[0] for name, runs in variants.items()}
-    print(
-        f"setting: {profile.image_size} px, {profile.epochs} epochs, "
-        f"{profile.train_subset or 'all'} training images (validation {profile.val_size}), "
-        f"batch {profile.batch_size}, seeds {[r.metrics['seed'] for r in variants[baseline]]}"
-    )
+    print(describe_setting(profile, [r.metrics["seed"] for r in variants[baseline]]))
     print(
         compare_runs(main, {n: count_flops(r.model, profile.image_size) for n, r in main.items()})
     )
@@ -325,19 +340,6 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
     return "\n".join(lines)
 
 
-def recipe(run: Run) -> dict:
-    """The parts of a run's training recipe that its metrics do not carry (augmentation, label
-    smoothing, weight decay), from the configuration saved in its folder: a results row says how
-    it was trained, and a reading never pools rows trained differently."""
-    import json
-
-    saved = run.run_dir / "config.json"
-    if not saved.exists():
-        return {}
-    train = json.loads(saved.read_text()).get("train", {})
-    return {k: train[k] for k in ("augment", "label_smoothing", "weight_decay") if k in train}
-
-
 def report(run: Run, chapter: str, **extra) -> str:
     """Write the run's results row (with FLOPs) and say where, with the source notebooks'
     numbers beside."""
@@ -346,7 +348,7 @@ def report(run: Run, chapter: str, **extra) -> str:
         "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc],
         "train_accuracy_per_epoch": [float(v) for v in run.history.train_acc],
     }
-    path = write_result(run.metrics, chapter, flops=flops, **curves, **recipe(run), **extra)
+    path = write_result(run.metrics, chapter, flops=flops, **curves, **run.recipe(), **extra)
     line = f"wrote {path.parent.name}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
     for reported in source_reported(run.metrics["name"]):
         line += f"; the source notebook reported {reported['accuracy']:.4f} ({reported['setting']})"

@@ -54,11 +54,16 @@ def describe_curves(name: str, runs: Sequence[Run]) -> str:
     gap = train[-1] - val[-1]
     if gap < 0:
         dropout = any(isinstance(m, nn.Dropout) for m in runs[0].model.modules())
+        augmented = runs[0].recipe().get("augment", True)
+        seen = ("on augmented images" if augmented else "on the training images") + (
+            " with dropout active" if dropout else ""
+        )
         return text + (
             f". Training accuracy ({pct(train[-1])}) stays below validation accuracy: it is "
-            f"measured on augmented images{' with dropout active' if dropout else ''}, averaged "
-            "over an epoch in which the weights were still improving, while validation sees "
-            "clean images with the epoch's final weights — no sign of overfitting."
+            f"measured {seen}, averaged over an epoch in which the weights were still "
+            "improving, while validation sees "
+            + ("clean images " if augmented or dropout else "")
+            + "with the epoch's final weights — no sign of overfitting."
         )
     return text + (
         f". Training accuracy ({pct(train[-1])}) is {points(gap)} above validation: "

@@ -13,10 +13,11 @@ from course_lib.models import alexnet_receptive_fields
 from course_lib.reading import confusions, describe_cam_peaks, describe_comparison, describe_curves
 
 
-def _run(seed, accuracy, val_acc, train_acc, model=None):
+def _run(seed, accuracy, val_acc, train_acc, model=None, augment=True):
     history = SimpleNamespace(val_acc=val_acc, train_acc=train_acc, val_loss=[1.5, 1.2, 1.1])
     return SimpleNamespace(metrics={"seed": seed, "accuracy": accuracy, "test_images": 100},
-                           history=history, model=model or nn.Sequential())  # fmt: skip
+                           history=history, model=model or nn.Sequential(),
+                           recipe=lambda: {"augment": augment})  # fmt: skip
 
 
 def test_alexnet_receptive_fields_are_the_published_ones():
@@ -57,6 +58,9 @@ def test_comparison_prose_quotes_the_paired_numbers():
     assert "dropout" not in curves, "a network without dropout is not said to have it"
     with_dropout = [_run(1, 0.7, [0.4, 0.5, 0.6], [0.3, 0.45, 0.5], nn.Dropout())]
     assert "with dropout active" in describe_curves("C", with_dropout)
+    assert "augmented" in curves
+    plain = [_run(1, 0.7, [0.4, 0.5, 0.6], [0.3, 0.45, 0.5], augment=False)]
+    assert "augmented" not in describe_curves("D", plain), "no augmentation, none is blamed"
 
 
 def test_a_control_pair_joins_the_holm_family():

@@ -46,6 +46,16 @@ class Run:
     metrics: dict
     run_dir: Path
 
+    def recipe(self) -> dict:
+        """The parts of the training recipe that the metrics do not carry (augmentation, label
+        smoothing, weight decay), from the configuration saved in the run's folder: a results
+        row says how it was trained, and a reading never pools rows trained differently."""
+        saved = self.run_dir / "config.json"
+        if not saved.exists():
+            return {}
+        train = json.loads(saved.read_text()).get("train", {})
+        return {k: train[k] for k in ("augment", "label_smoothing", "weight_decay") if k in train}
+
     def load_best(self) -> nn.Module:
         """Put the weights of the epoch with the best validation accuracy into ``model``."""
         load_weights(self.model, self.run_dir / "best.pt")
