@@ -158,7 +158,11 @@ def describe_setting(profile: Profile, seeds: Sequence[int]) -> str:
 
 
 def comparison_section(
-    variants: Mapping[str, Sequence[Run]], baseline: str, profile: Profile, title: str
+    variants: Mapping[str, Sequence[Run]],
+    baseline: str,
+    profile: Profile,
+    title: str,
+    extra_pairs: Sequence[tuple[str, str]] = (),
 ) -> VariantComparison:
     """What chapters 05-07 show for each experiment: its setting, the main seed's runs side by
     side (accuracy, size, speed), the table over seeds with the paired differences and the
@@ -175,7 +179,7 @@ def comparison_section(
         compare_runs(main, {n: count_flops(r.model, profile.image_size) for n, r in main.items()})
     )
     print()
-    comparison = compare_variants(variants, baseline)
+    comparison = compare_variants(variants, baseline, extra_pairs)
     print(comparison.table())
     display(Markdown(reading.describe_comparison(comparison)))
     histories = {name: [r.history for r in runs] for name, runs in variants.items()}

@@ -229,3 +229,11 @@ def test_every_chapter_variant_builds_and_runs_under_its_own_name(chapter):
         assert run_names.setdefault(key, v) == v, f"two variants of chapter {chapter} named {key}"
     with pytest.raises(ValueError, match="no variants"):
         variants("02")
+
+
+def test_an_argument_added_later_at_its_default_keeps_the_runs_names():
+    plain = build_model("cifar_resnet", num_classes=10, **RESNET).spec
+    assert "attention_after" not in plain  # as before the argument existed: same run names
+    assert plain["depths"] == RESNET["depths"]  # other defaults and values are still recorded
+    sa = build_model("cifar_resnet", attention="self_attention", attention_after=(1, 2), **RESNET)
+    assert sa.spec["attention_after"] == (1, 2)

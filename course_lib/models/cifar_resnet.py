@@ -166,3 +166,6 @@ def cifar_resnet(
     return CifarResNet(
         num_classes, attention, tuple(depths), tuple(planes), stem_channels, tuple(attention_after)
     )
+
+
+cifar_resnet.added_later = ("attention_after",)  # the runs named before it keep their names

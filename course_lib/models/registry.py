@@ -34,6 +34,11 @@ def build_model(name: str, **kwargs) -> nn.Module:
             values.update(value)  # a factory's **kwargs: record the arguments themselves
         else:
             values[key] = value
+    # an argument added to a model after runs were named, left at the default that builds the
+    # model as it was before, is not recorded: the runs trained before keep their names
+    for key in getattr(factory, "added_later", ()):
+        if key in values and values[key] == signature.parameters[key].default:
+            del values[key]
     plain = {k: v for k, v in values.items() if _plain(v)}
     if "attention" in plain:  # "none", "None" and None name the same model
         plain["attention"] = attention_key(plain["attention"])
