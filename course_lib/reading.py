@@ -61,9 +61,9 @@ def describe_curves(name: str, runs: Sequence[Run]) -> str:
         return text + (
             f". Training accuracy ({pct(train[-1])}) stays below validation accuracy: it is "
             f"measured {seen}, averaged over an epoch in which the weights were still "
-            "improving, while validation sees "
-            + ("clean images " if augmented or dropout else "")
-            + "with the epoch's final weights — no sign of overfitting."
+            "improving, while validation "
+            + ("sees clean images with" if augmented or dropout else "uses")
+            + " the epoch's final weights — no sign of overfitting."
         )
     return text + (
         f". Training accuracy ({pct(train[-1])}) is {points(gap)} above validation: "

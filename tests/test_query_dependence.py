@@ -67,3 +67,20 @@ def test_attention_share_is_zero_at_initialisation_and_gamma_times_the_output_af
     expected = float(added.pow(2).mean().sqrt() / features.pow(2).mean().sqrt())
     assert attention_share(net, x)["1"] == pytest.approx(expected, rel=1e-4)
     assert attention_share(net, x)["1"] > 0.01
+
+
+def test_key_concentration_of_one_hot_maps_that_share_a_border_key():
+    from course_lib.explain import key_concentration
+
+    n = 16  # a 4x4 map
+    maps = torch.zeros(2, n, n)
+    maps[:, :, 0] = 1.0  # every query looks at the corner key (0, 0) ...
+    maps[:, 5, 0], maps[:, 5, 5] = 0.0, 1.0  # ... but query 5, which looks at itself
+    k = key_concentration(maps)
+    assert k.max_weight == 1.0 and k.distinct_keys == 2.0
+    assert k.modal_share == pytest.approx(15 / 16) and k.self_weight == pytest.approx(2 / 16)
+    assert k.modal_on_border == 1.0 and k.border_fraction == pytest.approx(12 / 16)
+    uniform = key_concentration(torch.full((1, n, n), 1 / n))
+    assert uniform.max_weight == pytest.approx(1 / n)
+    with pytest.raises(ValueError, match="not a square"):
+        key_concentration(torch.full((1, 12, 12), 1 / 12))

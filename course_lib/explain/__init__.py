@@ -10,8 +10,10 @@ from .gates import GateStats, format_gate_table, gate_statistics
 from .lime import SOURCE_002, grid_segments, lime_explanation, superpixel_segments
 from .quality import road_scores
 from .query_dependence import (
+    KeyConcentration,
     QueryDependence,
     attention_share,
+    key_concentration,
     query_dependence,
     self_attention_maps,
 )
@@ -28,6 +30,7 @@ from .target_layers import target_layer
 __all__ = [
     "CAM_METHODS",
     "GateStats",
+    "KeyConcentration",
     "QueryDependence",
     "SOURCE_002",
     "ScratchCAM",
@@ -43,6 +46,7 @@ __all__ = [
     "gate_statistics",
     "gradcam_explainer",
     "grid_segments",
+    "key_concentration",
     "lime_explanation",
     "overlay",
     "plot_cam_grid",

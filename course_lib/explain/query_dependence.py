@@ -13,6 +13,9 @@ cosine distance of their maps (GCNet's measure) and the mean total-variation dis
 other: 0 for identical maps, 1 for maps with disjoint support). Maps that are all uniform have
 both at 0. An untrained block's maps already vary with the query (random projections of the
 features), so a trained block is judged against its own untrained state, not against zero.
+:func:`key_concentration` says where a map's weight goes: how close to one-hot the maps are, how
+many distinct positions the queries of one image pick, how many queries share the most popular
+one, and whether that one lies on the map's border (with the chance level of a border position).
 :func:`self_attention_maps` collects the maps of every self-attention block of a network, and
 :func:`attention_share` measures how much each block changes its input, ``‖γ o‖ / ‖x‖``: a
 block whose γ has stayed near 0 is still the identity, whatever its maps look like.
@@ -104,3 +107,42 @@ def attention_share(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
     with inspecting(model, handles):
         model(images.to(device))
     return shares
+
+
+@dataclass(frozen=True)
+class KeyConcentration:
+    """Where the attention weight goes, averaged over images: the largest weight of a query's
+    map (1: one-hot), the number of distinct keys the queries of an image pick as their largest,
+    the share of queries whose largest key is the image's most popular one, the weight a query
+    gives itself, and the share of images whose most popular key lies on the border of the map,
+    beside the share of border positions (what a key drawn at random would give)."""
+
+    max_weight: float
+    distinct_keys: float
+    modal_share: float
+    self_weight: float
+    modal_on_border: float
+    border_fraction: float
+
+
+def key_concentration(maps: torch.Tensor) -> KeyConcentration:
+    """``maps``: attention weights (B, N, N) of square feature maps (N = side²)."""
+    if maps.dim() != 3 or maps.shape[-1] != maps.shape[-2]:
+        raise ValueError(f"expected attention maps of shape (B, N, N), got {tuple(maps.shape)}")
+    n = maps.shape[-1]
+    side = round(n**0.5)
+    if side * side != n:
+        raise ValueError(f"{n} positions is not a square map")
+    top = maps.argmax(-1)  # (B, N): each query's largest key
+    modal = torch.mode(top, dim=1).values  # (B,)
+    row, col = modal // side, modal % side
+    on_border = (row == 0) | (row == side - 1) | (col == 0) | (col == side - 1)
+    border = 1.0 if side <= 2 else 1 - (side - 2) ** 2 / n
+    return KeyConcentration(
+        max_weight=float(maps.amax(-1).mean()),
+        distinct_keys=float(sum(len(set(t.tolist())) for t in top) / len(top)),
+        modal_share=float((top == modal[:, None]).float().mean()),
+        self_weight=float(maps.diagonal(dim1=1, dim2=2).mean()),
+        modal_on_border=float(on_border.float().mean()),
+        border_fraction=border,
+    )
