@@ -39,11 +39,16 @@ BASELINES = {
     "moganet_shallow-no_decompose": "moganet_shallow",
     "moganet_shallow-no_gating": "moganet_shallow",
     "vgg16_bn-self_attention": "vgg16_bn",
+    "cifar_resnet-self_attention": "cifar_resnet-none",
+    "moganet_shallow": "cifar_resnet-none",
+    "alexnet-psa_shortcut": "alexnet-batchnorm",
 }
 REQUIRED = ("name", "accuracy", "seed", "image_size", "profile")
 # the fields that make two runs comparable; a change in any starts another section
 CONFIG_FIELDS = ("profile", "image_size", "epochs", "train_images", "val_images", "batch_size",
-                 "lr", "precision", "data_source")  # fmt: skip
+                 "lr", "precision", "data_source", "augment")  # fmt: skip
+# rows written before a field was recorded: what every run of that time was trained with
+RECORDED_LATER = {"augment": True}
 
 
 @dataclass
@@ -90,7 +95,9 @@ class Section:
         return (
             f"{c['profile']}: {c['image_size']} px, {c['epochs']} epochs, "
             f"{c['train_images']:,} training images ({held_out}), batch {c['batch_size']}, "
-            f"lr {c['lr']}, {precision}; {c['data_source']}"
+            f"lr {c['lr']}, {precision}"
+            + ("" if c.get("augment", True) else ", no augmentation")
+            + f"; {c['data_source']}"
         )
 
 
@@ -141,7 +148,7 @@ def _read_rows(folder: Path, profile: str | None) -> tuple[list[dict], list[str]
 
 
 def _config(row: dict) -> tuple:
-    return tuple(row.get(k) for k in CONFIG_FIELDS)
+    return tuple(row.get(k, RECORDED_LATER.get(k)) for k in CONFIG_FIELDS)
 
 
 def build_leaderboard(
@@ -198,7 +205,7 @@ def _entry(runs: list[dict]) -> Entry:
     first = runs[0]
     return Entry(
         name=first["name"],
-        config={k: first.get(k) for k in CONFIG_FIELDS},
+        config={k: first.get(k, RECORDED_LATER.get(k)) for k in CONFIG_FIELDS},
         accuracies={r["seed"]: r["accuracy"] for r in runs},
         params=first.get("params", 0),
         flops=first.get("flops"),
