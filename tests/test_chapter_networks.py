@@ -237,3 +237,20 @@ def test_an_argument_added_later_at_its_default_keeps_the_runs_names():
     assert plain["depths"] == RESNET["depths"]  # other defaults and values are still recorded
     sa = build_model("cifar_resnet", attention="self_attention", attention_after=(1, 2), **RESNET)
     assert sa.spec["attention_after"] == (1, 2)
+
+
+def test_a_dead_se_unit_makes_psa_weigh_the_scales_evenly():
+    from course_lib.attention.psa import collect_se_activity
+
+    torch.manual_seed(0)
+    net = build_model("cifar_resnet", attention="psa", num_classes=10, **RESNET).eval()
+    x = torch.randn(6, 3, 32, 32)
+    last = net.stages[2][0].conv2
+    assert last.se.fc1.out_channels == 1  # 16 channels per branch, reduction 16: one unit
+    with torch.no_grad():
+        last.se.fc1.bias.fill_(-1e3)  # switch the unit off for every input
+    active = collect_se_activity(net, x, batch_size=4)
+    assert set(active) == {f"stages.{i}.0.conv2" for i in range(3)}
+    assert torch.equal(active["stages.2.0.conv2"], torch.zeros(4))
+    weights = collect_branch_weights(net, x)["stages.2.0.conv2"]
+    torch.testing.assert_close(weights, torch.full_like(weights, 0.25))

@@ -116,6 +116,17 @@ class PSAModule(nn.Module):
         """
         return self._features_and_weights(x)[1]
 
+    def se_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared SE module's hidden activations for each branch, (B, 4, hidden): after its
+        ReLU, so 0 where a unit is off. With planes/4 channels and reduction 16 the SE has
+        ``max(1, planes/64)`` hidden units; where they are all off for a branch, its scores Z_i
+        are the sigmoid of the second convolution's bias, the same for every input."""
+        feats = torch.stack([conv(x) for conv in self.convs], dim=1)
+        squeezed = feats.mean(dim=(3, 4), keepdim=True)  # (B, 4, C/4, 1, 1)
+        return torch.stack(
+            [self.se.act(self.se.fc1(squeezed[:, i])).flatten(1) for i in range(4)], dim=1
+        )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats, weights = self._features_and_weights(x)
         weighted = feats * weights  # re-weight: Y_i = F_i * att_i
@@ -196,6 +207,32 @@ def softmax_weight_bounds(branches: int = 4) -> tuple[float, float]:
     """
     e = torch.e
     return 1.0 / (1.0 + (branches - 1) * e), e / (e + branches - 1)
+
+
+@torch.no_grad()
+def collect_se_activity(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int = 250
+) -> dict[str, torch.Tensor]:
+    """For every PSA module, the share of (image, hidden unit) pairs in which the shared SE
+    module's hidden ReLU is on, per branch: ``{module name: (4,)}``. A branch at 0 has a dead
+    SE: its scores do not depend on the image."""
+    modules = {n: m for n, m in model.named_modules() if isinstance(m, PSAModule)}
+    if not modules:
+        raise ValueError("the model has no PSA module (build it with attention='psa')")
+    found: dict[str, list[torch.Tensor]] = {n: [] for n in modules}
+    hooks = [
+        m.register_forward_hook(
+            lambda mod, args, out, name=n: found[name].append(
+                (PSAModule.se_hidden(mod, args[0]) > 0).float().cpu()
+            )
+        )
+        for n, m in modules.items()
+    ]
+    device = next(model.parameters()).device
+    with inspecting(model, hooks):
+        for start in range(0, len(inputs), batch_size):
+            model(inputs[start : start + batch_size].to(device))
+    return {n: torch.cat(a).mean(dim=(0, 2)) for n, a in found.items()}
 
 
 @torch.no_grad()
