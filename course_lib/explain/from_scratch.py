@@ -40,6 +40,15 @@ class ScratchCAM:
 
     def raw_maps(self, inputs: torch.Tensor, classes: Sequence[int] | None = None) -> torch.Tensor:
         """ReLU(sum_k w_k A^k) at the layer's resolution, (B, h, w), not normalised."""
+        activations, grads = self.activations_and_gradients(inputs, classes)
+        weights = self.channel_weights(activations, grads)
+        return F.relu((weights[:, :, None, None] * activations).sum(dim=1))
+
+    def activations_and_gradients(
+        self, inputs: torch.Tensor, classes: Sequence[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer's activations A and the gradients dy^c/dA of each image's class score
+        (the predicted class where ``classes`` is None), both (B, K, h, w) in float32."""
         store = {}
 
         def keep(module, args, output):
@@ -57,9 +66,7 @@ class ScratchCAM:
             logits.gather(1, index[:, None]).sum().backward()  # each image's own class score
         finally:
             handle.remove()
-        activations, grads = store["A"].detach().float(), store["dA"].detach().float()
-        weights = self.channel_weights(activations, grads)
-        return F.relu((weights[:, :, None, None] * activations).sum(dim=1))
+        return store["A"].detach().float(), store["dA"].detach().float()
 
     def __call__(self, inputs: torch.Tensor, classes: Sequence[int] | None = None) -> np.ndarray:
         """Maps of shape (B, H, W) in [0, 1], resized to the input.
