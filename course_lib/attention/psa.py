@@ -209,22 +209,18 @@ def softmax_weight_bounds(branches: int = 4) -> tuple[float, float]:
     return 1.0 / (1.0 + (branches - 1) * e), e / (e + branches - 1)
 
 
-@torch.no_grad()
-def collect_se_activity(
-    model: nn.Module, inputs: torch.Tensor, batch_size: int = 250
+def _from_every_psa_module(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int, read
 ) -> dict[str, torch.Tensor]:
-    """For every PSA module, the share of (image, hidden unit) pairs in which the shared SE
-    module's hidden ReLU is on, per branch: ``{module name: (4,)}``. A branch at 0 has a dead
-    SE: its scores do not depend on the image."""
+    """``read(module, its input)`` for every PSA module of ``model``, over ``inputs`` in eval
+    mode (forward hooks), concatenated over the batches: ``{module name: tensor}``."""
     modules = {n: m for n, m in model.named_modules() if isinstance(m, PSAModule)}
     if not modules:
         raise ValueError("the model has no PSA module (build it with attention='psa')")
     found: dict[str, list[torch.Tensor]] = {n: [] for n in modules}
     hooks = [
         m.register_forward_hook(
-            lambda mod, args, out, name=n: found[name].append(
-                (PSAModule.se_hidden(mod, args[0]) > 0).float().cpu()
-            )
+            lambda mod, args, out, name=n: found[name].append(read(mod, args[0]).float().cpu())
         )
         for n, m in modules.items()
     ]
@@ -232,7 +228,20 @@ def collect_se_activity(
     with inspecting(model, hooks):
         for start in range(0, len(inputs), batch_size):
             model(inputs[start : start + batch_size].to(device))
-    return {n: torch.cat(a).mean(dim=(0, 2)) for n, a in found.items()}
+    return {n: torch.cat(values) for n, values in found.items()}
+
+
+@torch.no_grad()
+def collect_se_activity(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int = 250
+) -> dict[str, torch.Tensor]:
+    """For every PSA module, the share of (image, hidden unit) pairs in which the shared SE
+    module's hidden ReLU is on, per branch: ``{module name: (4,)}``. A branch at 0 has a dead
+    SE: its scores do not depend on the image."""
+    found = _from_every_psa_module(
+        model, inputs, batch_size, lambda mod, x: PSAModule.se_hidden(mod, x) > 0
+    )
+    return {n: on.mean(dim=(0, 2)) for n, on in found.items()}
 
 
 @torch.no_grad()
@@ -244,20 +253,6 @@ def collect_branch_weights(
     The model is run in eval mode; each PSA module's input is caught with a forward hook and
     passed to :meth:`PSAModule.branch_weights`.
     """
-    modules = {n: m for n, m in model.named_modules() if isinstance(m, PSAModule)}
-    if not modules:
-        raise ValueError("the model has no PSA module (build it with attention='psa')")
-    found: dict[str, list[torch.Tensor]] = {n: [] for n in modules}
-    hooks = [
-        m.register_forward_hook(
-            lambda mod, args, out, name=n: found[name].append(
-                PSAModule.branch_weights(mod, args[0]).flatten(2).float().cpu()
-            )
-        )
-        for n, m in modules.items()
-    ]
-    device = next(model.parameters()).device
-    with inspecting(model, hooks):
-        for start in range(0, len(inputs), batch_size):
-            model(inputs[start : start + batch_size].to(device))
-    return {n: torch.cat(w) for n, w in found.items()}
+    return _from_every_psa_module(
+        model, inputs, batch_size, lambda mod, x: PSAModule.branch_weights(mod, x).flatten(2)
+    )
