@@ -167,7 +167,7 @@ def section_paragraph(section):
     by_name = {e.name: e for e in section.entries}
     compared = [e for e in section.entries if e.vs_baseline is not None and not e.reduced]
     c = section.config
-    head = f"**{c['profile']}, {c['image_size']} px, {c['epochs']} epochs**: "
+    head = f"**{c['profile']}, {c['image_size']} px, {c['epochs']} epochs, {c['train_images']:,} training images**: "
     if not compared:
         return head + "no variant here has its baseline beside it, so nothing is compared."
     bases = list(dict.fromkeys(e.vs_baseline.baseline for e in compared))
@@ -257,7 +257,8 @@ if significant:
     lines.append("- Significant after Holm's correction (paired by seed, ≥ 3 pairs): " + "; ".join(
         f"{e.name} − {e.vs_baseline.baseline} {e.vs_baseline.diff * 100:+.2f} points "
         f"(p(Holm) = {format_p(e.vs_baseline.p_holm)}; {s.config['profile']}, "
-        f"{s.config['image_size']} px, {s.config['epochs']} epochs)" for _, s, e in significant) + ".")
+        f"{s.config['image_size']} px, {s.config['epochs']} epochs, {s.config['train_images']:,} "
+        "training images)" for _, s, e in significant) + ".")
 else:
     detectable = [e.vs_baseline.detectable for b in boards.values() for e in b.entries
                   if e.vs_baseline is not None and e.vs_baseline.detectable == e.vs_baseline.detectable]
