@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runtime.paths import results_dir
-from .results import read_results, source_reported
+from .results import read_results, recorded, source_reported
 from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
@@ -47,8 +47,6 @@ REQUIRED = ("name", "accuracy", "seed", "image_size", "profile")
 # the fields that make two runs comparable; a change in any starts another section
 CONFIG_FIELDS = ("profile", "image_size", "epochs", "train_images", "val_images", "batch_size",
                  "lr", "precision", "data_source", "augment")  # fmt: skip
-# rows written before a field was recorded: what every run of that time was trained with
-RECORDED_LATER = {"augment": True}
 
 
 @dataclass
@@ -96,7 +94,7 @@ class Section:
             f"{c['profile']}: {c['image_size']} px, {c['epochs']} epochs, "
             f"{c['train_images']:,} training images ({held_out}), batch {c['batch_size']}, "
             f"lr {c['lr']}, {precision}"
-            + ("" if c.get("augment", True) else ", no augmentation")
+            + ("" if c["augment"] else ", no augmentation")
             + f"; {c['data_source']}"
         )
 
@@ -148,7 +146,7 @@ def _read_rows(folder: Path, profile: str | None) -> tuple[list[dict], list[str]
 
 
 def _config(row: dict) -> tuple:
-    return tuple(row.get(k, RECORDED_LATER.get(k)) for k in CONFIG_FIELDS)
+    return tuple(recorded(row, k) for k in CONFIG_FIELDS)
 
 
 def build_leaderboard(
@@ -205,7 +203,7 @@ def _entry(runs: list[dict]) -> Entry:
     first = runs[0]
     return Entry(
         name=first["name"],
-        config={k: first.get(k, RECORDED_LATER.get(k)) for k in CONFIG_FIELDS},
+        config={k: recorded(first, k) for k in CONFIG_FIELDS},
         accuracies={r["seed"]: r["accuracy"] for r in runs},
         params=first.get("params", 0),
         flops=first.get("flops"),

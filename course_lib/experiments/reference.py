@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..profiles import Profile, get_profile
-from .results import read_results
+from .results import read_results, recorded
 from .stats import Difference, Summary, compare_pairs, summarize
 
 
@@ -42,8 +42,7 @@ def matches(row: dict, profile: Profile) -> bool:
         and (profile.train_subset is None or row.get("train_images") == profile.train_subset)
         and row.get("batch_size") == profile.batch_size
         and math.isclose(row.get("lr", math.nan), profile.lr)
-        # rows written before the recipe was recorded were all trained with augmentation
-        and row.get("augment", True) == profile.augment
+        and recorded(row, "augment") == profile.augment
     )
 
 

@@ -80,6 +80,17 @@ def write_result(metrics: dict, chapter: str, overwrite: bool = True, **extra) -
     return path
 
 
+# fields a results row gained after rows were first written, with what every run of that time
+# was trained with: a row without the field is read as having that value
+RECORDED_LATER = {"augment": True}
+
+
+def recorded(row: dict, key: str) -> object:
+    """``row[key]``, or for a row written before ``key`` was recorded its value at that time
+    (:data:`RECORDED_LATER`), else None."""
+    return row.get(key, RECORDED_LATER.get(key))
+
+
 def read_results(folder: str | Path | None = None) -> list[dict]:
     """Every results file under ``folder`` (default ``results/``), each with its ``file``;
     an unreadable file gives a row with an ``error`` instead of stopping the reader."""
