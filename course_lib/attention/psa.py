@@ -101,9 +101,13 @@ class PSAModule(nn.Module):
         )
         self.se = SEWeight(self.split_channels, reduction)  # shared by the four branches
 
+    def _branch_features(self, x: torch.Tensor) -> torch.Tensor:
+        """F_i = Conv(k_i x k_i, G_i)(X), stacked: (B, 4, C/4, H, W)."""
+        return torch.stack([conv(x) for conv in self.convs], dim=1)
+
     def _features_and_weights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = x.shape[0]
-        feats = torch.stack([conv(x) for conv in self.convs], dim=1)  # (B, 4, C/4, H, W)
+        feats = self._branch_features(x)  # (B, 4, C/4, H, W)
         # SE weights: Z_i = SEWeight(F_i), the same module on each branch -> (B, 4, C/4, 1, 1)
         se = torch.stack([self.se(feats[:, i]) for i in range(4)], dim=1)
         weights = torch.softmax(se.view(b, 4, self.split_channels, 1, 1), dim=1)  # att_i
@@ -121,8 +125,7 @@ class PSAModule(nn.Module):
         ReLU, so 0 where a unit is off. With planes/4 channels and reduction 16 the SE has
         ``max(1, planes/64)`` hidden units; where they are all off for a branch, its scores Z_i
         are the sigmoid of the second convolution's bias, the same for every input."""
-        feats = torch.stack([conv(x) for conv in self.convs], dim=1)
-        squeezed = feats.mean(dim=(3, 4), keepdim=True)  # (B, 4, C/4, 1, 1)
+        squeezed = self._branch_features(x).mean(dim=(3, 4), keepdim=True)  # (B, 4, C/4, 1, 1)
         return torch.stack(
             [self.se.act(self.se.fc1(squeezed[:, i])).flatten(1) for i in range(4)], dim=1
         )

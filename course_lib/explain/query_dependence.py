@@ -44,8 +44,7 @@ class QueryDependence:
 def query_dependence(maps: torch.Tensor) -> QueryDependence:
     """``maps``: attention weights (B, N, N), row i the distribution of query i over the N keys
     (rows sum to 1)."""
-    if maps.dim() != 3 or maps.shape[-1] != maps.shape[-2]:
-        raise ValueError(f"expected attention maps of shape (B, N, N), got {tuple(maps.shape)}")
+    _check_maps(maps)
     maps = maps.detach().double()
     n = maps.shape[-1]
     off_diagonal = ~torch.eye(n, dtype=torch.bool, device=maps.device)
@@ -60,16 +59,27 @@ def query_dependence(maps: torch.Tensor) -> QueryDependence:
     )
 
 
-@torch.no_grad()
-def self_attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The attention maps β (B, N, N) of every SAGAN self-attention block of ``model`` for
-    ``images``, by module name, from one forward pass in evaluation mode (the model's mode is
-    restored afterwards)."""
+def _check_maps(maps: torch.Tensor) -> None:
+    if maps.dim() != 3 or maps.shape[-1] != maps.shape[-2]:
+        raise ValueError(f"expected attention maps of shape (B, N, N), got {tuple(maps.shape)}")
+
+
+def _self_attention_blocks(model: nn.Module) -> dict[str, nn.Module]:
+    """The SAGAN self-attention blocks of ``model`` by name; a model without one is refused."""
     from ..attention.self_attention import SelfAttention
 
     blocks = {n: m for n, m in model.named_modules() if isinstance(m, SelfAttention)}
     if not blocks:
         raise ValueError("the model has no self-attention block (attention='self_attention')")
+    return blocks
+
+
+@torch.no_grad()
+def self_attention_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The attention maps β (B, N, N) of every SAGAN self-attention block of ``model`` for
+    ``images``, by module name, from one forward pass in evaluation mode (the model's mode is
+    restored afterwards)."""
+    blocks = _self_attention_blocks(model)
     kept = {n: m.keep_attention for n, m in blocks.items()}
     device = next(model.parameters()).device
     with inspecting(model):
@@ -88,8 +98,6 @@ def attention_share(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
     """For every self-attention block, the root mean square of what it adds, ``y − x = γ o``,
     over that of its input ``x``, on ``images`` in evaluation mode: 0 for the untrained block
     (γ = 0), 0.1 when the attention term is a tenth of the features it is added to."""
-    from ..attention.self_attention import SelfAttention
-
     shares: dict[str, float] = {}
 
     def hook(name: str):
@@ -99,10 +107,7 @@ def attention_share(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
 
         return record
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
-               if isinstance(m, SelfAttention)]  # fmt: skip
-    if not handles:
-        raise ValueError("the model has no self-attention block (attention='self_attention')")
+    handles = [m.register_forward_hook(hook(n)) for n, m in _self_attention_blocks(model).items()]
     device = next(model.parameters()).device
     with inspecting(model, handles):
         model(images.to(device))
@@ -127,8 +132,7 @@ class KeyConcentration:
 
 def key_concentration(maps: torch.Tensor) -> KeyConcentration:
     """``maps``: attention weights (B, N, N) of square feature maps (N = side²)."""
-    if maps.dim() != 3 or maps.shape[-1] != maps.shape[-2]:
-        raise ValueError(f"expected attention maps of shape (B, N, N), got {tuple(maps.shape)}")
+    _check_maps(maps)
     n = maps.shape[-1]
     side = round(n**0.5)
     if side * side != n:
