@@ -63,6 +63,19 @@ def test_holm_runs_over_the_pairs_given(tmp_path):
     assert one.p_holm == one.p and three.p_holm >= one.p and three.alpha <= 0.05 / 2
 
 
+def test_a_network_trained_over_more_seeds_is_read_over_the_profiles_seeds(tmp_path):
+    # chapter 02 trains the BatchNorm control over eight seeds; chapter 05 compares it with
+    # AlexNet-PSA over three at the same setting: both must be read over those three
+    three = dataclasses.replace(QUICK, seeds=(42, 43, 44))
+    rows = [_row("alexnet-batchnorm", s, 0.50 + s / 1000, [0.5]) for s in range(42, 50)]
+    rows += [_row("alexnet-psa", s, 0.40, [0.4]) for s in (42, 43, 44)]
+    _write(tmp_path, rows)
+    ref = committed(three, {"BN": "alexnet-batchnorm", "PSA": "alexnet-psa"}, folder=tmp_path)
+    assert ref.seeds("BN") == [42, 43, 44] and ref.summary("BN").n == 3
+    assert "seeds 42-44 (3 per network)" in ref.provenance()
+    assert committed(QUICK, {"BN": "alexnet-batchnorm"}, folder=tmp_path).summary("BN").n == 8
+
+
 def test_missing_and_ambiguous_rows_are_refused_with_what_to_do(tmp_path):
     _write(tmp_path, [_row("alexnet-none", 42, 0.5, [0.5])])
     with pytest.raises(MissingReference, match="run-notebooks --profile quick"):

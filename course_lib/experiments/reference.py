@@ -114,9 +114,11 @@ def committed(
     with_curves: bool = True,
 ) -> Reference:
     """The committed rows of each network (label → run name such as ``alexnet-triplet``) at
-    ``profile``'s setting. Refuses, saying what is missing, when a network has no row or when
-    two rows of one seed disagree about the setting (ambiguous); with ``with_curves`` every row
-    must hold its validation accuracy per epoch."""
+    ``profile``'s setting and seeds: a network that another chapter trained over more seeds at
+    the same setting is read over this profile's seeds only, like the networks it is compared
+    with. Refuses, saying what is missing, when a network has no row or when two rows of one
+    seed disagree about the setting (ambiguous); with ``with_curves`` every row must hold its
+    validation accuracy per epoch."""
     p = profile if isinstance(profile, Profile) else get_profile(profile)
     folder = Path(folder) if folder else None
     rows = [r for r in read_results((folder or _results()) / p.name) if "error" not in r]
@@ -124,7 +126,7 @@ def committed(
     for label, name in networks.items():
         by_seed: dict[int, dict] = {}
         for row in rows:
-            if row.get("name") == name and matches(row, p):
+            if row.get("name") == name and row.get("seed") in p.seeds and matches(row, p):
                 if row["seed"] in by_seed:
                     raise MissingReference(
                         f"two committed rows of {name} seed {row['seed']} at the {p.name} "
