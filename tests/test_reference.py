@@ -98,3 +98,19 @@ def test_a_row_matches_only_its_own_setting():
     assert matches({**row, "augment": True}, QUICK)
     assert not matches({**row, "augment": False}, QUICK)
     assert matches({**row, "augment": False}, dataclasses.replace(QUICK, augment=False))
+
+
+def test_ahead_pairs_by_seed_and_the_median_time_is_the_middle_for_any_count(tmp_path):
+    # rows written in a different seed order for each network: zip by position would pair wrongly
+    plain = {42: 0.50, 43: 0.60, 44: 0.40, 45: 0.55}
+    ta = {45: 0.54, 44: 0.45, 43: 0.61, 42: 0.49}
+    times = {42: 100.0, 43: 400.0, 44: 200.0, 45: 300.0}
+    rows = [_row("alexnet-none", s, a, [a], train_time_s=times[s]) for s, a in plain.items()]
+    rows += [_row("alexnet-triplet", s, a, [a], train_time_s=7.0) for s, a in ta.items()]
+    _write(tmp_path, rows)
+    seeds = dataclasses.replace(QUICK, seeds=(42, 43, 44, 45))
+    ref = committed(seeds, {"A": "alexnet-none", "TA": "alexnet-triplet"}, folder=tmp_path)
+    assert ref.ahead("TA", "A") == 2  # seeds 43 and 44
+    assert ref.ahead("A", "TA") == 2
+    assert ref.median_train_time("A") == 250.0  # mean of the middle two of four
+    assert ref.median_train_time("TA") == 7.0

@@ -14,6 +14,7 @@ the check; a run at another setting leaves them alone.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,17 @@ class Reference:
 
     def seeds(self, label: str) -> list[int]:
         return sorted(self.rows[label])
+
+    def ahead(self, variant: str, baseline: str) -> int:
+        """In how many seed pairs ``variant``'s test accuracy is above ``baseline``'s (seeds
+        that only one of them has are left out)."""
+        a, b = self.accuracy(variant), self.accuracy(baseline)
+        return sum(a[seed] > b[seed] for seed in a if seed in b)
+
+    def median_train_time(self, label: str) -> float:
+        """The median training time in seconds over the seeds: one slow run on a shared machine
+        moves it less than it moves the mean."""
+        return statistics.median(row["train_time_s"] for row in self.rows[label].values())
 
     def curve(self, label: str, split: str = "val") -> list[float]:
         """The mean accuracy after each epoch over the seeds, on the validation images

@@ -205,17 +205,11 @@ short_vs_bn = adiff["AlexNet-PSA + shortcut − AlexNet-BN"]
 short_vs_psa = adiff["AlexNet-PSA + shortcut − AlexNet-PSA"]
 
 
-def ahead(variant, baseline):
-    """In how many seed pairs ``variant`` is above ``baseline``."""
-    a, b = aref.accuracy(variant), aref.accuracy(baseline)
-    return sum(a[s] > b[s] for s in a if s in b)
-
-
 # mean validation accuracy after each epoch, and the control's lead over AlexNet-PSA
 aval = {name: np.mean([r["val_accuracy_per_epoch"] for r in aref.rows[name].values()], axis=0)
         for name in ALEXNETS}
 agap = (aval["AlexNet-BN"] - aval["AlexNet-PSA"]) * 100
-atime = {name: sorted(r["train_time_s"] for r in aref.rows[name].values())[1] for name in ALEXNETS}
+atime = {name: aref.median_train_time(name) for name in ALEXNETS}
 psa_pairs = [(aref.accuracy("AlexNet-PSA")[s] - aref.accuracy("AlexNet-BN")[s]) * 100
              for s in aref.seeds("AlexNet-PSA")]
 display(Markdown(
@@ -236,7 +230,7 @@ display(Markdown(
     "schedule this budget cannot show.\n\n"
     "The shortcut, on the other hand, clearly helps: AlexNet-PSA + shortcut is "
     f"{short_vs_psa.diff * 100:+.2f} points above AlexNet-PSA ({short_vs_psa.low * 100:+.2f} to "
-    f"{short_vs_psa.high * 100:+.2f}, ahead in {ahead('AlexNet-PSA + shortcut', 'AlexNet-PSA')} of "
+    f"{short_vs_psa.high * 100:+.2f}, ahead in {aref.ahead('AlexNet-PSA + shortcut', 'AlexNet-PSA')} of "
     f"{short_vs_psa.n_pairs} pairs, {short_vs_psa.verdict()} after the Holm correction), with the "
     "same parameters: the two networks differ by the `x +` alone. Against the control it is "
     f"{short_vs_bn.diff * 100:+.2f} points ({short_vs_bn.low * 100:+.2f} to "
@@ -266,7 +260,7 @@ with claims.guard("chapter 05: AlexNet-PSA, its control and the shortcut") as cl
     claim.larger(min(agap[:-2]), max(agap[-2:]), "narrowing in the last epochs")
     claim.that(short_vs_psa.low > 0, "the shortcut raises PSA (interval above 0)")
     claim.significant(short_vs_psa, "the shortcut's gain is significant after Holm")
-    claim.that(ahead("AlexNet-PSA + shortcut", "AlexNet-PSA") == short_vs_psa.n_pairs, "ahead in every pair")
+    claim.that(aref.ahead("AlexNet-PSA + shortcut", "AlexNet-PSA") == short_vs_psa.n_pairs, "ahead in every pair")
     claim.not_significant(short_vs_bn, "the shortcut variant within noise of the control")
     claim.larger(aval["AlexNet-BN"][0] - 0.05, aval["AlexNet-PSA + shortcut"][0],
                  "the shortcut variant starts far behind the control")
@@ -306,8 +300,8 @@ RESNETS = {"ResNet": "cifar_resnet-none", "ResNet-PSA": "cifar_resnet-psa"}
 rref = committed(experiment_settings(get_profile("quick"), "cifar32"), RESNETS)
 rdiff = rref.differences([("ResNet-PSA", "ResNet")])["ResNet-PSA − ResNet"]
 racc = {name: rref.summary(name) for name in RESNETS}
-rtime = {name: sorted(r["train_time_s"] for r in rref.rows[name].values())[1] for name in RESNETS}
-rahead = sum(a > b for a, b in zip(rref.accuracy("ResNet-PSA").values(), rref.accuracy("ResNet").values()))
+rtime = {name: rref.median_train_time(name) for name in RESNETS}
+rahead = rref.ahead("ResNet-PSA", "ResNet")
 rflops = {name: next(iter(rref.rows[name].values()))["flops"] for name in RESNETS}
 rparams = {name: next(iter(rref.rows[name].values()))["params"] for name in RESNETS}
 display(Markdown(

@@ -231,23 +231,13 @@ vs_resnet = ref.differences([("shallow MogaNet", "ResNet")])["shallow MogaNet �
 acc = {name: ref.summary(name) for name in NETWORKS}
 
 
-def ahead(variant, baseline):
-    """In how many seed pairs ``variant`` is above ``baseline``."""
-    a, b = ref.accuracy(variant), ref.accuracy(baseline)
-    return sum(a[s] > b[s] for s in a if s in b)
-
-
 def cost(name, key):
     return next(iter(ref.rows[name].values()))[key]
 
 
-def median_time(name):
-    return sorted(r["train_time_s"] for r in ref.rows[name].values())[len(ref.rows[name]) // 2]
-
-
 m_flops = cost("shallow MogaNet", "flops") / cost("ResNet", "flops")
 m_params = cost("shallow MogaNet", "params") / cost("ResNet", "params")
-m_time = median_time("shallow MogaNet") / median_time("ResNet")
+m_time = ref.median_train_time("shallow MogaNet") / ref.median_train_time("ResNet")
 display(Markdown(
     f"**Reading** — {ref.provenance()}. Both networks learn in this budget: after "
     f"{ref.profile.epochs} epochs the ResNet reaches {acc['ResNet'].mean * 100:.2f} % on the test "
@@ -255,7 +245,7 @@ display(Markdown(
     f"{acc['ResNet'].n} seeds). At about the same multiply-adds ({cost('shallow MogaNet', 'flops') / 1e6:.0f} "
     f"against {cost('ResNet', 'flops') / 1e6:.0f} MFLOPs per image) the MogaNet is "
     f"**{vs_resnet.diff * 100:.2f} points ahead** ({vs_resnet.low * 100:+.2f} to "
-    f"{vs_resnet.high * 100:+.2f}), ahead in {ahead('shallow MogaNet', 'ResNet')} of "
+    f"{vs_resnet.high * 100:+.2f}), ahead in {ref.ahead('shallow MogaNet', 'ResNet')} of "
     f"{vs_resnet.n_pairs} pairs, {vs_resnet.verdict()} (this design detects "
     f"{vs_resnet.detectable * 100:.1f} points). Equal multiply-adds do not make the two networks "
     f"equal, though. The MogaNet has {m_params:.1f}× the ResNet's parameters "
@@ -273,7 +263,7 @@ with claims.guard("chapter 06: a MogaNet against the ResNet") as claim:
     claim.that(min(s.mean for s in acc.values()) > 0.6, "every network above 60 %")
     claim.that(vs_resnet.low > 0, "the MogaNet ahead (interval above 0)", f"{vs_resnet.low:+.4f}")
     claim.significant(vs_resnet, "the lead is significant")
-    claim.that(ahead("shallow MogaNet", "ResNet") == vs_resnet.n_pairs, "ahead in every pair")
+    claim.that(ref.ahead("shallow MogaNet", "ResNet") == vs_resnet.n_pairs, "ahead in every pair")
     claim.inside(m_flops, 0.9, 1.2, "about the same multiply-adds")
     claim.larger(m_params, 4.0, "many times the parameters")
     claim.larger(m_time, 2.0, "a run takes far longer")

@@ -194,10 +194,8 @@ ref = committed(experiment_settings(get_profile("quick"), "cifar32"), NETWORKS)
 d = ref.differences([("ResNet + self-attention", "ResNet")])["ResNet + self-attention − ResNet"]
 acc = {name: ref.summary(name) for name in NETWORKS}
 E = ref.profile.epochs
-ahead = sum(a > b for a, b in zip(ref.accuracy("ResNet + self-attention").values(),
-                                  ref.accuracy("ResNet").values()))
-train_s = {name: sorted(r["train_time_s"] for r in ref.rows[name].values()) for name in NETWORKS}
-time_ratio = train_s["ResNet + self-attention"][1] / train_s["ResNet"][1]  # medians of three
+ahead = ref.ahead("ResNet + self-attention", "ResNet")
+time_ratio = ref.median_train_time("ResNet + self-attention") / ref.median_train_time("ResNet")
 flops_ratio = (next(iter(ref.rows["ResNet + self-attention"].values()))["flops"]
                / next(iter(ref.rows["ResNet"].values()))["flops"])
 display(Markdown(

@@ -289,7 +289,8 @@ display(Markdown(
     f"square, and a peak at a random position lies outside it in {(1 - inside_share) * 100:.0f} % "
     f"of maps. In all, {sum(outside.values())} of {len(images) * len(maps)} maps "
     f"({sum(outside.values()) / (len(images) * len(maps)) * 100:.0f} %) peak outside the "
-    "central quarter — on the background or at the border. Such a map is not wrong by itself "
+    f"central quarter, against {(1 - inside_share) * 100:.0f} % for peaks placed at random. "
+    "A map that peaks away from the centre is not wrong by itself "
     "(a model may use context: water for a ship, sky for a plane), but it is not \"the object\" "
     "either; the quality numbers below say whether those pixels matter to the model."
 ))
@@ -394,23 +395,31 @@ display(Markdown(
 # %% [markdown]
 # ### Why confidence change and ROAD disagree
 #
-# Confidence change multiplies the image by the map and asks how much class probability is left.
-# A map's mean value is the share of the image it keeps: a random map of uniform noise keeps about
-# half of every pixel everywhere, a GradCAM map keeps its peak and darkens most of the rest. So a
-# *brighter* map keeps more of the image and loses less confidence whatever it points at, and
-# against a random map the metric mostly measures brightness. ROAD does not have this problem: it
-# removes the same share of pixels (20-80 %) for every map, ranked by the map, and only the
-# ranking matters.
+# Confidence change multiplies the (normalised) image by the map and asks how much class
+# probability is left. Multiplying by a value below 1 pulls a pixel towards 0, the mean colour, so
+# a map's mean value is roughly the share of the image it keeps: uniform noise keeps about half
+# of every pixel everywhere, a GradCAM map keeps its peak and darkens most of the rest. The
+# hypothesis: a *brighter* map keeps more of the image and loses less confidence, whatever it
+# points at. ROAD does not have this problem: it removes the same share of pixels (20-80 %) for
+# every map, ranked by the map, and only the ranking matters. The cell tests the hypothesis at
+# two levels: across the four kinds of map (mean value against mean confidence change) and
+# across single maps (all maps pooled).
 
 # %%
 from scipy.stats import spearmanr
 
 mean_value = {m: float(v.mean()) for m, v in brightness.items()}
+mean_change = {m: float(scores["AlexNet", m]["confidence_change"].mean()) for m in brightness}
 pooled_brightness = np.concatenate([brightness[m] for m in brightness])
 pooled_change = np.concatenate([scores["AlexNet", m]["confidence_change"] for m in brightness])
 rho_brightness = spearmanr(pooled_brightness, pooled_change).statistic
-print("mean map value (the share of the image the map keeps): "
-      + ", ".join(f"{m} {v:.2f}" for m, v in mean_value.items()))
+by_value = sorted(mean_value, key=mean_value.get)
+by_change = sorted(mean_change, key=mean_change.get)
+print("kind of map     mean value   mean confidence change")
+for m in by_value:
+    print(f"{m:14s} {mean_value[m]:10.2f} {mean_change[m]:+24.3f}")
+print(f"the four kinds ranked by mean value and by mean confidence change: "
+      f"{'the same order' if by_value == by_change else 'different orders'}")
 print(f"Spearman ρ between a map's mean value and its confidence change, all maps pooled "
       f"({len(pooled_change)}): {rho_brightness:.2f}")
 
@@ -641,6 +650,7 @@ def as_floats(values):
 
 findings = {
     "cam_side": cam_side,
+    "accuracy": {name: float(run.metrics["accuracy"]) for name, run in runs.items()},
     "gradcampp_eps": eps_rows,
     "road_images": len(keys),
     "road_vs_random": {m: asdict(d) for m, d in vs_random.items()},
@@ -649,6 +659,7 @@ findings = {
     "road_mean": {m: float(s["road_combined"].mean()) for (mo, m), s in scores.items() if mo == "AlexNet"},
     "confidence_vs_random": {m: asdict(d) for m, d in conf_vs_random.items()},
     "mean_map_value": mean_value,
+    "mean_confidence_change": mean_change,
     "rho_brightness_confidence": float(rho_brightness),
     "variant_images": len(v_keys),
     "per_model_vs_baselines": {n: {b: asdict(d) for b, d in diffs.items()} for n, diffs in per_model.items()},
@@ -703,49 +714,133 @@ def brief(d, digits=3):
 
 gc_random, gc_blob = diff(F["road_vs_random"]["gradcam"]), diff(F["road_vs_blob"]["gradcam"])
 gpp_random, gpp_blob = diff(F["road_vs_random"]["gradcam++"]), diff(F["road_vs_blob"]["gradcam++"])
-conf_gc = diff(F["confidence_vs_random"]["gradcam"])
-own = {n: diff(d["random map"]) for n, d in F["per_model_vs_baselines"].items()}
-own_blob = {n: diff(d["centred blob"]) for n, d in F["per_model_vs_baselines"].items()}
+pp_vs_gc = diff(F["road_gradcampp_vs_gradcam"])
+conf_gc, conf_gpp = (diff(F["confidence_vs_random"][m]) for m in ("gradcam", "gradcam++"))
+order = [n for n in ("AlexNet", "AlexNet-TA", "AlexNet-SimAM", "AlexNet-SE", "AlexNet-CBAM")
+         if n in F["per_model_vs_baselines"]]
+own = {n: diff(F["per_model_vs_baselines"][n]["random map"]) for n in order}
+own_blob = {n: diff(F["per_model_vs_baselines"][n]["centred blob"]) for n in order}
 first_step, last_step = F["sanity_steps"][0], F["sanity_steps"][-1]
-eps = F["gradcampp_eps"]["AlexNet"]
+acc = F["accuracy"]
+eps, eps_ta = F["gradcampp_eps"]["AlexNet"], F["gradcampp_eps"]["AlexNet-TA"]
+value, change = F["mean_map_value"], F["mean_confidence_change"]
+by_value = sorted(value, key=value.get)
+same_order = by_value == sorted(change, key=change.get)
+n_maps = len(F["peak_outside"]) * F["shown_images"]
+outside_share = sum(F["peak_outside"].values()) / n_maps
+centre_mass = [100 * v for v in F["central_share"].values()]
+sanity_first = {layer: summarize([v for v in F["sanity"][layer][first_step] if math.isfinite(v)])
+                for layer in ("relu5", "relu2")}
+lime_gc = {n: summarize([v for v in F["gradcam_vs_lime"][n] if math.isfinite(v)]) for n in F["lime_models"]}
+lime_self = {n: summarize([v for v in F["lime_vs_lime"][n] if math.isfinite(v)]) for n in F["lime_models"]}
 display(Markdown("\n".join([
-    f"*From the committed findings: `{Q.name}` profile, {record['image_size']} px, AlexNet variants "
-    f"of chapters 01-04, seed {record['seed']}, {record['device']}, commit {record['git_commit']}, "
-    f"{record['data_source']}.*\n",
-    f"- At {record['image_size']} px a relu5 CAM is {F['cam_side']} × {F['cam_side']}: each cell "
-    f"covers {record['image_size'] / F['cam_side']:.0f} px; the detail in an upsampled map is "
-    "interpolation.",
-    "- From-scratch GradCAM and GradCAM++ match `pytorch_grad_cam` to 1e-4. At relu5 the "
-    f"class-score gradients are small (median |g| {eps['median_abs_gradient']:.1e} for AlexNet), "
-    f"so GradCAM++'s fixed ε dominates the denominator at {eps['share_eps_dominates'] * 100:.0f} % "
-    f"of the positions; with a relative ε the maps keep ρ = {mean_ci(eps['rho_fixed_vs_relative'])} "
-    "with the library's.",
-    f"- ROAD on {F['road_images']} images (AlexNet): GradCAM − random map {brief(gc_random)}; "
-    f"GradCAM − centred blob {brief(gc_blob)}. GradCAM++: {brief(gpp_random)} and "
-    f"{brief(gpp_blob)}.",
-    f"- Confidence change ranks the other way round against the random map (GradCAM − random map "
-    f"{brief(conf_gc)}) because it rewards bright maps: a map's mean value and its confidence "
-    f"change correlate with ρ = {F['rho_brightness_confidence']:.2f}; mean values "
-    + ", ".join(f"{m} {v:.2f}" for m, v in F["mean_map_value"].items())
-    + ". It is reported, not counted.",
-    f"- Each model's GradCAM against its own random map and centred blob (ROAD, "
-    f"{F['variant_images']} images): " + "; ".join(
-        f"{n} {own[n].diff:+.3f} ({own[n].verdict()}) and {own_blob[n].diff:+.3f} ({own_blob[n].verdict()})"
-        for n in own)
-    + ". Models are not ranked against each other: ROAD is in each model's own probabilities.",
-    f"- Randomising only {first_step} leaves the relu5 maps at ρ = "
-    f"{mean_ci(F['sanity']['relu5'][first_step])} with the trained maps; with every layer random "
-    f"(down to {last_step}), ρ = {mean_ci(F['sanity']['relu5'][last_step])}.",
-    "- LIME and GradCAM agree per superpixel with "
-    + "; ".join(f"ρ = {mean_ci(F['gradcam_vs_lime'][n])} for {n}" for n in F["lime_models"])
-    + "; LIME agrees with itself (other samples) with "
-    + "; ".join(f"ρ = {mean_ci(F['lime_vs_lime'][n])} for {n}" for n in F["lime_models"]) + ".",
-    "READING_08_SUMMARY",
+    f"**Reading** — *from the committed findings: `{Q.name}` profile, {record['image_size']} px, "
+    f"the AlexNet variants of chapters 01-04 (seed {record['seed']}, {record['epochs']} epochs), "
+    f"{record['device']}, commit {record['git_commit'][:12]}, {record['data_source']}.*\n",
+    f"- **Resolution.** At {record['image_size']} px a relu5 CAM is {F['cam_side']} × "
+    f"{F['cam_side']}: each cell stands for {record['image_size'] / F['cam_side']:.0f} px of the "
+    "resized image, and every finer detail of an upsampled map is interpolation.",
+    "- **GradCAM++'s ε.** The from-scratch maps match `pytorch_grad_cam` to 1e-4. The class-score "
+    f"gradients at relu5 are not small here: median |g| {eps['median_abs_gradient']:.1e} for "
+    f"AlexNet ({eps_ta['median_abs_gradient']:.1e} for AlexNet-TA), so g² is about "
+    f"{eps['median_abs_gradient'] ** 2:.0e}, far above the fixed ε = 1e-6. The denominator falls "
+    f"below ε at {eps['share_eps_dominates'] * 100:.0f} % of AlexNet's positions "
+    f"({eps_ta['share_eps_dominates'] * 100:.0f} % of AlexNet-TA's). There g is either close to 0 "
+    "or negative (2g² + Σ A·g³ = g²(2 + g·Σ A) can only shrink towards 0 for g < 0, and "
+    "ReLU(g) drops those positions from the weight anyway), so they add almost nothing to a "
+    "channel's weight; with ε set relative to "
+    f"each map's scale the maps keep ρ = {mean_ci(eps['rho_fixed_vs_relative'])} with the "
+    "library's: for these models the fixed ε does not change GradCAM++. GradCAM++ and GradCAM "
+    f"themselves are different maps (ρ = {mean_ci(eps['rho_fixed_vs_gradcam'])}).",
+    f"- **Against maps that know nothing** (ROAD, AlexNet, {F['road_images']} images): GradCAM "
+    f"beats the random map ({brief(gc_random)}) and so does GradCAM++ ({brief(gpp_random)}), but "
+    f"neither beats the centred blob (GradCAM {brief(gc_blob)}, GradCAM++ {brief(gpp_blob)}; "
+    f"this design detects differences of {gc_blob.detectable:.3f}). GradCAM++ scores below "
+    f"GradCAM ({brief(pp_vs_gc)}). So the maps carry information about what the model uses — "
+    "more than noise — but on these images that information is not measurably more than "
+    "\"the object is in the middle\".",
+    f"- **Confidence change** points the other way: against the random map GradCAM is "
+    f"{brief(conf_gc)} and GradCAM++ {brief(conf_gpp)}. The four kinds of map rank "
+    + ("in the same order" if same_order else "in different orders")
+    + " by their mean value and by their mean confidence change ("
+    + ", ".join(f"{m} {value[m]:.2f} → {change[m]:+.3f}" for m in reversed(by_value))
+    + "): at the level of kinds of map the metric rewards the maps that keep more of the image, "
+    "as the hypothesis says. For single maps the link is weak (ρ = "
+    f"{F['rho_brightness_confidence']:.2f} over all maps pooled): what one image loses depends "
+    "more on the image than on how bright its map is. A metric that a map wins by keeping more "
+    "of the image cannot compare maps of different brightness, so the chapter reports it and "
+    "does not count it.",
+    f"- **Every model against its own baselines** (ROAD, {F['variant_images']} images): each "
+    "variant's GradCAM beats its own random map ("
+    + ", ".join(f"{n} {own[n].diff:+.3f}" for n in order)
+    + ", all significant after Holm) and none beats its own centred blob ("
+    + ", ".join(f"{n} {own_blob[n].diff:+.3f}" for n in order)
+    + ", all within noise). ROAD is measured in each model's own probabilities, so the models "
+    "are not ranked against each other.",
+    f"- **Where the maps peak.** On the {F['shown_images']} images of the grid, "
+    f"{outside_share * 100:.0f} % of the {n_maps} maps peak outside the central quarter, where a "
+    f"peak placed at random would be {(1 - F['central_chance']) * 100:.0f} % of the time; their "
+    f"mass in the centre is {min(centre_mass):.0f}-{max(centre_mass):.0f} % against "
+    f"{F['central_chance'] * 100:.0f} % for a flat map. These maps do not favour the centre, and "
+    "yet a blob in the centre does as well as them on ROAD: eight images are few, and a peak "
+    "says less than the ranking of all pixels that ROAD uses.",
+    f"- **Sanity check.** Randomising only {first_step} leaves the relu5 maps at ρ = "
+    f"{mean_ci(F['sanity']['relu5'][first_step])} with the trained maps (relu2: "
+    f"{mean_ci(F['sanity']['relu2'][first_step])}): the maps change as soon as the learned class "
+    "weights go, so GradCAM here shows the model, not only the image. With every layer random "
+    f"(down to {last_step}) ρ = {mean_ci(F['sanity']['relu5'][last_step])}: a little of the "
+    "image's own structure shows through random filters.",
+    "- **LIME.** GradCAM and LIME agree weakly per superpixel ("
+    + "; ".join(f"{n} ρ = {mean_ci(F['gradcam_vs_lime'][n])}" for n in F["lime_models"])
+    + "), while LIME agrees with itself run on other random samples ("
+    + "; ".join(f"{n} ρ = {mean_ci(F['lime_vs_lime'][n])}" for n in F["lime_models"])
+    + f", {F['agreement_images']} images). The disagreement is therefore not LIME's sampling "
+    "noise: the two methods describe different things (a local gradient on a 7 × 7 grid, and "
+    "the effect of greying out regions together with random others).",
+    "",
+    f"What to take away for this course's AlexNets (test accuracy {min(acc.values()) * 100:.0f}-"
+    f"{max(acc.values()) * 100:.0f} % after {record['epochs']} epochs, seed {record['seed']}): a GradCAM map is evidence that the model relies on the "
+    "highlighted area more than on a random one, and it depends on the learned weights; it is "
+    "not evidence that the model found the object, it is not better than a centred blob on "
+    "ROAD, and another method paints a different picture. The attention variants do not change "
+    "that: each passes and fails the same tests.",
 ])))
 
 # %% tags=["remove-cell", "reading-check"]
 with claims.guard("chapter 08: summary") as claim:
-    claim.that(True, "placeholder")
+    claim.larger(eps["median_abs_gradient"] ** 2, 100 * 1e-6, "g² far above the fixed ε")
+    claim.larger(0.25, eps["share_eps_dominates"], "ε dominates only at a minority of positions")
+    claim.larger(0.25, eps_ta["share_eps_dominates"], "also for AlexNet-TA")
+    claim.larger(summarize(eps["rho_fixed_vs_relative"]).mean, 0.99, "relative ε: the same maps")
+    claim.larger(0.9, summarize(eps["rho_fixed_vs_gradcam"]).mean, "GradCAM++ and GradCAM differ")
+    for d, what in ((gc_random, "GradCAM"), (gpp_random, "GradCAM++")):
+        claim.significant(d, f"{what} beats the random map")
+        claim.positive(d.diff, f"{what} above the random map")
+    claim.not_significant(gc_blob, "GradCAM does not beat the blob")
+    claim.not_significant(gpp_blob, "nor does GradCAM++")
+    claim.significant(pp_vs_gc, "GradCAM++ differs from GradCAM")
+    claim.negative(pp_vs_gc.diff, "GradCAM++ below GradCAM")
+    for d, what in ((conf_gc, "GradCAM"), (conf_gpp, "GradCAM++")):
+        claim.significant(d, f"confidence change: {what} differs from the random map")
+        claim.negative(d.diff, f"confidence change: {what} below the random map")
+    claim.that(same_order, "the kinds of map rank alike by mean value and confidence change")
+    claim.larger(0.3, abs(F["rho_brightness_confidence"]), "weak link for single maps")
+    for n in order:
+        claim.significant(own[n], f"{n}: GradCAM beats its own random map")
+        claim.positive(own[n].diff, f"{n}: above its random map")
+        claim.not_significant(own_blob[n], f"{n}: not above its own blob")
+    claim.inside(min(acc.values()), 0.35, 0.65, "the weakest model: roughly half right")
+    claim.inside(max(acc.values()), 0.35, 0.65, "the strongest too")
+    claim.larger(sanity_first["relu5"].mean, -0.2, "relu5 sanity: near 0, not negative")
+    claim.that(summarize([v for v in F["sanity"]["relu5"][last_step] if math.isfinite(v)]).mean > 0, "a little structure with all random")
+    claim.that(outside_share >= 1 - F["central_chance"], "peaks outside the centre at least as "
+               "often as random peaks", f"{outside_share:.2f}")
+    claim.larger(0.2, sanity_first["relu5"].mean, "the relu5 maps change with fc3 randomised")
+    claim.larger(0.2, sanity_first["relu2"].mean, "so do the relu2 maps")
+    for n in F["lime_models"]:
+        claim.larger(0.3, lime_gc[n].mean, f"{n}: GradCAM and LIME agree weakly")
+        claim.larger(lime_self[n].mean, 0.7, f"{n}: LIME agrees with itself")
+        claim.larger(lime_self[n].low, lime_gc[n].high, f"{n}: self-agreement clearly higher")
 
 # %% [markdown]
 # ## Exercises
