@@ -302,11 +302,7 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
     on_cpu = str(first.get("device", "")).startswith("CPU")
     bench = recorded_speeds(first["image_size"], first.get("precision", "bf16")) if on_cpu else None
     w = max(22, *(len(name) for name in runs))
-    header = (
-        f"{'run':{w}s} {'test acc':>8s} {'val@best':>8s} {'params':>11s} {'MFLOPs':>8s} "
-        f"{'train img/s':>11s} {'infer img/s':>11s} {'step vs AlexNet':>15s}"
-    )
-    lines, measured_here = [header, "-" * len(header)], False
+    rows, measured_here = [], False
     for name, run in runs.items():
         m = run.metrics
         mflops = (flops or {}).get(name)
@@ -321,10 +317,21 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
             train = f"{m['train_images_per_s']:.0f}*"
             infer = f"{m['inference_images_per_s']:.0f}*"
             overhead = ""
-        lines.append(
-            f"{name:{w}s} {m['accuracy']:8.4f} {m['best_val_accuracy']:8.4f} {m['params']:11,d} "
-            f"{(mflops or 0) / 1e6:8.1f} {train:>11s} {infer:>11s} {overhead:>15s}"
+        rows.append(
+            (
+                f"{name:{w}s} {m['accuracy']:8.4f} {m['best_val_accuracy']:8.4f} "
+                f"{m['params']:11,d} {(mflops or 0) / 1e6:8.1f} {train:>11s} {infer:>11s}",
+                overhead,
+            )
         )
+    with_overhead = any(overhead for _, overhead in rows)  # a column only where AlexNet is benched
+    header = (
+        f"{'run':{w}s} {'test acc':>8s} {'val@best':>8s} {'params':>11s} {'MFLOPs':>8s} "
+        f"{'train img/s':>11s} {'infer img/s':>11s}"
+        + (f" {'step vs AlexNet':>15s}" if with_overhead else "")
+    )
+    lines = [header, "-" * len(header)]
+    lines += [row + (f" {overhead:>15s}" if with_overhead else "") for row, overhead in rows]
     lines.append(
         f"data: {first['data_source']}; {first['train_images']:,} train / "
         f"{first.get('val_images', 0):,} validation / {first['test_images']:,} test images; "
@@ -333,8 +340,8 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
     if bench:
         lines.append(
             f"speeds: `python -m course_lib bench` of {bench['date']} ({bench['device']}, idle, "
-            f"{first['image_size']} px, batch 128, {first.get('precision', 'bf16')}; step vs "
-            "AlexNet: median of paired rounds)"
+            f"{first['image_size']} px, batch 128, {first.get('precision', 'bf16')}"
+            + ("; step vs AlexNet: median of paired rounds)" if with_overhead else ")")
         )
     if measured_here:
         lines.append(

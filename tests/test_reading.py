@@ -116,3 +116,4 @@ def test_speed_columns_quote_the_bench_not_the_runs_wall_clock(tmp_path, monkeyp
     assert "*" not in table, "the shared machine's speed is not quoted"
     table = compare_runs({"AlexNet-SE": run("se", 77)})  # not in the bench: its own, marked
     assert "77*" in table and "shared with other work" in table
+    assert "step vs AlexNet" not in table, "no empty overhead column where nothing was benched"
