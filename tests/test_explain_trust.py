@@ -170,3 +170,35 @@ def test_lime_on_superpixels_is_constant_per_superpixel():
     weights = lime_explanation(model, torch.randn(3, 64, 64), 1, segments=segments, samples=30)
     for s in segments.unique():
         assert weights[segments == s].unique().numel() == 1
+
+
+def test_road_scores_are_cached_by_everything_that_determines_them(tmp_path, monkeypatch):
+    import course_lib.explain.quality as quality
+
+    torch.manual_seed(0)
+    model = build_model("alexnet", image_size=64, attention="batchnorm")  # with running stats
+    x = torch.randn(2, 3, 64, 64)
+    classes = [1, 2]
+    cams = compute_cam(model, x, "gradcam", classes)
+    first = road_scores(model, x, cams, classes, percentiles=(50,), cache_dir=tmp_path)
+    assert len(list((tmp_path / "road").glob("*.npz"))) == 1
+
+    class Refuse:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("computed again although cached")
+
+    monkeypatch.setattr(quality, "ROADCombined", Refuse)
+    again = road_scores(model, x, cams, classes, percentiles=(50,), cache_dir=tmp_path)
+    for key in first:
+        np.testing.assert_array_equal(first[key], again[key])
+    monkeypatch.undo()
+    # other maps, other classes or other weights are new keys, never the cached scores
+    road_scores(
+        model, x, random_maps(2, 64, seed=5), classes, percentiles=(50,), cache_dir=tmp_path
+    )
+    road_scores(model, x, cams, [3, 4], percentiles=(50,), cache_dir=tmp_path)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    road_scores(model, x, cams, classes, percentiles=(50,), cache_dir=tmp_path)
+    assert len(list((tmp_path / "road").glob("*.npz"))) == 4
+    assert not list((tmp_path / "road").glob(".*tmp*")), "no temporary file left"

@@ -69,6 +69,17 @@ def atomic_write_json(obj, path: str | Path) -> None:
     _write(path, lambda tmp: tmp.write_text(text))
 
 
+def atomic_write_npz(arrays: dict, path: str | Path) -> None:
+    """``numpy.savez`` of ``arrays``, atomically (the name must end in ``.npz``)."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: savez would append .npz to a name
+            np.savez(f, **arrays)
+
+    _write(path, write)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
