@@ -36,7 +36,8 @@ seed = P.seed  # the run whose curves, predictions and CAMs are shown
 seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows no spread
 n_images = 8  # test images shown per model
 # test images the quality metrics score; ROAD costs ~0.8 s per image and map at 128 px on one
-# CPU core (quick: about 25 minutes for the whole section)
+# CPU core (quick: about 25 minutes for the whole section, once: the scores are kept in each
+# run's folder, keyed by the weights, images and maps, and read back on the next execution)
 quality_images = {"smoke": 8, "quick": 200}.get(P.name, 500)
 # the first of them on which every other model's GradCAM meets its own baselines (3 maps each)
 variant_images = {"smoke": 8, "quick": 100}.get(P.name, 250)
@@ -303,7 +304,7 @@ display(Markdown(
 # them has passed through three more convolutions.
 
 # %%
-base = runs["AlexNet"].model
+base, base_dir = runs["AlexNet"].model, runs["AlexNet"].run_dir
 depth_maps = {
     f"relu2\n{shallow_side}×{shallow_side}": compute_cam(base, inputs, "gradcam", classes,
                                                          layer=base.features.relu2),
@@ -351,10 +352,10 @@ scores = {}  # (model, method) -> {"road_combined": array, "confidence_change": 
 brightness = {}  # method -> each map's mean value (the share of the image it keeps)
 for method in ("gradcam", "gradcam++"):
     cams = compute_cam(base, q_inputs, method, q_classes)
-    scores["AlexNet", method] = road_scores(base, q_inputs, cams, q_classes)
+    scores["AlexNet", method] = road_scores(base, q_inputs, cams, q_classes, cache_dir=base_dir)
     brightness[method] = cams.reshape(len(cams), -1).mean(1)
 for label, cams in baseline_maps.items():
-    scores["AlexNet", label] = road_scores(base, q_inputs, cams, q_classes)
+    scores["AlexNet", label] = road_scores(base, q_inputs, cams, q_classes, cache_dir=base_dir)
     brightness[label] = np.asarray(cams).reshape(len(cams), -1).mean(1)
 
 print(f"AlexNet, {len(keys)} test images; mean [95 % CI] over images")
@@ -439,9 +440,11 @@ v_inputs, v_classes, v_keys = q_inputs[:variant_images], q_classes[:variant_imag
 for name, run in runs.items():
     if name != "AlexNet":
         cams = compute_cam(run.model, v_inputs, "gradcam", v_classes)
-        scores[name, "gradcam"] = road_scores(run.model, v_inputs, cams, v_classes)
+        scores[name, "gradcam"] = road_scores(run.model, v_inputs, cams, v_classes,
+                                              cache_dir=run.run_dir)
         for label, maps_ in baseline_maps.items():
-            scores[name, label] = road_scores(run.model, v_inputs, maps_[:variant_images], v_classes)
+            scores[name, label] = road_scores(run.model, v_inputs, maps_[:variant_images], v_classes,
+                                              cache_dir=run.run_dir)
     by_map = {m: dict(zip(v_keys, scores[name, m]["road_combined"][:variant_images].tolist()))
               for m in ("gradcam", *baseline_maps)}
     found = compare_pairs(by_map, [("gradcam", "random map"), ("gradcam", "centred blob")])
