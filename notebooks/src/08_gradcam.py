@@ -36,7 +36,8 @@ seed = P.seed  # the run whose curves, predictions and CAMs are shown
 seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows no spread
 n_images = 8  # test images shown per model
 # test images the quality metrics score; ROAD costs ~0.8 s per image and map at 128 px on one
-# CPU core (quick: about 25 minutes for the whole section)
+# CPU core (quick: about 25 minutes for the whole section, once: the scores are kept in each
+# run's folder, keyed by the weights, images and maps, and read back on the next execution)
 quality_images = {"smoke": 8, "quick": 200}.get(P.name, 500)
 # the first of them on which every other model's GradCAM meets its own baselines (3 maps each)
 variant_images = {"smoke": 8, "quick": 100}.get(P.name, 250)
@@ -90,9 +91,14 @@ from course_lib.experiments.stats import compare_pairs, compare_to_baseline, for
 from course_lib.train import predict
 
 
+def finite_summary(values):
+    """``summarize`` of the finite values: a constant map has no rank correlation (NaN)."""
+    return summarize([float(v) for v in values if np.isfinite(v)])
+
+
 def interval(values, digits=4):
     """'mean [low, high] (n = ...)' of finite values, with the 95 % t-interval."""
-    s = summarize([float(v) for v in values if np.isfinite(v)])
+    s = finite_summary(values)
     if s.n < 2:
         return f"{s.mean:.{digits}f} (n = {s.n}, no interval)"
     return f"{s.mean:.{digits}f} [{s.low:.{digits}f}, {s.high:.{digits}f}] (n = {s.n})"
@@ -303,7 +309,7 @@ display(Markdown(
 # them has passed through three more convolutions.
 
 # %%
-base = runs["AlexNet"].model
+base, base_dir = runs["AlexNet"].model, runs["AlexNet"].run_dir
 depth_maps = {
     f"relu2\n{shallow_side}×{shallow_side}": compute_cam(base, inputs, "gradcam", classes,
                                                          layer=base.features.relu2),
@@ -351,10 +357,10 @@ scores = {}  # (model, method) -> {"road_combined": array, "confidence_change": 
 brightness = {}  # method -> each map's mean value (the share of the image it keeps)
 for method in ("gradcam", "gradcam++"):
     cams = compute_cam(base, q_inputs, method, q_classes)
-    scores["AlexNet", method] = road_scores(base, q_inputs, cams, q_classes)
+    scores["AlexNet", method] = road_scores(base, q_inputs, cams, q_classes, cache_dir=base_dir)
     brightness[method] = cams.reshape(len(cams), -1).mean(1)
 for label, cams in baseline_maps.items():
-    scores["AlexNet", label] = road_scores(base, q_inputs, cams, q_classes)
+    scores["AlexNet", label] = road_scores(base, q_inputs, cams, q_classes, cache_dir=base_dir)
     brightness[label] = np.asarray(cams).reshape(len(cams), -1).mean(1)
 
 print(f"AlexNet, {len(keys)} test images; mean [95 % CI] over images")
@@ -439,9 +445,11 @@ v_inputs, v_classes, v_keys = q_inputs[:variant_images], q_classes[:variant_imag
 for name, run in runs.items():
     if name != "AlexNet":
         cams = compute_cam(run.model, v_inputs, "gradcam", v_classes)
-        scores[name, "gradcam"] = road_scores(run.model, v_inputs, cams, v_classes)
+        scores[name, "gradcam"] = road_scores(run.model, v_inputs, cams, v_classes,
+                                              cache_dir=run.run_dir)
         for label, maps_ in baseline_maps.items():
-            scores[name, label] = road_scores(run.model, v_inputs, maps_[:variant_images], v_classes)
+            scores[name, label] = road_scores(run.model, v_inputs, maps_[:variant_images], v_classes,
+                                              cache_dir=run.run_dir)
     by_map = {m: dict(zip(v_keys, scores[name, m]["road_combined"][:variant_images].tolist()))
               for m in ("gradcam", *baseline_maps)}
     found = compare_pairs(by_map, [("gradcam", "random map"), ("gradcam", "centred blob")])
@@ -476,7 +484,7 @@ sanity = {
 }
 fig, ax = plt.subplots(figsize=(6.5, 3.2), dpi=100)
 for layer, corr in sanity.items():
-    stats_ = [summarize([v for v in c if np.isfinite(v)]) for c in corr.values()]
+    stats_ = [finite_summary(c) for c in corr.values()]
     ax.errorbar(range(len(steps)), [s.mean for s in stats_],
                 yerr=[0 if s.n < 2 else s.ci95 for s in stats_], marker="o", capsize=3,
                 label=f"GradCAM at {layer}")
@@ -497,7 +505,7 @@ for layer, corr in sanity.items():
                  f" after conv5, ρ = {interval(corr['conv5'], 2)}; with every layer random "
                  f"(down to {last}), ρ = {interval(corr[last], 2)}"
                  + (f" ({nan} constant maps left out)" if nan else ""))
-top_mean = summarize([v for v in sanity["relu5"][first] if np.isfinite(v)]).mean
+top_mean = finite_summary(sanity["relu5"][first]).mean
 display(Markdown(
     "\n".join(lines) + "\n\n"
     + (f"With only the last layer random, the relu5 maps keep a rank correlation of "
@@ -614,7 +622,7 @@ self_agreement = {name: [region_agreement(w2, w, seg.numpy()) for seg, w, _, w2 
 lines = [f"- {name}: GradCAM against LIME ρ = {interval(values, 2)}; LIME against LIME with "
          f"other random samples ρ = {interval(self_agreement[name], 2)} ({len(a_images)} images)"
          for name, values in agreement.items()]
-mean_rho = {n: summarize([v for v in a if np.isfinite(v)]).mean for n, a in agreement.items()}
+mean_rho = {n: finite_summary(a).mean for n, a in agreement.items()}
 display(Markdown(
     "Rank agreement of GradCAM and LIME per superpixel:\n\n" + "\n".join(lines) + "\n\n"
     + "What it means: the two methods ask different questions. GradCAM asks which positions of "
@@ -703,8 +711,13 @@ def diff(d):
     return Difference(**d)
 
 
+def finite(values):
+    """``summarize`` of the finite values: a constant map has no rank correlation (NaN)."""
+    return summarize([v for v in values if math.isfinite(v)])
+
+
 def mean_ci(values):
-    s = summarize([v for v in values if math.isfinite(v)])
+    s = finite(values)
     return f"{s.mean:.2f} [{s.low:.2f}, {s.high:.2f}]"
 
 
@@ -729,10 +742,10 @@ same_order = by_value == sorted(change, key=change.get)
 n_maps = len(F["peak_outside"]) * F["shown_images"]
 outside_share = sum(F["peak_outside"].values()) / n_maps
 centre_mass = [100 * v for v in F["central_share"].values()]
-sanity_first = {layer: summarize([v for v in F["sanity"][layer][first_step] if math.isfinite(v)])
+sanity_first = {layer: finite(F["sanity"][layer][first_step])
                 for layer in ("relu5", "relu2")}
-lime_gc = {n: summarize([v for v in F["gradcam_vs_lime"][n] if math.isfinite(v)]) for n in F["lime_models"]}
-lime_self = {n: summarize([v for v in F["lime_vs_lime"][n] if math.isfinite(v)]) for n in F["lime_models"]}
+lime_gc = {n: finite(F["gradcam_vs_lime"][n]) for n in F["lime_models"]}
+lime_self = {n: finite(F["lime_vs_lime"][n]) for n in F["lime_models"]}
 display(Markdown("\n".join([
     f"**Reading** — *from the committed findings: `{Q.name}` profile, {record['image_size']} px, "
     f"the AlexNet variants of chapters 01-04 (seed {record['seed']}, {record['epochs']} epochs), "
@@ -811,8 +824,8 @@ with claims.guard("chapter 08: summary") as claim:
     claim.larger(eps["median_abs_gradient"] ** 2, 100 * 1e-6, "g² far above the fixed ε")
     claim.larger(0.25, eps["share_eps_dominates"], "ε dominates only at a minority of positions")
     claim.larger(0.25, eps_ta["share_eps_dominates"], "also for AlexNet-TA")
-    claim.larger(summarize(eps["rho_fixed_vs_relative"]).mean, 0.99, "relative ε: the same maps")
-    claim.larger(0.9, summarize(eps["rho_fixed_vs_gradcam"]).mean, "GradCAM++ and GradCAM differ")
+    claim.larger(finite(eps["rho_fixed_vs_relative"]).mean, 0.99, "relative ε: the same maps")
+    claim.larger(0.9, finite(eps["rho_fixed_vs_gradcam"]).mean, "GradCAM++ and GradCAM differ")
     for d, what in ((gc_random, "GradCAM"), (gpp_random, "GradCAM++")):
         claim.significant(d, f"{what} beats the random map")
         claim.positive(d.diff, f"{what} above the random map")
@@ -832,7 +845,7 @@ with claims.guard("chapter 08: summary") as claim:
     claim.inside(min(acc.values()), 0.35, 0.65, "the weakest model: roughly half right")
     claim.inside(max(acc.values()), 0.35, 0.65, "the strongest too")
     claim.larger(sanity_first["relu5"].mean, -0.2, "relu5 sanity: near 0, not negative")
-    claim.that(summarize([v for v in F["sanity"]["relu5"][last_step] if math.isfinite(v)]).mean > 0, "a little structure with all random")
+    claim.that(finite(F["sanity"]["relu5"][last_step]).mean > 0, "a little structure with all random")
     claim.that(outside_share >= 1 - F["central_chance"], "peaks outside the centre at least as "
                "often as random peaks", f"{outside_share:.2f}")
     claim.larger(0.2, sanity_first["relu5"].mean, "the relu5 maps change with fc3 randomised")
