@@ -13,6 +13,7 @@ from course_lib.experiments.stats import (
     holm,
     paired_difference,
     summarize,
+    summarize_finite,
 )
 
 BASE = {42: 0.601, 43: 0.612, 44: 0.597, 45: 0.606}
@@ -108,3 +109,9 @@ def test_every_paired_comparison_says_what_it_could_detect():
     assert a.detectable > abs(a.diff)  # 3 pairs: far larger than what was observed
     assert "with 3 pairs this design detects ≥" in a.sentence()
     assert 0 < a.power < 0.8
+
+
+def test_summarize_finite_leaves_out_nan_and_inf_only():
+    values = [0.2, math.nan, 0.4, math.inf, 0.9]
+    assert summarize_finite(values) == summarize([0.2, 0.4, 0.9])
+    assert summarize_finite([math.nan]).n == 0

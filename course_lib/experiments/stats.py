@@ -64,6 +64,12 @@ def summarize(values: Sequence[float]) -> Summary:
     return Summary(n, mean, std, _t_quantile(n - 1) * std / math.sqrt(n))
 
 
+def summarize_finite(values: Sequence[float]) -> Summary:
+    """:func:`summarize` of the finite values only: NaN marks a value that does not exist (a
+    constant map has no rank correlation), not a run to average in."""
+    return summarize([float(v) for v in values if math.isfinite(v)])
+
+
 def power(diff: float, sd: float, n_pairs: int, alpha: float = 0.05) -> float:
     """The probability that a two-sided paired t-test at level ``alpha`` on ``n_pairs`` pairs
     whose differences have standard deviation ``sd`` finds a true mean difference ``diff``:
