@@ -87,18 +87,13 @@ from course_lib.models import alexnet_feature_sizes
 from course_lib.plots import show_as_jpeg
 from course_lib.reading import central_fraction
 from course_lib.profiles import PROFILES
-from course_lib.experiments.stats import compare_pairs, compare_to_baseline, format_p, summarize
+from course_lib.experiments.stats import compare_pairs, compare_to_baseline, format_p, summarize_finite
 from course_lib.train import predict
-
-
-def finite_summary(values):
-    """``summarize`` of the finite values: a constant map has no rank correlation (NaN)."""
-    return summarize([float(v) for v in values if np.isfinite(v)])
 
 
 def interval(values, digits=4):
     """'mean [low, high] (n = ...)' of finite values, with the 95 % t-interval."""
-    s = finite_summary(values)
+    s = summarize_finite(values)
     if s.n < 2:
         return f"{s.mean:.{digits}f} (n = {s.n}, no interval)"
     return f"{s.mean:.{digits}f} [{s.low:.{digits}f}, {s.high:.{digits}f}] (n = {s.n})"
@@ -484,7 +479,7 @@ sanity = {
 }
 fig, ax = plt.subplots(figsize=(6.5, 3.2), dpi=100)
 for layer, corr in sanity.items():
-    stats_ = [finite_summary(c) for c in corr.values()]
+    stats_ = [summarize_finite(c) for c in corr.values()]
     ax.errorbar(range(len(steps)), [s.mean for s in stats_],
                 yerr=[0 if s.n < 2 else s.ci95 for s in stats_], marker="o", capsize=3,
                 label=f"GradCAM at {layer}")
@@ -505,7 +500,7 @@ for layer, corr in sanity.items():
                  f" after conv5, ρ = {interval(corr['conv5'], 2)}; with every layer random "
                  f"(down to {last}), ρ = {interval(corr[last], 2)}"
                  + (f" ({nan} constant maps left out)" if nan else ""))
-top_mean = finite_summary(sanity["relu5"][first]).mean
+top_mean = summarize_finite(sanity["relu5"][first]).mean
 display(Markdown(
     "\n".join(lines) + "\n\n"
     + (f"With only the last layer random, the relu5 maps keep a rank correlation of "
@@ -622,7 +617,7 @@ self_agreement = {name: [region_agreement(w2, w, seg.numpy()) for seg, w, _, w2 
 lines = [f"- {name}: GradCAM against LIME ρ = {interval(values, 2)}; LIME against LIME with "
          f"other random samples ρ = {interval(self_agreement[name], 2)} ({len(a_images)} images)"
          for name, values in agreement.items()]
-mean_rho = {n: finite_summary(a).mean for n, a in agreement.items()}
+mean_rho = {n: summarize_finite(a).mean for n, a in agreement.items()}
 display(Markdown(
     "Rank agreement of GradCAM and LIME per superpixel:\n\n" + "\n".join(lines) + "\n\n"
     + "What it means: the two methods ask different questions. GradCAM asks which positions of "
@@ -692,14 +687,12 @@ written = write_findings("08_gradcam", P, parameters, findings,
 print(f"wrote {written.relative_to(written.parents[2])}")
 
 # %% tags=["reading"]
-import math
-
 import numpy as np
 from IPython.display import Markdown, display
 
 from course_lib import claims
 from course_lib.experiments.findings import read_findings
-from course_lib.experiments.stats import Difference, summarize
+from course_lib.experiments.stats import Difference, summarize_finite
 from course_lib.profiles import get_profile
 
 Q = get_profile("quick")
@@ -711,13 +704,8 @@ def diff(d):
     return Difference(**d)
 
 
-def finite(values):
-    """``summarize`` of the finite values: a constant map has no rank correlation (NaN)."""
-    return summarize([v for v in values if math.isfinite(v)])
-
-
 def mean_ci(values):
-    s = finite(values)
+    s = summarize_finite(values)
     return f"{s.mean:.2f} [{s.low:.2f}, {s.high:.2f}]"
 
 
@@ -742,10 +730,10 @@ same_order = by_value == sorted(change, key=change.get)
 n_maps = len(F["peak_outside"]) * F["shown_images"]
 outside_share = sum(F["peak_outside"].values()) / n_maps
 centre_mass = [100 * v for v in F["central_share"].values()]
-sanity_first = {layer: finite(F["sanity"][layer][first_step])
+sanity_first = {layer: summarize_finite(F["sanity"][layer][first_step])
                 for layer in ("relu5", "relu2")}
-lime_gc = {n: finite(F["gradcam_vs_lime"][n]) for n in F["lime_models"]}
-lime_self = {n: finite(F["lime_vs_lime"][n]) for n in F["lime_models"]}
+lime_gc = {n: summarize_finite(F["gradcam_vs_lime"][n]) for n in F["lime_models"]}
+lime_self = {n: summarize_finite(F["lime_vs_lime"][n]) for n in F["lime_models"]}
 display(Markdown("\n".join([
     f"**Reading** — *from the committed findings: `{Q.name}` profile, {record['image_size']} px, "
     f"the AlexNet variants of chapters 01-04 (seed {record['seed']}, {record['epochs']} epochs), "
@@ -824,8 +812,8 @@ with claims.guard("chapter 08: summary") as claim:
     claim.larger(eps["median_abs_gradient"] ** 2, 100 * 1e-6, "g² far above the fixed ε")
     claim.larger(0.25, eps["share_eps_dominates"], "ε dominates only at a minority of positions")
     claim.larger(0.25, eps_ta["share_eps_dominates"], "also for AlexNet-TA")
-    claim.larger(finite(eps["rho_fixed_vs_relative"]).mean, 0.99, "relative ε: the same maps")
-    claim.larger(0.9, finite(eps["rho_fixed_vs_gradcam"]).mean, "GradCAM++ and GradCAM differ")
+    claim.larger(summarize_finite(eps["rho_fixed_vs_relative"]).mean, 0.99, "relative ε: the same maps")
+    claim.larger(0.9, summarize_finite(eps["rho_fixed_vs_gradcam"]).mean, "GradCAM++ and GradCAM differ")
     for d, what in ((gc_random, "GradCAM"), (gpp_random, "GradCAM++")):
         claim.significant(d, f"{what} beats the random map")
         claim.positive(d.diff, f"{what} above the random map")
@@ -845,7 +833,7 @@ with claims.guard("chapter 08: summary") as claim:
     claim.inside(min(acc.values()), 0.35, 0.65, "the weakest model: roughly half right")
     claim.inside(max(acc.values()), 0.35, 0.65, "the strongest too")
     claim.larger(sanity_first["relu5"].mean, -0.2, "relu5 sanity: near 0, not negative")
-    claim.that(finite(F["sanity"]["relu5"][last_step]).mean > 0, "a little structure with all random")
+    claim.that(summarize_finite(F["sanity"]["relu5"][last_step]).mean > 0, "a little structure with all random")
     claim.that(outside_share >= 1 - F["central_chance"], "peaks outside the centre at least as "
                "often as random peaks", f"{outside_share:.2f}")
     claim.larger(0.2, sanity_first["relu5"].mean, "the relu5 maps change with fc3 randomised")
