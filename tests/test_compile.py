@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import shutil
 
 import pytest
@@ -76,3 +77,14 @@ def test_compiled_cbam_has_finite_bf16_gradients_close_to_eager():
         assert torch.isfinite(got).all()
         # bf16 rounds every stored value by up to 0.4 %; a weight's gradient sums 32,768 of them
         assert (got - want).norm() <= 0.15 * want.norm()
+
+
+def test_torch_warning_about_a_missing_cuda_runtime_is_dropped(caplog):
+    """Compiling for the CPU on a machine with a CUDA toolkit and no GPU: torch's "No CUDA
+    runtime is found" line is dropped (course_lib.runtime.compile installs the filter); its
+    other warnings still come through."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        logger.warning("No CUDA runtime is found, using CUDA_HOME='%s'", "/usr/local")
+        logger.warning("Error checking compiler version for %s", "c++")
+    assert [r.getMessage() for r in caplog.records] == ["Error checking compiler version for c++"]

@@ -11,6 +11,7 @@ compiles them by default (``compile="auto"``) where that has been measured to re
 from __future__ import annotations
 
 import functools
+import logging
 
 import torch
 from torch import nn
@@ -22,6 +23,17 @@ from ..names import COMPILE_MODES  # one list, also for the command line
 # and Triplet Attention nothing, too little to repay a first compilation
 COMPILE_PAYS_ON_CPU = frozenset({"cbam", "simam"})
 MIN_STEPS_TO_COMPILE = 300  # a first compilation costs ~15-45 s; ~0.1 s is saved per step
+
+
+def _not_about_missing_cuda(record: logging.LogRecord) -> bool:
+    """False for the warning torch prints when it loads its C++ build helpers on a machine with
+    a CUDA toolkit but no GPU ("No CUDA runtime is found, using CUDA_HOME=..."): compiling
+    for the CPU does not use CUDA, and in a notebook the line reads like an error."""
+    return not record.getMessage().startswith("No CUDA runtime is found")
+
+
+# the logger exists before torch.utils.cpp_extension is imported (logging keeps it by name)
+logging.getLogger("torch.utils.cpp_extension").addFilter(_not_about_missing_cuda)
 
 
 def auto_compile(model: nn.Module, device: torch.device, precision: str, steps: int) -> str | None:
