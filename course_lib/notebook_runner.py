@@ -17,12 +17,14 @@ from .runtime.paths import repo_root, resolve_env_paths
 from .train.progress import PROGRESS_ENV
 
 # Minutes per chapter from an empty run cache on the 2-core CPU the course is measured on
-# (README's profile section); with its runs cached a chapter takes 1-3 minutes, so these bound
-# the time left from above. Only the time-left estimate of the progress line uses them. Quick's
-# 01-04 are the pilots' measured run times (8 seeds, 6 of 50 epochs; 04: 24 runs of SE, CBAM and
-# SE-from-identity, AlexNet's reused); 05-08 from their own runs at the earlier profile.
+# (README's profile section); with its runs cached a chapter takes seconds to 3 minutes, so these
+# bound the time left from above. Only the time-left estimate of the progress line uses them.
+# Quick's 00-03: measured end to end (README's main command on a fresh clone, 2026-12-03);
+# 04: the pilot's 24 runs; 05-07: the sum of their measured runs (chapter 05: 16 AlexNet-PSA runs
+# of ~8 min and 6 CIFAR ResNets; its control is chapter 02's); 08: measured, less the two runs
+# that chapters 02-03 leave behind in a whole pass.
 CHAPTER_MINUTES = {
-    "quick": {"00": 1, "01": 21, "02": 58, "03": 31, "04": 80, "05": 21, "06": 26, "07": 23,
+    "quick": {"00": 1, "01": 21, "02": 55, "03": 25, "04": 80, "05": 165, "06": 80, "07": 20,
               "08": 27, "09": 1},
     "smoke": {f"{i:02d}": 1 for i in range(10)},
 }  # fmt: skip
