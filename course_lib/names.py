@@ -18,7 +18,7 @@ MODEL_NAMES = (
 )  # fmt: skip
 ATTENTION_NAMES = (
     "batchnorm", "cbam", "none", "psa", "psa_shortcut", "se", "se_from_identity", "self_attention",
-    "simam", "triplet",
+    "simam", "triplet", "triplet_static",
 )  # fmt: skip
 COMPILE_MODES = ("model", "attention")
 PRECISIONS = ("auto", "bf16", "fp32", "fp16")

@@ -10,11 +10,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import (
+    ATTENTION,
     CBAM,
     ChannelAttention,
     SimAM,
     SpatialAttention,
     SqueezeExcite,
+    StaticTripletAttention,
     TripletAttention,
     ZPool,
     create_attention,
@@ -59,7 +61,8 @@ def n_running_stats(module: nn.Module) -> int:
 @pytest.mark.parametrize("name", list_attention())
 def test_registered_attention_preserves_shape(name):
     torch.manual_seed(0)
-    module = create_attention(name, 48)
+    needs_size = getattr(ATTENTION.get(name), "needs_map_size", False)
+    module = create_attention(name, 48, **({"size": 15} if needs_size else {}))
     x = torch.randn(2, 48, 15, 15)
     assert module(x).shape == x.shape
 
@@ -499,3 +502,35 @@ def test_plain_forms_switches_every_fast_module_and_restores_it():
     with plain_forms(model):
         assert not any(getattr(m, "fast", False) for m in model.modules())
     assert [getattr(m, "fast", None) for m in model.modules()] == before
+
+
+# --- the input-independent control ------------------------------------------------------------
+
+
+def test_static_triplet_gates_ignore_the_image_and_keep_tas_gate_structure():
+    torch.manual_seed(0)
+    module = StaticTripletAttention(48, size=15).eval()
+    x1, x2 = torch.randn(2, 48, 15, 15), torch.randn(2, 48, 15, 15)
+    gate1 = module(x1) / x1  # the mean gate, recovered from the product
+    gate2 = module(x2) / x2
+    torch.testing.assert_close(gate1, gate2, rtol=1e-4, atol=1e-4)  # the same for any image
+    torch.testing.assert_close(gate1[0], gate1[1], rtol=1e-4, atol=1e-4)
+    shapes = {k: tuple(g.shape) for k, g in module.gates().items()}
+    assert shapes == {"cw": (1, 48, 1, 15), "hc": (1, 48, 15, 1), "hw": (1, 1, 15, 15)}
+    assert gate1.std() > 0.01  # not a constant: it varies over channels and positions
+    # Triplet Attention's 300 gate parameters plus the three learned 2-channel maps
+    assert n_params(module) == 300 + 2 * (48 * 15 + 15 * 48 + 15 * 15)
+    assert n_running_stats(module) == 6
+
+
+def test_static_triplet_refuses_a_missing_size_and_another_map():
+    with pytest.raises(ValueError, match="needs the feature map's side"):
+        StaticTripletAttention(48)
+    with pytest.raises(ValueError, match="built for"):
+        StaticTripletAttention(48, size=15)(torch.randn(1, 48, 14, 14))
+
+
+def test_static_triplet_in_alexnet_gets_each_sites_side():
+    model = build_model("alexnet", attention="triplet_static", image_size=128)
+    sides = [m.size for m in model.modules() if isinstance(m, StaticTripletAttention)]
+    assert sides == [32, 15, 7, 7, 7]  # conv1-conv5 at 128 px

@@ -74,6 +74,25 @@ def test_auto_resolves_to_fp16_on_a_cuda_gpu_without_bf16(monkeypatch):
     assert resolve_precision("fp16", "cpu") == "fp16", "asked for: taken as asked"
 
 
+@pytest.mark.parametrize(
+    ("capabilities", "isa", "bf16"),
+    [
+        ({"amx_bf16": True, "avx512_bf16": True, "avx512f": True, "avx2": True}, "AMX", True),
+        ({"avx512_bf16": True, "avx512f": True, "avx2": True}, "AVX512-BF16", True),
+        ({"avx512f": True, "avx2": True}, "AVX512", False),
+        ({"avx2": True}, "AVX2", False),
+        ({}, "other", False),
+    ],
+)
+def test_cpu_isa_names_the_best_instruction_set_and_decides_native_bf16(
+    capabilities, isa, bf16, monkeypatch
+):
+    assert device_module.cpu_isa(capabilities) == isa
+    monkeypatch.setattr(device_module, "_cpu_capabilities", lambda: capabilities)
+    assert device_module.native_bf16("cpu") is bf16
+    assert resolve_precision("auto", "cpu") == ("bf16" if bf16 else "fp32")
+
+
 def test_only_fp16_gets_a_gradient_scaler():
     assert isinstance(grad_scaler("cpu", "fp16"), torch.amp.GradScaler)
     assert grad_scaler("cpu", "fp32") is None and grad_scaler("cpu", "bf16") is None

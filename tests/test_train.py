@@ -69,6 +69,7 @@ def test_finished_runs_are_loaded_not_retrained(cifar_small, monkeypatch):
     assert (first.run_dir / "best.pt").samefile(first.run_dir / "final.pt")
     metrics = json.loads((first.run_dir / "metrics.json").read_text())
     assert metrics["params"] == 5_426_890 and metrics["profile"] == "smoke"
+    assert metrics["cpu_isa"] in ("AMX", "AVX512-BF16", "AVX512", "AVX2", "other")
     assert sum(map(sum, metrics["confusion_matrix"])) == 100
 
     def no_training(*args, **kwargs):

@@ -14,6 +14,7 @@ from .se import SqueezeExcite
 from .self_attention import SelfAttention
 from .simam import SimAM
 from .triplet import AttentionGate, TripletAttention, ZPool
+from .triplet_static import StaticTripletAttention
 
 __all__ = [
     "ATTENTION",
@@ -29,6 +30,7 @@ __all__ = [
     "SimAM",
     "SpatialAttention",
     "SqueezeExcite",
+    "StaticTripletAttention",
     "TripletAttention",
     "ZPool",
     "attention_key",

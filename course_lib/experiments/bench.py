@@ -23,6 +23,7 @@ from ..runtime.atomic import atomic_write_json
 from ..runtime.compile import compiled
 from ..runtime.device import (
     AUTOCAST_DTYPES,
+    cpu_isa,
     device_name,
     memory_format,
     pick_device,
@@ -225,6 +226,7 @@ def run_bench(
         peaks[precision] = max(peaks[precision], peak_gflops(device, precision))
     report = {
         "device": device_name(device),
+        "cpu_isa": cpu_isa() if device.type == "cpu" else None,
         "torch": torch.__version__,
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "image_size": image_size,
@@ -311,7 +313,9 @@ def format_report(report: dict) -> str:
         f"{'train/s':>9s} {'infer/s':>9s} {'peak MB':>8s} {'train x':>8s}"
     )
     lines = [
-        f"device {report['device']} | torch {report['torch']} | {report['image_size']} px | "
+        f"device {report['device']}"
+        + (f" [{report['cpu_isa']}]" if report.get("cpu_isa") else "")
+        + f" | torch {report['torch']} | {report['image_size']} px | "
         f"batch {report['batch_size']} | compile {report['compile']}",
         header,
     ]

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..attention import attention_key, create_attention
+from ..attention import ATTENTION, attention_key, create_attention
 from .registry import register_model
 
 # (out_channels, kernel, stride, padding, pool after?)
@@ -143,11 +143,15 @@ class AlexNet(nn.Module):
         self.attention = attention or "none"
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         in_channels = 3
+        # a module that learns one map per site (the input-independent control) gets its side
+        sides = dict(alexnet_feature_sizes(image_size))
+        needs_size = bool(attention) and getattr(ATTENTION.get(attention), "needs_map_size", False)
         for i, (out_channels, kernel, stride, padding, pool) in enumerate(ALEXNET_CONVS, 1):
             layers[f"conv{i}"] = nn.Conv2d(in_channels, out_channels, kernel, stride, padding)
             if attention:
+                site = {"size": sides[f"conv{i}"]} if needs_size else {}
                 layers[f"attn{i}"] = create_attention(
-                    attention, out_channels, **(attention_kwargs or {})
+                    attention, out_channels, **site, **(attention_kwargs or {})
                 )
             layers[f"relu{i}"] = nn.ReLU()  # not in-place: GradCAM keeps the activations
             if pool:

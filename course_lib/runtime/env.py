@@ -11,7 +11,7 @@ import torch
 import torchvision
 
 from ..profiles import default_profile_name
-from .device import device_name, pick_device
+from .device import cpu_isa, device_name, pick_device
 from .paths import repo_root
 
 
@@ -28,6 +28,7 @@ def environment_report() -> dict[str, str]:
         "torchvision": torchvision.__version__,
         "device": f"{device.type}: {device_name(device)}",
         "cpu threads": str(torch.get_num_threads()),
+        "cpu isa": cpu_isa(),
         "profile": default_profile_name(),
         "platform": platform.platform(),
         "colab": str(on_colab()),

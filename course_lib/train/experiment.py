@@ -26,7 +26,7 @@ from ..experiments.measure import count_params, measure_throughput
 from ..models import build_model
 from ..runtime.atomic import atomic_write_json, make_folder, remove_stale_temporaries
 from ..runtime.compile import auto_compile
-from ..runtime.device import device_name, pick_device, resolve_precision
+from ..runtime.device import cpu_isa, device_name, pick_device, resolve_precision
 from ..runtime.env import git_state
 from ..runtime.paths import runs_dir
 from .checkpoint import CheckpointError, load_weights, save_weights
@@ -262,6 +262,7 @@ def train_or_load(
             "git_commit": commit,
             "dirty": dirty,  # trained from uncommitted changes to course_lib
             "threads": torch.get_num_threads() if device.type == "cpu" else None,
+            "cpu_isa": cpu_isa() if device.type == "cpu" else None,
             "schedule_epochs": config.schedule_length,
             "world_size": world_size(),
             "compiled": compile,
