@@ -90,7 +90,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.image_folder:
         data = load_image_folder(args.image_folder, size=args.folder_size)
     else:
-        data = load_course_data(profile, args.data)
+        # --seed is the run's seed only: the training subset is drawn with the profile's main
+        # seed, as the chapters draw it for every seed (the run's name does not record it)
+        data = load_course_data(profile.replace(seed=get_profile(args.profile).seed), args.data)
     if is_main():
         print(f"profile {profile.name}: {config}")
         print(f"data: {data}")

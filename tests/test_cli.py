@@ -30,6 +30,25 @@ def test_train_command_writes_a_run(tmp_path, capsys):
     assert len(runs) == 1
 
 
+@pytest.mark.parametrize("flag", [["--seed", "50"], ["--set", "seed=50"]])
+def test_train_seed_is_the_runs_seed_not_the_training_subsets(flag, monkeypatch, capsys):
+    """The chapters train every seed on the subset drawn with the profile's main seed, and a
+    run's name does not record the subset: ``train --seed 50`` must draw the same subset, or it
+    would train (and cache under the chapter's name) a run on other images."""
+    import course_lib.data
+
+    seen = []
+
+    def recording_loader(profile, source=None):
+        seen.append(profile.seed)
+        raise ValueError("stop before training")
+
+    monkeypatch.setattr(course_lib.data, "load_course_data", recording_loader)
+    assert main(["train", "--profile", "quick", *flag]) == 2
+    assert seen == [get_profile("quick").seed] == [42]
+    assert "stop before training" in capsys.readouterr().err
+
+
 def test_train_command_passes_model_arguments(tmp_path, capsys):
     argv = ["train", "--profile", "smoke", "--data", cifar_source(), "--model", "vgg16"]
     argv += ["--model-arg", "classifier=compact", "--image-size", "32", "--batch-size", "32"]
