@@ -1,4 +1,4 @@
-"""The command line: ``python -m course_lib`` (or ``course``) with five commands.
+"""The command line: ``python -m course_lib`` (or ``course``) with its commands.
 
 A mistake a user can make (a bad value, missing data, a locked or unwritable run folder, a
 diverging training) ends with one ``error:`` line saying what went wrong and what to do, and
@@ -210,6 +210,49 @@ def cmd_train_chapter(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interventions(args: argparse.Namespace) -> int:
+    from .data import load_course_data
+    from .experiments.interventions import (
+        INTERVENTIONS,
+        intervention_rows,
+        interventions_path,
+        write_intervention_rows,
+    )
+    from .models import check_models
+    from .profiles import get_profile
+    from .train import TrainConfig, train_or_load
+
+    unknown = set(args.only or []) - set(INTERVENTIONS)
+    if unknown:
+        raise ValueError(f"unknown intervention(s) {sorted(unknown)}; known: {INTERVENTIONS}")
+    profile = get_profile(args.profile)
+    if args.precision:
+        profile = profile.with_overrides({"precision": args.precision})
+    check_models([args.model], args.attention, profile.image_size)
+    data = load_course_data(profile)  # the main seed's subset, as every seed's run used
+    path, missing = interventions_path(profile.name), []
+    for attention in args.attention:
+        for seed in args.seeds or profile.seeds:
+            config = TrainConfig.from_profile(profile, seed=seed)
+            run = train_or_load(args.model, data, config, attention, profile=profile.name,
+                                load_only=True, progress=False)  # fmt: skip
+            if run is None:
+                missing.append(f"{args.model}-{attention} seed {seed}")
+                continue
+            rows = intervention_rows(run, data, args.only or None)
+            write_intervention_rows(rows, path)
+            print(f"{rows[0]['variant']} seed {seed}: " + ", ".join(
+                f"{r['intervention']} {r['accuracy']:.4f}" for r in rows), flush=True)  # fmt: skip
+    print(f"wrote {path}")
+    if missing:
+        print(
+            f"no finished run (train it first with python -m course_lib train --profile "
+            f"{profile.name} ...): {'; '.join(missing)}",
+            file=sys.stderr,
+        )
+    return 1 if missing else 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .data.cifar10 import DatasetError, locate_cifar10
     from .runtime.env import environment_report
@@ -373,6 +416,24 @@ def build_parser() -> argparse.ArgumentParser:
     chapter.add_argument("--profile", default=None, help=profile_help)
     chapter.add_argument("--only", nargs="*", default=None, help="variant labels to train")
     chapter.set_defaults(func=cmd_train_chapter)
+
+    inter = sub.add_parser(
+        "interventions",
+        help="test accuracy of finished runs with their gates at their mean, shuffled or off",
+    )
+    inter.add_argument("--model", default="alexnet", help=f"one of: {models}")
+    inter.add_argument("--attention", nargs="+", required=True, help=f"any of: {attentions}")
+    inter.add_argument("--seeds", nargs="*", type=int, default=None, help="default: the profile's")
+    inter.add_argument("--profile", default=None, help=profile_help)
+    inter.add_argument("--precision", choices=PRECISIONS, default=None, help=precision_help)
+    inter.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="as_trained, gate_mean, gate_shuffled, attention_off, bn_recalibrated "
+        "(default: every one that changes something in the model)",
+    )
+    inter.set_defaults(func=cmd_interventions)
 
     info = sub.add_parser("info", help="versions, device, profile and where the data comes from")
     info.set_defaults(func=cmd_info)

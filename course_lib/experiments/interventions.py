@@ -1,0 +1,338 @@
+"""Test-time interventions: does a trained network use the input-dependent part of its gates?
+
+A difference in accuracy says *whether* an attention module helps; it does not say why. An
+intervention changes one thing in a trained network and measures test accuracy again, at the
+cost of inference only:
+
+* ``as_trained``: nothing changed (equals the run's committed accuracy);
+* ``gate_mean``: every attention module's multiplier is replaced by its mean over held-out
+  validation images: the module no longer depends on the image but keeps its scale and shape;
+* ``gate_shuffled``: each image gets the multiplier computed from another image of its batch
+  (the next one): a gate of the right kind, for the wrong image;
+* ``attention_off``: multiplier 1, the module is the identity;
+* ``bn_recalibrated``: the BatchNorm running statistics inside the attention modules (Triplet
+  Attention's gates, the BatchNorm control) recomputed on training images before evaluating, to
+  measure what statistics that lag the last epochs (momentum 0.01) cost.
+
+Every module here is ``y = x * M(x)`` for a multiplier ``M`` (:data:`MULTIPLIERS`): SE's channel
+gate, CBAM's channel gate times its spatial gate, the mean of Triplet Attention's three branch
+gates, SimAM's ``sigmoid(1 / E)``. ``gate_mean`` replaces ``M(x)`` by its mean, so for CBAM the
+product's mean (which keeps the module's overall scale), for Triplet Attention the mean of each
+branch gate (the mean is linear). A network whose accuracy falls under ``gate_mean`` uses the
+input-dependent part of its gates; one whose accuracy holds does not, and its gain (if any)
+comes from elsewhere, e.g. a learned constant rescaling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..attention.batchnorm import BatchNormControl
+from ..attention.cbam import CBAM
+from ..attention.se import SqueezeExcite
+from ..attention.simam import SimAM
+from ..attention.triplet import TripletAttention
+from ..attention.triplet_static import StaticTripletAttention
+from ..data import EvalTransform, ImageDataset
+from ..runtime.atomic import atomic_write_json
+from ..runtime.device import autocast, cpu_isa, memory_format, pick_device
+from ..runtime.env import git_state
+from ..runtime.paths import results_dir
+from ..train.evaluate import evaluate
+
+INTERVENTIONS = ("as_trained", "gate_mean", "gate_shuffled", "attention_off", "bn_recalibrated")
+
+
+def _se(m: SqueezeExcite, x: torch.Tensor) -> torch.Tensor:
+    return m.gate(x)  # (B, C, 1, 1)
+
+
+def _cbam(m: CBAM, x: torch.Tensor) -> torch.Tensor:
+    channel = m.channel.gate(x)
+    return channel * m.spatial.gate(x * channel)  # (B, C, H, W)
+
+
+def _triplet(m: TripletAttention | StaticTripletAttention, x: torch.Tensor) -> torch.Tensor:
+    gates = list(m.gates(x).values())
+    return sum(gates) / len(gates)  # broadcast to (B, C, H, W) ((1, C, H, W) if static)
+
+
+def _simam(m: SimAM, x: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(m.inverse_energy(x))  # (B, C, H, W)
+
+
+# y = x * M(x) for every module listed: how M is read from the module's input
+MULTIPLIERS: dict[type, Callable[[nn.Module, torch.Tensor], torch.Tensor]] = {
+    SqueezeExcite: _se,
+    CBAM: _cbam,
+    TripletAttention: _triplet,
+    StaticTripletAttention: _triplet,
+    SimAM: _simam,
+}
+
+
+def multiplier(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``M(x)`` of an attention module whose output is ``x * M(x)``."""
+    for kind, read in MULTIPLIERS.items():
+        if type(module) is kind:
+            return read(module, x)
+    raise TypeError(
+        f"no multiplier known for {type(module).__name__}; modules with one: "
+        + ", ".join(k.__name__ for k in MULTIPLIERS)
+    )
+
+
+def gated_sites(model: nn.Module) -> dict[str, nn.Module]:
+    """The attention modules of ``model`` that are ``x * M(x)``, by name."""
+    return {name: m for name, m in model.named_modules() if type(m) in MULTIPLIERS}
+
+
+def attention_batchnorms(model: nn.Module) -> list[nn.BatchNorm2d]:
+    """The BatchNorms inside the attention modules (and the BatchNorm control itself)."""
+    norms = []
+    for m in model.modules():
+        if isinstance(m, BatchNormControl):
+            norms.append(m)
+        elif type(m) in MULTIPLIERS:
+            norms += [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)]
+    return norms
+
+
+def applicable(model: nn.Module) -> list[str]:
+    """The interventions that change something in ``model`` (``as_trained`` always)."""
+    names = ["as_trained"]
+    if gated_sites(model):
+        names += ["gate_mean", "gate_shuffled", "attention_off"]
+    if attention_batchnorms(model):
+        names.append("bn_recalibrated")
+    return names
+
+
+@contextmanager
+def replaced_multipliers(
+    model: nn.Module, replace: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor]
+) -> Iterator[None]:
+    """While the block runs, every gated site's output is ``x * replace(name, x, M(x))``."""
+
+    def hook_for(name: str):
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+            x = inputs[0]
+            return x * replace(name, x, multiplier(module, x))
+
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in gated_sites(model).items()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _batches(images: torch.Tensor, transform: EvalTransform, batch_size: int, device):
+    fmt = memory_format(device)
+    for start in range(0, len(images), batch_size):
+        x = transform(images[start : start + batch_size].to(device))
+        yield x.contiguous(memory_format=fmt)
+
+
+@torch.no_grad()
+def mean_multipliers(
+    model: nn.Module,
+    images: torch.Tensor,
+    transform: EvalTransform,
+    batch_size: int = 500,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+) -> dict[str, torch.Tensor]:
+    """Per gated site, ``M(x)`` averaged over ``images`` (float32, batch dimension kept as 1)."""
+    device = pick_device(device)
+    sums: dict[str, torch.Tensor] = {}
+
+    def accumulate(name: str, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        total = m.double().sum(0, keepdim=True) if m.shape[0] == len(x) else m.double() * len(x)
+        sums[name] = sums.get(name, 0) + total
+        return m
+
+    model.eval()
+    with replaced_multipliers(model, accumulate):
+        for x in _batches(images, transform, batch_size, device):
+            with autocast(device, precision):
+                model(x)
+    return {name: (s / len(images)).float() for name, s in sums.items()}
+
+
+@torch.no_grad()
+def recalibrate_batchnorms(
+    model: nn.Module,
+    images: torch.Tensor,
+    transform: EvalTransform,
+    batch_size: int = 500,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+) -> int:
+    """Recompute the running statistics of :func:`attention_batchnorms` on ``images`` (a
+    cumulative average over the batches, everything else in eval mode); returns how many."""
+    device = pick_device(device)
+    norms = attention_batchnorms(model)
+    model.eval()
+    saved = [(bn.momentum, bn.training) for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average: every batch counts alike
+        bn.train()
+    try:
+        for x in _batches(images, transform, batch_size, device):
+            with autocast(device, precision):
+                model(x)
+    finally:
+        for bn, (momentum, training) in zip(norms, saved):
+            bn.momentum = momentum
+            bn.train(training)
+    return len(norms)
+
+
+def intervention_accuracies(
+    model: nn.Module,
+    data: ImageDataset,
+    image_size: int,
+    interventions: list[str] | None = None,
+    batch_size: int = 500,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+    recalibration_images: int = 2000,
+) -> dict[str, float]:
+    """Test accuracy of ``model`` under each intervention that applies to it (default: all of
+    :func:`applicable`). The means of ``gate_mean`` are taken over the validation split (the
+    test split when there is none); ``bn_recalibrated`` uses the first
+    ``recalibration_images`` training images without augmentation, on a copy of the weights
+    (``model`` itself is left as it was)."""
+    import copy
+
+    wanted = interventions or applicable(model)
+    unknown = set(wanted) - set(INTERVENTIONS)
+    if unknown:
+        raise ValueError(f"unknown intervention(s) {sorted(unknown)}; known: {INTERVENTIONS}")
+    not_here = set(wanted) - set(applicable(model))
+    if not_here:
+        raise ValueError(
+            f"{sorted(not_here)} change(s) nothing in this model (no gated attention module or "
+            f"no BatchNorm inside one); applicable: {applicable(model)}"
+        )
+    transform = EvalTransform(image_size, data.mean, data.std)
+    device = pick_device(device)
+
+    def accuracy(net: nn.Module) -> float:
+        return evaluate(net, data, image_size, batch_size, device, precision)["accuracy"]
+
+    results = {}
+    for name in wanted:
+        if name == "as_trained":
+            results[name] = accuracy(model)
+        elif name == "gate_mean":
+            held_out = data.split("val" if data.has_val else "test")[0]
+            means = mean_multipliers(model, held_out, transform, batch_size, device, precision)
+            with replaced_multipliers(model, lambda n, x, m, means=means: means[n].to(m.dtype)):
+                results[name] = accuracy(model)
+        elif name == "gate_shuffled":
+            # the next image's multiplier (a static one is the same for every image)
+            with replaced_multipliers(model, lambda n, x, m: m.roll(1, 0) if len(m) > 1 else m):
+                results[name] = accuracy(model)
+        elif name == "attention_off":
+            with replaced_multipliers(model, lambda n, x, m: torch.ones_like(m)):
+                results[name] = accuracy(model)
+        elif name == "bn_recalibrated":
+            twin = copy.deepcopy(model)
+            images = data.train_images[:recalibration_images]
+            recalibrate_batchnorms(twin, images, transform, batch_size, device, precision)
+            results[name] = accuracy(twin)
+    return results
+
+
+# --- results/interventions-<profile>.json: one row per (variant, seed, setting, intervention) ---
+
+ROW_KEY = ("variant", "seed", "setting", "intervention")
+
+
+def interventions_path(profile: str) -> Path:
+    """``results/interventions-<profile>.json``: a JSON list of rows."""
+    return results_dir() / f"interventions-{profile}.json"
+
+
+def intervention_rows(
+    run,
+    data: ImageDataset,
+    interventions: list[str] | None = None,
+    device: str | torch.device | None = None,
+) -> list[dict]:
+    """One row per intervention for a finished :class:`~course_lib.train.Run` (its final
+    weights, evaluated as its training evaluated them). ``as_trained`` must reproduce the run's
+    recorded test accuracy; a run that does not (other weights, other data) is refused."""
+    metrics = run.metrics
+    accuracies = intervention_accuracies(
+        run.model,
+        data,
+        metrics["image_size"],
+        interventions,
+        device=device,
+        precision=metrics.get("precision", "auto"),
+    )
+    if "as_trained" in accuracies and accuracies["as_trained"] != metrics["accuracy"]:
+        raise ValueError(
+            f"{run.run_dir.name}: as_trained gives {accuracies['as_trained']:.4f}, the run "
+            f"recorded {metrics['accuracy']:.4f}: not the data or weights it was trained with"
+        )
+    commit, dirty = git_state()
+    common = {
+        "variant": metrics["name"],
+        "seed": metrics["seed"],
+        "setting": metrics["setting"],
+        "run_dir": run.run_dir.name,
+        "trained_commit": metrics.get("git_commit"),
+        "trained_cpu_isa": metrics.get("cpu_isa"),
+        "precision": metrics.get("precision"),
+        "git_commit": commit,
+        "dirty": dirty,
+        "cpu_isa": cpu_isa(),
+        "date": dt.date.today().isoformat(),
+    }
+    return [{**common, "intervention": k, "accuracy": v} for k, v in accuracies.items()]
+
+
+def read_intervention_rows(path: str | Path) -> list[dict]:
+    """The rows of an interventions file ([] when it does not exist); a file that is not a
+    JSON list of rows with :data:`ROW_KEY` and ``accuracy`` is refused, naming it."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path} is not readable JSON ({err}); restore it with git") from err
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and all(k in r for k in (*ROW_KEY, "accuracy")) for r in rows
+    ):
+        raise ValueError(f"{path} is not a list of intervention rows; restore it with git")
+    return rows
+
+
+def write_intervention_rows(rows: list[dict], path: str | Path) -> Path:
+    """Merge ``rows`` into the file at ``path``: a row replaces the one with the same
+    (variant, seed, setting, intervention), others are kept; sorted, written atomically."""
+    path = Path(path)
+    merged = {tuple(r[k] for k in ROW_KEY): r for r in read_intervention_rows(path)}
+    merged.update({tuple(r[k] for k in ROW_KEY): r for r in rows})
+    order = {name: i for i, name in enumerate(INTERVENTIONS)}
+    ordered = sorted(
+        merged.values(),
+        key=lambda r: (r["variant"], r["setting"], r["seed"], order.get(r["intervention"], 99)),
+    )
+    atomic_write_json(ordered, path)
+    return path

@@ -1,0 +1,195 @@
+"""Test-time interventions: each one changes exactly what it says and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_lib.data import EvalTransform
+from course_lib.experiments.interventions import (
+    applicable,
+    attention_batchnorms,
+    gated_sites,
+    intervention_accuracies,
+    mean_multipliers,
+    multiplier,
+    recalibrate_batchnorms,
+    replaced_multipliers,
+)
+from course_lib.models import build_model
+
+GATED = ["triplet", "triplet_static", "simam", "se", "cbam"]
+
+
+def trained_like(attention: str | None, seed: int = 0) -> torch.nn.Module:
+    """An AlexNet at 64 px whose BatchNorms have non-default running statistics."""
+    torch.manual_seed(seed)
+    model = build_model("alexnet", attention=attention, image_size=64)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(8, 3, 64, 64))
+    return model.eval()
+
+
+@pytest.mark.parametrize("attention", GATED)
+def test_every_gated_module_is_x_times_its_multiplier(attention):
+    model = trained_like(attention)
+    sites = gated_sites(model)
+    assert len(sites) == 5  # one after every conv
+    x = torch.randn(4, 3, 64, 64)
+    inputs = {}
+    handles = [
+        m.register_forward_hook(lambda mod, i, o, n=n: inputs.__setitem__(n, (i[0], o)))
+        for n, m in sites.items()
+    ]
+    with torch.no_grad():
+        model(x)
+    for handle in handles:
+        handle.remove()
+    for name, (site_input, site_output) in inputs.items():
+        expected = site_input * multiplier(sites[name], site_input)
+        torch.testing.assert_close(site_output, expected, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_a_plain_network_has_nothing_to_intervene_on(cifar_small):
+    model = trained_like(None)
+    assert applicable(model) == ["as_trained"]
+    with pytest.raises(ValueError, match="change.* nothing"):
+        intervention_accuracies(model, cifar_small, 64, ["attention_off"])
+
+
+def test_attention_off_is_the_plain_network_with_the_same_weights():
+    attended, plain = trained_like("triplet"), trained_like(None, seed=1)
+    plain.load_state_dict(
+        {k: v for k, v in attended.state_dict().items() if not k.startswith("features.attn")}
+    )
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad(), replaced_multipliers(attended, lambda n, x, m: torch.ones_like(m)):
+        off = attended(x)
+    with torch.no_grad():
+        torch.testing.assert_close(off, plain(x))
+        assert not torch.allclose(attended(x), plain(x))  # the attention itself does change it
+
+
+def test_gate_mean_changes_nothing_where_the_gate_ignores_the_image(cifar_small):
+    model = trained_like("triplet_static")
+    transform = EvalTransform(64, cifar_small.mean, cifar_small.std)
+    means = mean_multipliers(model, cifar_small.train_images[:64], transform, batch_size=32)
+    x = transform(cifar_small.test_images[:16])
+    with torch.no_grad():
+        as_trained = model(x)
+        with replaced_multipliers(model, lambda n, x, m: means[n]):
+            at_mean = model(x)
+        with replaced_multipliers(model, lambda n, x, m: m.roll(1, 0) if len(m) > 1 else m):
+            shuffled = model(x)
+    torch.testing.assert_close(at_mean, as_trained, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(shuffled, as_trained)
+    accuracies = intervention_accuracies(
+        model, cifar_small, 64, ["as_trained", "gate_mean", "gate_shuffled"]
+    )
+    assert len(set(accuracies.values())) == 1, accuracies
+
+
+def test_gate_mean_removes_the_dependence_on_the_image_and_keeps_the_mean(cifar_small):
+    model = trained_like("cbam")
+    transform = EvalTransform(64, cifar_small.mean, cifar_small.std)
+    images = cifar_small.test_images[:64]
+    means = mean_multipliers(model, images, transform, batch_size=16)
+    seen = {}
+
+    def record(name, x, m):
+        seen[name] = m
+        return m
+
+    with torch.no_grad(), replaced_multipliers(model, record):
+        model(transform(images))
+    for name, m in seen.items():
+        torch.testing.assert_close(means[name], m.mean(0, keepdim=True), rtol=1e-4, atol=1e-6)
+    spread = max(float(m.std(0).max()) for m in seen.values())
+    assert spread > 1e-3, "the gates do depend on the image, so the mean removes something"
+
+
+def test_gate_shuffled_gives_each_image_the_next_images_gate():
+    model = trained_like("simam")
+    x = torch.randn(4, 3, 64, 64)
+    seen = []
+
+    def shuffled(name, x, m):
+        seen.append((m, m.roll(1, 0)))
+        return seen[-1][1]
+
+    with torch.no_grad(), replaced_multipliers(model, shuffled):
+        model(x)
+    own, given = seen[0]  # the first site: its input is the same whatever the others do
+    torch.testing.assert_close(given[1], own[0])
+    torch.testing.assert_close(given[0], own[3])
+
+
+def test_recalibration_sets_the_running_statistics_to_the_images_statistics():
+    model = trained_like("batchnorm")
+    norms = attention_batchnorms(model)
+    assert len(norms) == 5
+    transform = EvalTransform(64, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    assert recalibrate_batchnorms(model, images, transform, batch_size=32) == 5
+    with torch.no_grad():
+        conv1 = model.features.conv1(transform(images))
+    torch.testing.assert_close(norms[0].running_mean, conv1.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    assert norms[0].momentum == 0.1 and not norms[0].training  # restored
+    triplet = trained_like("triplet")
+    assert len(attention_batchnorms(triplet)) == 15  # three gates at each of five sites
+    assert "bn_recalibrated" in applicable(triplet) and "bn_recalibrated" not in applicable(
+        trained_like("simam")
+    )
+
+
+def test_intervention_accuracies_on_a_gated_network(cifar_small):
+    model = trained_like("triplet")
+    results = intervention_accuracies(model, cifar_small, 64)
+    assert list(results) == applicable(model)
+    assert all(0.0 <= a <= 1.0 for a in results.values())
+    with pytest.raises(ValueError, match="unknown intervention"):
+        intervention_accuracies(model, cifar_small, 64, ["gate_frozen"])
+
+
+def test_rows_merge_by_their_whole_key_and_a_corrupt_file_is_refused(tmp_path):
+    from course_lib.experiments.interventions import (
+        read_intervention_rows,
+        write_intervention_rows,
+    )
+
+    path = tmp_path / "interventions-quick.json"
+    base = {"variant": "alexnet-triplet", "seed": 50, "setting": "abc"}
+    write_intervention_rows([{**base, "intervention": "as_trained", "accuracy": 0.5},
+                             {**base, "intervention": "gate_mean", "accuracy": 0.4}], path)  # fmt: skip
+    write_intervention_rows([{**base, "intervention": "gate_mean", "accuracy": 0.45},
+                             {**base, "seed": 51, "intervention": "as_trained", "accuracy": 0.6}],
+                            path)  # fmt: skip
+    rows = read_intervention_rows(path)
+    assert [(r["seed"], r["intervention"], r["accuracy"]) for r in rows] == [
+        (50, "as_trained", 0.5), (50, "gate_mean", 0.45), (51, "as_trained", 0.6)
+    ]  # fmt: skip
+    path.write_text('{"variant": "alexnet-triplet"}')
+    with pytest.raises(ValueError, match="not a list of intervention rows"):
+        read_intervention_rows(path)
+
+
+def test_intervention_rows_reproduce_the_runs_accuracy_or_refuse(cifar_small, capsys):
+    from course_lib.cli import main
+    from course_lib.experiments.interventions import intervention_rows
+    from course_lib.train import TrainConfig, train_or_load
+
+    config = TrainConfig(epochs=1, batch_size=32, image_size=64, precision="fp32",
+                         eval_batch_size=50)  # fmt: skip
+    run = train_or_load("alexnet", cifar_small, config, "triplet", progress=False)
+    rows = intervention_rows(run, cifar_small, ["as_trained", "gate_mean"])
+    assert rows[0]["accuracy"] == run.metrics["accuracy"]
+    assert {r["variant"] for r in rows} == {"alexnet-triplet"} and rows[1]["setting"]
+    run.metrics["accuracy"] += 0.01  # as if the row came from other weights or data
+    with pytest.raises(ValueError, match="as_trained gives"):
+        intervention_rows(run, cifar_small, ["as_trained"])
+    # the command says which runs are missing and how to train them
+    assert main(["interventions", "--profile", "smoke", "--attention", "triplet",
+                 "--seeds", "7"]) == 1  # fmt: skip
+    assert "no finished run" in capsys.readouterr().err
