@@ -253,6 +253,20 @@ def cmd_interventions(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def cmd_family(args: argparse.Namespace) -> int:
+    from .experiments.hypotheses import format_family, judge_family, load_family
+
+    family = load_family(args.file)
+    print(
+        f"results/hypotheses.toml: k = {family.k} comparisons, Holm at α = {family.alpha} over "
+        f"all of them (strictest level α/k = {family.strictest_level:.4f})"
+    )
+    for which in args.seeds:
+        print(f"\n{which} seeds {', '.join(map(str, family.seeds(which)))}:\n")
+        print(format_family(judge_family(family, which)))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .data.cifar10 import DatasetError, locate_cifar10
     from .runtime.env import environment_report
@@ -434,6 +448,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: every one that changes something in the model)",
     )
     inter.set_defaults(func=cmd_interventions)
+
+    fam = sub.add_parser(
+        "family", help="the course's confirmatory comparisons (results/hypotheses.toml), judged"
+    )
+    fam.add_argument(
+        "--seeds",
+        nargs="*",
+        choices=["exploratory", "confirmatory"],
+        default=["exploratory", "confirmatory"],
+        help="which seeds to judge on (default: both)",
+    )
+    fam.add_argument("--file", default=None, help="default: results/hypotheses.toml")
+    fam.set_defaults(func=cmd_family)
 
     info = sub.add_parser("info", help="versions, device, profile and where the data comes from")
     info.set_defaults(func=cmd_info)
