@@ -18,7 +18,7 @@ from .experiments.results import source_reported, write_result
 from .experiments.stats import MIN_PAIRS, Difference, Summary, compare_pairs, summarize
 from .explain import compute_cam, plot_cam_grid
 from .plots import plot_predictions, show_as_jpeg
-from .profiles import Profile, get_profile
+from .profiles import EXPLORATORY_PROFILES, Profile, get_profile
 from .runtime.device import device_name
 from .train import Run, RunLockedError, TrainConfig, predict, train_or_load
 
@@ -33,6 +33,11 @@ def start(profile: str, **settings) -> Profile:
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100})
     print(f"profile {P.name} | device {device_name()} | torch {torch.__version__}")
     print(f"settings: {P}")
+    if P.name in EXPLORATORY_PROFILES:
+        print(
+            f"profile {P.name} is exploratory: no committed runs back its verdicts; the course's "
+            "results come from the quick profile"
+        )
     return P
 
 

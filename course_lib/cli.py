@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     models, attentions = ", ".join(MODEL_NAMES), ", ".join(ATTENTION_NAMES)
     profile_help = (
-        "smoke, quick, gpu or paper (default: COURSE_PROFILE, else gpu on a GPU, quick elsewhere)"
+        "smoke, quick, gpu or paper (default: COURSE_PROFILE, else quick, on a GPU too; gpu and "
+        "paper are exploratory)"
     )
     precision_help = (
         "bf16 or fp16 autocast, or fp32 (default auto: bf16 where the device has it natively, "

@@ -1,17 +1,18 @@
 """Profiles: one switch that scales the whole course between CI, a laptop CPU and a GPU.
 
 ``smoke`` is for CI and nbval (a few hundred images, one epoch, seconds per notebook),
-``quick`` for a learner on a CPU (128 px as in source 001, so that AlexNet's conv3-5 maps are
-7×7; a class-balanced 16,000 training images, the first 6 epochs of the source notebooks'
-50-epoch schedule, eight seeds: chosen by a pilot for power, README's profile section), ``gpu``
-for a learner with one GPU (128 px, all 45,000 training images, 8 epochs, three seeds: each of
-chapters 01-04 in about 15 estimated minutes on a Colab T4, see
-scripts/gpu/estimate_gpu_costs.py), ``paper`` for the source notebooks' settings (224 px, 50
-epochs, batch 128, all training images; hours per chapter on a T4).
+``quick`` is the course's recipe, on a CPU and on a GPU alike (128 px as in source 001, so that
+AlexNet's conv3-5 maps are 7×7; a class-balanced 16,000 training images, the first 6 epochs of
+the source notebooks' 50-epoch schedule, eight seeds: chosen by a pilot for power,
+docs/lab_notebook.md), the one every committed result and verdict comes from. ``gpu`` (128 px,
+all 45,000 training images, 8 epochs, three seeds) and ``paper`` (the source notebooks'
+settings: 224 px, 50 epochs, batch 128, all training images; hours per chapter on a T4) are
+opt-in and exploratory: no committed runs back their verdicts.
 Every profile holds a class-balanced validation split out of the training set (``val_size``) to
-choose epochs on. The profile is taken from the ``COURSE_PROFILE`` environment variable, or
-chosen automatically: ``gpu`` when CUDA is available, ``quick`` otherwise; ``paper`` only when
-asked for.
+choose epochs on. The profile is taken from the ``COURSE_PROFILE`` environment variable, else
+``quick`` (on a GPU too: the same recipe as the committed runs, in bf16 or, on a GPU without
+native bf16, float16 with a gradient scaler; not bit-identical to the CPU's runs, expected
+within their spread).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import torch
 
 from .runtime.device import check_precision
 
@@ -137,6 +136,9 @@ def require_positive(settings: object, *names: str) -> None:
             raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
+# profiles whose verdicts no committed run backs: a chapter run in them says so
+EXPLORATORY_PROFILES = ("gpu", "paper")
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke",
@@ -147,7 +149,7 @@ PROFILES: dict[str, Profile] = {
         test_subset=256,
         val_size=256,
     ),
-    # chosen by the pilot (README's profile section, results/pilot/): the first 6 epochs of the
+    # chosen by the pilot (docs/lab_notebook.md, results/pilot/): the first 6 epochs of the
     # source notebooks' 50-epoch cosine schedule, the learning rate still high, where Triplet
     # Attention's lead appears (behind at epochs 1-2, ahead from epoch 4); 8 seed pairs, so that
     # a paired difference of ~2.3 points (sd of the pairs ~1.9) is detected with 80 % power.
@@ -162,8 +164,8 @@ PROFILES: dict[str, Profile] = {
         test_subset=None,
         seeds=(42, 43, 44, 45, 46, 47, 48, 49),
     ),
-    # a learner with one GPU, Colab's T4 the floor: chapters 01-04 in at most ~15 estimated
-    # minutes each there (README's profile table, scripts/gpu/estimate_gpu_costs.py), a quarter
+    # opt-in, exploratory (no committed runs back it): chapters 01-04 in at most ~15 estimated
+    # minutes each on a Colab T4 (docs/gpu.md, scripts/gpu/estimate_gpu_costs.py), a quarter
     # under the 20-minute goal for the model's error; each run a whole cosine schedule
     "gpu": Profile(
         "gpu",
@@ -187,8 +189,8 @@ PROFILES: dict[str, Profile] = {
 
 
 def default_profile_name() -> str:
-    """``COURSE_PROFILE`` if set, else ``gpu`` on a CUDA machine and ``quick`` elsewhere
-    (``paper``, hours per chapter on a small GPU, only when asked for)."""
+    """``COURSE_PROFILE`` if set, else ``quick``, on a CUDA machine too: the recipe of every
+    committed run (``gpu`` and ``paper`` are exploratory and only used when asked for)."""
     name = os.environ.get(PROFILE_ENV, "").strip().lower()
     if name:
         if name not in PROFILES:
@@ -196,7 +198,7 @@ def default_profile_name() -> str:
                 f"{PROFILE_ENV}={name!r} is not a profile; use one of {sorted(PROFILES)}"
             )
         return name
-    return "gpu" if torch.cuda.is_available() else "quick"
+    return "quick"
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:
@@ -215,7 +217,7 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
 EXPERIMENTS: dict[str, dict[str, dict | None]] = {
     # CIFAR-native networks at the images' own 32 px: chapter 05's ResNet with and without PSA,
     # chapter 06's shallow MogaNet and its ablations, chapter 07's ResNet with self-attention.
-    # quick: chosen by the recipe pilot (README's profile section): the source notebooks' heavy
+    # quick: chosen by the recipe pilot (docs/lab_notebook.md): the source notebooks' heavy
     # augmentation (crop 0.6-1, rotation, colour jitter) held the 32 px ResNet at 50 % after four
     # epochs of 45,000 images (56 % at Adam 3e-3); without it, 67 % after the same four epochs.
     # In a few epochs these networks underfit (training accuracy stays near validation

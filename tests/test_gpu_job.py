@@ -115,11 +115,13 @@ def test_next_schedules_exactly_the_runs_results_does_not_hold(job, tmp_path):
     assert job.PaperRun("triplet", 224, 1e-3, 42) in missing, "a stopped run is not done"
 
 
-def test_the_default_profile_on_a_cuda_machine_is_gpu(monkeypatch):
+def test_the_default_profile_on_a_cuda_machine_is_quick_the_committed_recipe(monkeypatch):
     monkeypatch.delenv("COURSE_PROFILE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert default_profile_name() == "gpu"
-    assert get_profile().name == "gpu"
+    assert default_profile_name() == "quick"
+    assert get_profile().name == "quick"
+    assert get_profile().seeds == tuple(range(42, 50))
+    assert get_profile("gpu").name == "gpu", "gpu only when asked"
     assert get_profile("paper").name == "paper", "paper only when asked"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert default_profile_name() == "quick"
