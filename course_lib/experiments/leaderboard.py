@@ -7,6 +7,12 @@ with different seeds make one entry, and every entry is compared with the baseli
 section by :func:`.stats.compare_to_baseline`: the seed-paired difference with its 95 % interval,
 Holm-corrected p-values, "significant" only with at least three pairs. Missing variants,
 duplicate files and unreadable rows are reported, not fatal.
+
+The headline (``current_only=True``, chapter 09) holds the recipes each profile trains today
+(:func:`.reference.is_current`); rows of a superseded recipe are set aside in
+``Leaderboard.superseded``. Rows under ``results/archive/`` are never read by it: the archive page
+(:func:`build_archive`, :func:`format_archive`, ``results/archive/README.md``) lists them, labelled
+as superseded, with the superseded rows still kept in ``results/<profile>/``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runtime.paths import results_dir
-from .results import read_results, recorded, source_reported
+from .results import ARCHIVE, read_archive, read_results, recorded, source_reported
 from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
@@ -105,6 +111,9 @@ class Leaderboard:
     missing: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # with ``current_only``: the sections of settings the profile does not train today (a
+    # superseded recipe, or a run at settings of its own), kept out of ``sections``
+    superseded: list[Section] = field(default_factory=list)
 
     @property
     def entries(self) -> list[Entry]:
@@ -116,12 +125,25 @@ class Leaderboard:
             notes.append(f"no results yet for: {', '.join(self.missing)}")
         notes += [f"duplicate result ignored: {d}" for d in self.duplicates]
         notes += [f"unusable result skipped: {s}" for s in self.skipped]
+        if self.superseded:
+            runs = sum(e.n for s in self.superseded for e in s.entries)
+            notes.append(
+                f"{runs} runs at {len(self.superseded)} setting(s) the profile does not train "
+                "today left out of the tables (superseded recipes: the archive page, "
+                "results/archive/README.md, lists them)"
+            )
         return notes
 
 
 def _read_rows(folder: Path, profile: str | None) -> tuple[list[dict], list[str], list[str]]:
+    return _usable(read_results(folder / profile if profile else folder), profile)
+
+
+def _usable(found: list[dict], profile: str | None) -> tuple[list[dict], list[str], list[str]]:
+    """The rows a leaderboard can use (of ``profile`` when given), the duplicates and the
+    unusable rows it leaves out."""
     rows, seen, duplicates, skipped = [], {}, [], []
-    for row in read_results(folder / profile if profile else folder):
+    for row in found:
         if "error" in row:
             skipped.append(f"{row['file']} ({row['error']})")
             continue
@@ -154,9 +176,68 @@ def build_leaderboard(
     profile: str | None = None,
     baseline: str = "alexnet-none",
     expected: Sequence[str] = EXPECTED_VARIANTS,
+    current_only: bool = False,
 ) -> Leaderboard:
-    """Aggregate the results files under ``folder`` (default ``results/``), for one profile."""
+    """Aggregate the results files under ``folder`` (default ``results/``), for one profile;
+    ``results/archive/`` is never read. With ``current_only`` the tables hold the recipes the
+    profile trains today, the sections of superseded recipes go to ``superseded``, and a
+    variant the profile does not train is not reported missing."""
     rows, duplicates, skipped = _read_rows(Path(folder or results_dir()), profile)
+    superseded: list[dict] = []
+    if current_only:
+        from .reference import is_current
+
+        superseded = [r for r in rows if not is_current(r)]
+        rows = [r for r in rows if is_current(r)]
+        if profile is not None:
+            expected = [v for v in expected if v not in not_trained(profile)]
+    built = _sections(rows, baseline)
+    present = {e.name for s in built for e in s.entries}
+    return Leaderboard(
+        built,
+        [v for v in expected if v not in present],
+        duplicates,
+        skipped,
+        superseded=_sections(superseded, baseline),
+    )
+
+
+def build_archive(
+    folder: str | Path | None = None, profile: str = "quick", baseline: str = "alexnet-none"
+) -> Leaderboard:
+    """The superseded results of ``profile``, one section per configuration as in the
+    leaderboard: every row under ``results/archive/`` and the rows of a superseded recipe still
+    in ``results/<profile>/`` (kept there for a reading that quotes them). Each row's ``file``
+    says where it lies, relative to ``results/``; for the archive page (:func:`format_archive`)."""
+    from .reference import is_current
+
+    root = Path(folder or results_dir())
+    kept = [
+        {**r, "file": f"{profile}/{r['file']}"}
+        for r in read_results(root / profile)
+        if "error" in r or not is_current(r)
+    ]
+    # the rows in results/<profile>/ first: an archived copy of one of them is the duplicate
+    rows, duplicates, skipped = _usable(kept + read_archive(folder=root), profile)
+    return Leaderboard(_sections(rows, baseline), [], duplicates, skipped)
+
+
+def not_trained(profile: str) -> set[str]:
+    """The run names of chapters 05-07's variants that ``profile`` does not train (their
+    experiment is ``None`` there, e.g. MogaNet-XT and VGG16-BN in ``quick``)."""
+    from ..profiles import experiment_settings, get_profile
+    from ..variants import CHAPTER_VARIANTS
+
+    p = get_profile(profile)
+    return {
+        v.name or f"{v.model}-{v.attention or 'none'}"
+        for found in CHAPTER_VARIANTS.values()
+        for v in found
+        if experiment_settings(p, v.experiment) is None
+    }
+
+
+def _sections(rows: list[dict], baseline: str) -> list[Section]:
     sections: dict[tuple, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         sections[_config(row)][(row["name"], row.get("setting"))].append(row)
@@ -171,8 +252,7 @@ def build_leaderboard(
         built.append(Section(dict(zip(CONFIG_FIELDS, config_key, strict=True)), entries))
     built.sort(key=lambda s: (s.config["profile"], -(s.config["image_size"] or 0),
                               -len(s.entries)))  # fmt: skip
-    present = {e.name for s in built for e in s.entries}
-    return Leaderboard(built, [v for v in expected if v not in present], duplicates, skipped)
+    return built
 
 
 def baseline_for(name: str, default: str = "alexnet-none") -> str | None:
@@ -291,6 +371,32 @@ def format_markdown(board: Leaderboard) -> str:
                 f"{e.train_images_per_s:.0f} | {reported} |"
             )
         blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def format_archive(board: Leaderboard) -> str:
+    """The superseded sections (:func:`build_archive`) as Markdown for the archive page: each
+    section's table as :func:`format_markdown` writes it, under a heading that calls it
+    superseded, with where its rows lie and where they come from."""
+    blocks = []
+    for section in board.sections:
+        c = section.config
+        rows = [r for e in section.entries for r in e.rows]
+        places = defaultdict(int)
+        for r in rows:
+            places[str(Path(r["file"]).parent)] += 1
+        where = ", ".join(
+            f"`results/{place}/` ({n} run{'s' if n != 1 else ''}"
+            + ("" if place.startswith(ARCHIVE) else ", kept there for a chapter's reading")
+            + ")"
+            for place, n in sorted(places.items())
+        )
+        blocks.append(
+            f"### Superseded: {c['profile']}, {c['image_size']} px, {c['epochs']} epochs, "
+            f"{c['train_images']:,} training images\n\n"
+            + format_markdown(Leaderboard([section]))
+            + f"\n\nRows: {where}. {section_provenance(section)}"
+        )
     return "\n\n".join(blocks)
 
 

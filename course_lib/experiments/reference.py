@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..profiles import Profile, get_profile
+from ..profiles import EXPERIMENTS, PROFILES, Profile, experiment_settings, get_profile
 from .results import read_results, recorded
 from .stats import Difference, Summary, compare_pairs, summarize
 
@@ -45,6 +45,25 @@ def matches(row: dict, profile: Profile) -> bool:
         and math.isclose(row.get("lr", math.nan), profile.lr)
         and recorded(row, "augment") == profile.augment
     )
+
+
+def current_recipes(profile: str | Profile) -> list[Profile]:
+    """The settings ``profile`` trains today: its own (chapters 01-04, AlexNet-PSA) and each
+    experiment's that it trains (:data:`course_lib.profiles.EXPERIMENTS`, chapters 05-07)."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    recipes = [p]
+    for experiment in EXPERIMENTS:
+        q = experiment_settings(p, experiment)
+        if q is not None and q not in recipes:
+            recipes.append(q)
+    return recipes
+
+
+def is_current(row: dict) -> bool:
+    """Whether a results row was trained at a recipe its profile still trains
+    (:func:`current_recipes`); a row of a superseded recipe (or of no known profile) is not."""
+    name = row.get("profile")
+    return name in PROFILES and any(matches(row, p) for p in current_recipes(PROFILES[name]))
 
 
 @dataclass

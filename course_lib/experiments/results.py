@@ -91,12 +91,21 @@ def recorded(row: dict, key: str) -> object:
     return row.get(key, RECORDED_LATER.get(key))
 
 
-def read_results(folder: str | Path | None = None) -> list[dict]:
+# results/archive/<profile>-<recipe>-<date>/: the rows of recipes the course no longer trains
+# (results/archive/README.md says what each was and what replaced it); read only when asked for
+ARCHIVE = "archive"
+
+
+def read_results(folder: str | Path | None = None, include_archive: bool = False) -> list[dict]:
     """Every results file under ``folder`` (default ``results/``), each with its ``file``;
-    an unreadable file gives a row with an ``error`` instead of stopping the reader."""
+    an unreadable file gives a row with an ``error`` instead of stopping the reader. Rows under
+    an ``archive/`` folder (superseded recipes) are left out unless ``include_archive``; to read
+    only those, use :func:`read_archive`."""
     folder = Path(folder or results_dir())
     rows = []
     for path in sorted(folder.rglob("*.json")):
+        if not include_archive and ARCHIVE in path.relative_to(folder).parts[:-1]:
+            continue
         try:
             row = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -105,4 +114,35 @@ def read_results(folder: str | Path | None = None) -> list[dict]:
             row = {"error": "not a JSON object"}
         row["file"] = str(path.relative_to(folder))
         rows.append(row)
+    return rows
+
+
+def archive_dir(folder: str | Path | None = None) -> Path:
+    """``results/archive/`` (under ``folder`` when given, else :func:`results_dir`)."""
+    return Path(folder or results_dir()) / ARCHIVE
+
+
+def archived_recipes(folder: str | Path | None = None) -> list[str]:
+    """The archive's folders, one per superseded recipe, e.g.
+    ``quick-128px-5ep-16000img-2026-12-02`` (profile, recipe, the day it was superseded)."""
+    root = archive_dir(folder)
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def read_archive(recipe: str | None = None, folder: str | Path | None = None) -> list[dict]:
+    """The archived rows of one superseded recipe (its folder under ``results/archive/``, see
+    :func:`archived_recipes`), or of all of them; ``file`` is relative to ``results/`` and
+    ``archive`` names the folder. Explicitly asked for: no other reader sees these rows."""
+    names = archived_recipes(folder) if recipe is None else [recipe]
+    rows = []
+    for name in names:
+        path = archive_dir(folder) / name
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"no archived recipe {name!r} under {archive_dir(folder)}; "
+                f"archived: {', '.join(archived_recipes(folder)) or 'none'}"
+            )
+        for row in read_results(path):
+            row.update(file=f"{ARCHIVE}/{name}/{row['file']}", archive=name)
+            rows.append(row)
     return rows

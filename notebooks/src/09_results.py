@@ -11,6 +11,13 @@
 # corrected p below 0.05 (`course_lib.experiments.stats`). The source notebooks' own numbers stand beside ours with the
 # setting they were measured in. Every sentence that quotes a number is generated from the
 # numbers.
+#
+# Only the recipes a profile trains today enter its tables. Runs of a recipe the course has
+# replaced (an earlier `quick` profile, chapters 05-07's earlier settings) are **superseded**:
+# they are moved to `results/archive/`, which this chapter never reads, or, where a chapter's
+# reading still quotes them, left in `results/<profile>/` and set aside here. The archive page
+# (`results/archive/README.md`) lists all of them, labelled as superseded, with what replaced
+# each recipe and why.
 
 # %%
 # On Colab: fetch the course and install course_lib (elsewhere this cell does nothing).
@@ -80,7 +87,9 @@ print(f"results from {results_dir()}")
 # never "significant").
 
 # %%
-boards = {P.name: build_leaderboard(results_dir(), profile=P.name, baseline=baseline)}
+# this profile's current recipes only: superseded runs are set aside (board.superseded)
+boards = {P.name: build_leaderboard(results_dir(), profile=P.name, baseline=baseline,
+                                    current_only=True)}
 for other in other_profiles:
     if other != P.name and (results_dir() / other).is_dir():
         boards[other] = build_leaderboard(results_dir(), profile=other, baseline=baseline)
@@ -92,6 +101,16 @@ for name, board in boards.items():
     else:
         display(Markdown(format_markdown(board)))
         display(Markdown("\n".join(f"- {section_provenance(s)}" for s in board.sections)))
+    if board.superseded:
+        left_out = "; ".join(
+            f"{s.config['image_size']} px, {s.config['epochs']} epochs, "
+            f"{s.config['train_images']:,} training images "
+            f"({', '.join(e.name for e in s.entries)}; {sum(e.n for e in s.entries)} runs)"
+            for s in board.superseded)
+        display(Markdown(f"Not in these tables: runs in `results/{name}/` at settings this "
+                         "profile does not train today (superseded recipes, listed with the "
+                         "archived ones on the archive page, `results/archive/README.md`, or runs "
+                         f"at settings of their own): {left_out}."))
     for note in board.notes():
         print(note)
 
