@@ -161,11 +161,16 @@ def test_rows_merge_by_their_whole_key_and_a_corrupt_file_is_refused(tmp_path):
 
     path = tmp_path / "interventions-quick.json"
     base = {"variant": "alexnet-triplet", "seed": 50, "setting": "abc"}
-    write_intervention_rows([{**base, "intervention": "as_trained", "accuracy": 0.5},
-                             {**base, "intervention": "gate_mean", "accuracy": 0.4}], path)  # fmt: skip
-    write_intervention_rows([{**base, "intervention": "gate_mean", "accuracy": 0.45},
-                             {**base, "seed": 51, "intervention": "as_trained", "accuracy": 0.6}],
-                            path)  # fmt: skip
+    first = [
+        {**base, "intervention": "as_trained", "accuracy": 0.5},
+        {**base, "intervention": "gate_mean", "accuracy": 0.4},
+    ]
+    write_intervention_rows(first, path)
+    second = [
+        {**base, "intervention": "gate_mean", "accuracy": 0.45},
+        {**base, "seed": 51, "intervention": "as_trained", "accuracy": 0.6},
+    ]
+    write_intervention_rows(second, path)
     rows = read_intervention_rows(path)
     assert [(r["seed"], r["intervention"], r["accuracy"]) for r in rows] == [
         (50, "as_trained", 0.5), (50, "gate_mean", 0.45), (51, "as_trained", 0.6)
