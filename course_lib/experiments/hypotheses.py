@@ -26,7 +26,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from ..profiles import Profile, experiment_settings, get_profile
-from ..runtime.paths import results_dir
+from ..runtime.paths import repo_root, results_dir
 from .reference import matches
 from .results import read_results
 from .stats import detectable_difference, format_p, holm, paired_difference, summarize
@@ -90,7 +90,9 @@ class Family:
 
 
 def hypotheses_path() -> Path:
-    return results_dir() / "hypotheses.toml"
+    """The committed file in the course's checkout (not ``COURSE_RESULTS_DIR``: the family is
+    written down before its runs, wherever the runs' rows are written)."""
+    return repo_root() / "results" / "hypotheses.toml"
 
 
 def load_family(path: str | Path | None = None) -> Family:
@@ -228,7 +230,7 @@ def judge_family(
             {s: baseline[s]["accuracy"] for s in shared},
         )
         accuracy = summarize([baseline[s]["accuracy"] for s in shared]).mean if shared else 0.5
-        n_test = baseline[shared[0]]["test_images"] if shared else 10_000
+        n_test = baseline[shared[0]].get("test_images") or 10_000 if shared else 10_000
         resolution = 1.96 * math.sqrt(accuracy * (1 - accuracy) / n_test)
         partial.append((h, d, len(shared), len(seeds), resolution, trained_on))
     # a pending comparison rejects nothing: p = 1 in Holm's correction over all k

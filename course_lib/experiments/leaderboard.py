@@ -17,6 +17,7 @@ as superseded, with the superseded rows still kept in ``results/<profile>/``.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,14 +26,14 @@ from pathlib import Path
 
 from ..runtime.paths import results_dir
 from .results import ARCHIVE, read_archive, read_results, recorded, source_reported
-from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
+from .stats import MIN_PAIRS, Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
 EXPECTED_VARIANTS = (
     "alexnet-none", "alexnet-triplet", "alexnet-simam", "alexnet-se", "alexnet-cbam",
-    "alexnet-batchnorm", "alexnet-psa", "cifar_resnet-none", "cifar_resnet-psa", "moganet_xt",
-    "moganet_shallow", "moganet_shallow-no_decompose", "moganet_shallow-no_gating", "vgg16_bn",
-    "vgg16_bn-self_attention",
+    "alexnet-batchnorm", "alexnet-triplet_static", "alexnet-psa", "cifar_resnet-none",
+    "cifar_resnet-psa", "moganet_xt", "moganet_shallow", "moganet_shallow-no_decompose",
+    "moganet_shallow-no_gating", "vgg16_bn", "vgg16_bn-self_attention",
 )  # fmt: skip
 # what a variant is compared with when both are in a section: its control (the BatchNorm
 # AlexNet for AlexNet-PSA), the same network without the module, or the full model of an
@@ -70,6 +71,7 @@ class Entry:
     reduced: bool = False
     source_reported: dict | None = None
     vs_baseline: Difference | None = None
+    family: object | None = None  # the family's Verdict where it lists this comparison
     rows: list[dict] = field(default_factory=list, repr=False)  # the results rows, one per seed
 
     @property
@@ -192,6 +194,7 @@ def build_leaderboard(
         if profile is not None:
             expected = [v for v in expected if v not in not_trained(profile)]
     built = _sections(rows, baseline)
+    apply_family(built, rows)
     present = {e.name for s in built for e in s.entries}
     return Leaderboard(
         built,
@@ -264,8 +267,8 @@ def baseline_for(name: str, default: str = "alexnet-none") -> str | None:
 
 def _compare_within(entries: list[Entry], default: str) -> None:
     """Each entry against its baseline in the same section, paired by seed; Holm-corrected over
-    the comparisons with the same baseline (the family a chapter tests together, so that the
-    leaderboard and the chapter give the same verdict)."""
+    the comparisons with the same baseline. :func:`apply_family` then replaces these verdicts
+    with the course's one family's, so that every table gives one verdict per comparison."""
     by_name = {e.name: e for e in entries}
     families: dict[str, list[Difference]] = defaultdict(list)
     for e in entries:
@@ -277,6 +280,49 @@ def _compare_within(entries: list[Entry], default: str) -> None:
     for diffs in families.values():
         for d, p in zip(diffs, holm([d.p for d in diffs]), strict=True):
             by_name[d.name].vs_baseline = Difference(**{**d.__dict__, "p_holm": p})
+
+
+def apply_family(sections: list[Section], rows: list[dict]) -> None:
+    """Give every comparison the verdict of the course's one family
+    (``results/hypotheses.toml``, :mod:`.hypotheses`): a comparison the family lists, on its
+    confirmatory seeds, gets the family's Holm-adjusted p and verdict; on its exploratory seeds
+    (or a mix), the family's Holm p on those seeds and the verdict "exploratory"; a comparison
+    the family does not list is "exploratory" and never significant."""
+    from .hypotheses import judge_family, load_family
+
+    family = load_family()
+    judged = {
+        (v.hypothesis.variant, v.hypothesis.baseline, which): v
+        for which in ("confirmatory", "exploratory")
+        for v in judge_family(family, which, rows=rows)
+    }
+    for section in sections:
+        for e in section.entries:
+            d = e.vs_baseline
+            if d is None:
+                continue
+            if d.test != "paired t" or d.n_pairs < MIN_PAIRS:  # untestable: its own verdict says so
+                e.vs_baseline = Difference(**{**d.__dict__, "p_holm": math.nan})
+                continue
+            seeds = set(e.accuracies)
+            which = (
+                "confirmatory"
+                if seeds <= set(family.confirmatory_seeds)
+                else "exploratory"
+                if seeds <= set(family.exploratory_seeds)
+                else None
+            )
+            found = judged.get((e.name, d.baseline, which))
+            if found is None or found.n_pairs != d.n_pairs:  # not listed, or other rows
+                e.vs_baseline = Difference(
+                    **{**d.__dict__, "p_holm": math.nan, "family_verdict": "exploratory"}
+                )
+                continue
+            verdict = found.verdict if which == "confirmatory" else "exploratory"
+            e.vs_baseline = Difference(
+                **{**d.__dict__, "p_holm": found.p_holm, "family_verdict": verdict}
+            )
+            e.family = found
 
 
 def _entry(runs: list[dict]) -> Entry:
@@ -303,7 +349,13 @@ def section_provenance(section: Section) -> str:
     from ..profiles import PROFILES
 
     c, rows = section.config, [r for e in section.entries for r in e.rows]
-    devices = sorted({r.get("device") or "device not recorded" for r in rows})
+    devices = sorted(
+        {
+            (r.get("device") or "device not recorded")
+            + (f" [{r['cpu_isa']}]" if r.get("cpu_isa") else "")
+            for r in rows
+        }
+    )
     dates = sorted({r.get("date") or "date not recorded" for r in rows})
     commits = sorted({r.get("git_commit") or "not recorded" for r in rows})
     text = (
@@ -337,7 +389,8 @@ def format_markdown(board: Leaderboard) -> str:
             f"**{section.title()}**",
             "",
             "| variant | runs | test accuracy, mean ± sd [95 % CI] | compared with | "
-            "difference [95 % CI] | p (Holm) | verdict | detectable at 80 % power | params | "
+            "difference [95 % CI] | p (family Holm) | verdict | detectable at 80 % power "
+            "(α / α/k) | params | "
             "MFLOPs | train img/s | source notebooks reported (their setting) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -355,9 +408,15 @@ def format_markdown(board: Leaderboard) -> str:
                 diff = f"{d.diff * 100:+.2f}"
                 if d.test != "none":
                     diff += f" [{d.low * 100:+.2f}, {d.high * 100:+.2f}]"
-                    p = f"{format_p(d.p)} ({format_p(d.p_holm)})"
+                    p = format_p(d.p) + ("" if math.isnan(d.p_holm) else f" ({format_p(d.p_holm)})")
                 verdict = d.verdict()
-                if d.detectable == d.detectable:  # not NaN: a paired design with spread
+                if e.family is not None and e.family.detectable == e.family.detectable:
+                    f = e.family  # at the family's fixed levels alpha and alpha / k
+                    detectable = (
+                        f"≥ {f.detectable * 100:.1f} / {f.detectable_strictest * 100:.1f} "
+                        f"({d.n_pairs} pairs)"
+                    )
+                elif d.detectable == d.detectable:  # not NaN: a paired design with spread
                     detectable = f"≥ {d.detectable * 100:.1f} ({d.n_pairs} pairs)"
             reported = "; ".join(
                 f"{r['accuracy'] * 100:.2f} ({r['setting']})" for r in (e.source_reported or [])

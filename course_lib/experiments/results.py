@@ -94,6 +94,8 @@ def recorded(row: dict, key: str) -> object:
 # results/archive/<profile>-<recipe>-<date>/: the rows of recipes the course no longer trains
 # (results/archive/README.md says what each was and what replaced it); read only when asked for
 ARCHIVE = "archive"
+# files under results/ that hold other things than one run's row (a list of interventions rows)
+NOT_RUN_ROWS = ("interventions-",)
 
 
 def read_results(folder: str | Path | None = None, include_archive: bool = False) -> list[dict]:
@@ -105,6 +107,8 @@ def read_results(folder: str | Path | None = None, include_archive: bool = False
     rows = []
     for path in sorted(folder.rglob("*.json")):
         if not include_archive and ARCHIVE in path.relative_to(folder).parts[:-1]:
+            continue
+        if path.name.startswith(NOT_RUN_ROWS):
             continue
         try:
             row = json.loads(path.read_text())

@@ -134,6 +134,10 @@ class Difference:
     p_holm: float = math.nan
     sd: float = math.nan  # standard deviation of the paired differences
     alpha: float = 0.05  # the level this comparison is tested at (Holm's, among several)
+    # the verdict of the course's one family (results/hypotheses.toml) where it judges this
+    # comparison ("significant", "not significant", "pending (...)", "exploratory"); it then
+    # replaces the verdict of this comparison's own test
+    family_verdict: str | None = None
 
     @property
     def detectable(self) -> float:
@@ -162,10 +166,15 @@ class Difference:
 
     @property
     def significant(self) -> bool:
+        if self.family_verdict is not None:
+            return self.family_verdict == "significant"
         return self.n_pairs >= MIN_PAIRS and self.p_holm < 0.05
 
     def verdict(self) -> str:
-        """``significant``, ``not significant``, or why nothing can be said."""
+        """``significant``, ``not significant``, or why nothing can be said (the family's
+        verdict where the course's family of comparisons judges this one)."""
+        if self.family_verdict is not None:
+            return self.family_verdict
         if self.test == "none":
             return "too few runs to test"
         if self.n_pairs < MIN_PAIRS and self.test == "paired t":

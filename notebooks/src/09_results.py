@@ -6,10 +6,13 @@
 # size, epochs, data, batch, learning rate, precision): runs are never compared across
 # configurations. Inside a section every variant is compared with the baseline trained the same
 # way, **paired by seed** (the same seed means the same data order and augmentation draws), with
-# the 95 % interval of the *difference*, a paired t-test and Holm's correction over the
-# variants; a difference is called *significant* only with at least three seed pairs and a
-# corrected p below 0.05 (`course_lib.experiments.stats`). The source notebooks' own numbers stand beside ours with the
-# setting they were measured in. Every sentence that quotes a number is generated from the
+# the 95 % interval of the *difference* and a paired t-test. **Verdicts come from one family**:
+# the course's claims are listed, before the seeds that decide them were trained, in
+# `results/hypotheses.toml`; Holm's correction runs over all of them, and a comparison is called
+# *significant* only there, on its confirmatory seeds (50-57). Seeds 42-49 chose the `quick`
+# profile, so on them every comparison is *exploratory*: an interval, never a verdict; so is any
+# comparison the family does not list. The source notebooks' own numbers stand beside ours with
+# the setting they were measured in. Every sentence that quotes a number is generated from the
 # numbers.
 #
 # Only the recipes a profile trains today enter its tables. Runs of a recipe the course has
@@ -35,7 +38,7 @@ if "google.colab" in sys.modules and not os.path.exists("/content/course"):
 # %% tags=["parameters"]
 from course_lib.profiles import get_profile
 
-P = get_profile()  # COURSE_PROFILE, or automatic: gpu on a CUDA machine, quick on a CPU
+P = get_profile()  # COURSE_PROFILE, else quick (on a GPU too)
 profile = P.name
 image_size = P.image_size
 epochs = P.epochs
@@ -82,9 +85,12 @@ print(f"results from {results_dir()}")
 # unmodified network for PSA and self-attention, the CIFAR ResNet for MogaNet-XT and the full
 # shallow MogaNet for its ablations (`course_lib.experiments.leaderboard.BASELINES`). **difference** is the
 # seed-paired difference with *its* interval (the interval that decides, not the two variants'
-# own intervals); p from the paired t-test and, in brackets, Holm-corrected over the comparisons
-# with the same baseline in the section (the family its chapter tests); the verdict from `course_lib.experiments.stats` ("only 2 pairs: not tested" with two seeds,
-# never "significant").
+# own intervals); p from the paired t-test and, in brackets, Holm-corrected over the course's
+# whole family (`results/hypotheses.toml`) on the same kind of seeds, for the comparisons the
+# family lists; the verdict is the family's: *significant* or *not significant* on the
+# confirmatory seeds, *pending* until all of them are trained, *exploratory* on the seeds that
+# chose the profile and for every comparison the family does not list. The detectable difference
+# is at the family's two fixed levels, α = 0.05 and its strictest Holm level α/k.
 
 # %%
 # this profile's current recipes only: superseded runs are set aside (board.superseded)
@@ -113,6 +119,29 @@ for name, board in boards.items():
                          f"at settings of their own): {left_out}."))
     for note in board.notes():
         print(note)
+
+# %% [markdown]
+# ## 1b · The course's claims: one family, explored on seeds 42-49, decided on seeds 50-57
+#
+# Each row is one comparison of `results/hypotheses.toml`, judged twice: on the exploratory seeds
+# (the pilot that chose the profile; its Holm p is shown, its verdict is only "exploratory") and
+# on the confirmatory seeds (the verdict). *Test set alone* is the 95 % half-width of one model's
+# accuracy on the 10,000 test images (binomial): a detectable difference below it comes from the
+# seeds' agreement, not from the test set's resolution. *Trained on* names the precision and CPU
+# kind: the confirmatory seeds may come from another CPU than the exploratory ones (an AVX2 CPU
+# trains `quick` in fp32, an AVX512-BF16 one in bf16), so their confirmation also tests that
+# change.
+
+# %%
+from course_lib.experiments.hypotheses import format_family, judge_family, load_family
+
+family = load_family()
+print(f"results/hypotheses.toml: k = {family.k} comparisons, Holm at α = {family.alpha} over all "
+      f"of them; strictest level α/k = {family.strictest_level:.4f}")
+verdicts = {which: judge_family(family, which) for which in ("exploratory", "confirmatory")}
+for which, found in verdicts.items():
+    display(Markdown(f"**{which} seeds {', '.join(map(str, family.seeds(which)))}**\n\n"
+                     + format_family(found)))
 
 # %% [markdown]
 # ## 2 · What the source notebooks reported, in their setting
@@ -211,14 +240,15 @@ def section_paragraph(section):
     helped = [e for e in significant if e.vs_baseline.diff > 0]
     hurt = [e for e in significant if e.vs_baseline.diff < 0]
     if helped:
-        text += ("Significantly better than its baseline (paired t, Holm, >= "
-                 f"{MIN_PAIRS} seed pairs): " + ", ".join(
+        text += ("Significantly better than its baseline (the family's verdict on its "
+                 "confirmatory seeds): " + ", ".join(
                      f"{e.name} (p(Holm) = {format_p(e.vs_baseline.p_holm)})" for e in helped)
                  + ". ")
     if hurt:
         text += "Significantly worse: " + ", ".join(e.name for e in hurt) + ". "
     if not significant:
-        text += "No difference is significant in this configuration. "
+        text += ("No difference in this configuration is significant in the course's family (its seeds "
+                 "are exploratory, or its confirmation is pending). ")
     if untestable:
         text += (f"{len(untestable)} variant(s) have fewer than {MIN_PAIRS} seed pairs with their "
                  "baseline, so their differences are estimates only: more seeds would decide.")
@@ -272,8 +302,18 @@ n_sections = sum(len(b.sections) for b in boards.values())
 n_runs = sum(e.n for b in boards.values() for e in b.entries)
 lines = [f"- {n_runs} runs in {n_sections} configuration(s): "
          + ", ".join(f"{k}: {len(b.sections)}" for k, b in boards.items()) + "."]
+confirmed = [v for v in verdicts["confirmatory"] if v.complete]
+pending = [v for v in verdicts["confirmatory"] if not v.complete]
+lines.append(
+    f"- The course's family ({family.k} comparisons): {len(confirmed)} decided on the "
+    f"confirmatory seeds ({sum(v.verdict == 'significant' for v in confirmed)} significant), "
+    f"{len(pending)} pending until their seeds 50-57 are trained"
+    + (" (" + "; ".join(f"{v.hypothesis.variant} − {v.hypothesis.baseline}: {v.n_pairs} of "
+                        f"{v.n_planned}" for v in pending if v.n_pairs) + ")"
+       if any(v.n_pairs for v in pending) else "")
+    + ". Everything on seeds 42-49 is exploratory: those seeds chose the profile.")
 if significant:
-    lines.append("- Significant after Holm's correction (paired by seed, ≥ 3 pairs): " + "; ".join(
+    lines.append("- Significant in the family, on its confirmatory seeds: " + "; ".join(
         f"{e.name} − {e.vs_baseline.baseline} {e.vs_baseline.diff * 100:+.2f} points "
         f"(p(Holm) = {format_p(e.vs_baseline.p_holm)}; {s.config['profile']}, "
         f"{s.config['image_size']} px, {s.config['epochs']} epochs, {s.config['train_images']:,} "
@@ -281,7 +321,7 @@ if significant:
 else:
     detectable = [e.vs_baseline.detectable for b in boards.values() for e in b.entries
                   if e.vs_baseline is not None and e.vs_baseline.detectable == e.vs_baseline.detectable]
-    lines.append("- No difference from a baseline is significant after Holm's correction"
+    lines.append("- No difference from a baseline is significant yet in the family"
                  + (f"; these designs could only have detected differences of "
                     f"{min(detectable) * 100:.1f} to {max(detectable) * 100:.1f} points "
                     "(80 % power), so smaller effects may be there unseen." if detectable else "."))
