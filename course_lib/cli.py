@@ -109,10 +109,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if not is_main():
         return 0
-    if args.write_result:
-        from .experiments.results import write_result
+    if args.write_result:  # the row a chapter writes: with FLOPs, curves and recipe
+        from .chapter import report
 
-        write_result(run.metrics, args.write_result)
+        print(report(run, args.write_result))
     shown = {
         k: v for k, v in run.metrics.items() if k not in ("confusion_matrix", "per_class_accuracy")
     }

@@ -49,6 +49,23 @@ def test_train_seed_is_the_runs_seed_not_the_training_subsets(flag, monkeypatch,
     assert "stop before training" in capsys.readouterr().err
 
 
+def test_train_writes_the_row_a_chapter_writes(tmp_path, capsys):
+    """``--write-result`` writes what a chapter's report writes: FLOPs, the per-epoch curves
+    the readings check, the recipe and the CPU kind."""
+    import json
+
+    argv = ["train", "--profile", "smoke", "--data", cifar_source(), "--batch-size", "32",
+            "--set", "train_subset=64", "--set", "test_subset=20", "--set", "val_size=20",
+            "--write-result", "01_alexnet_baseline"]  # fmt: skip
+    assert main(argv) == 0
+    assert "wrote smoke/alexnet-none-s42__" in capsys.readouterr().out
+    (path,) = (tmp_path / "results" / "smoke").glob("alexnet-none-s42__*.json")
+    row = json.loads(path.read_text())
+    assert len(row["val_accuracy_per_epoch"]) == len(row["train_accuracy_per_epoch"]) == 1
+    assert row["flops"] > 0 and row["augment"] is True and row["chapter"] == "01_alexnet_baseline"
+    assert "cpu_isa" in row
+
+
 def test_train_command_passes_model_arguments(tmp_path, capsys):
     argv = ["train", "--profile", "smoke", "--data", cifar_source(), "--model", "vgg16"]
     argv += ["--model-arg", "classifier=compact", "--image-size", "32", "--batch-size", "32"]

@@ -1,0 +1,234 @@
+"""A learner's run, checked against the course's: bit-identical, inside the course's range, or
+outside it, and what can differ.
+
+In learner mode a chapter trains only its main seed (42) and reads the other seeds' rows from the
+committed results (``results/<profile>/``): the course's runs. Its statistics and verdicts come
+from those rows; the learner's own run is a **reproduction check**. :func:`check_your_run` says
+which of three things holds, in one line that starts with "Your run":
+
+* **bit-identical** to the committed run of the same seed (same test accuracy and the same
+  validation accuracy after every epoch): the same code, CPU kind, threads and precision;
+* **inside** the course's range (between the lowest and the highest test accuracy of its seeds);
+* **outside** it, with what differs from the committed run: the CPU's instruction set (oneDNN
+  picks other kernels on an AMX, an AVX512-BF16 or an AVX2 CPU), the thread count, the torch
+  version, the precision (``auto`` is bf16 on a CPU with native bf16, fp32 on others, fp16 on a
+  GPU without bf16).
+
+:func:`course_rows` reads the committed rows and refuses, in one line that names the file and
+the command that trains it again, a row that is missing, unreadable or of another recipe.
+:func:`plot_your_run` draws the learner's run over the course's: the validation curve over the
+band of the course's seeds, and the test accuracy among their dots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .experiments.reference import matches
+from .experiments.results import read_results
+from .profiles import Profile
+from .runtime.paths import results_dir
+
+
+class CourseRowError(LookupError):
+    """A committed row the chapter needs is missing, unreadable or of another recipe."""
+
+
+def train_command(profile: Profile, name: str, seed: int) -> str:
+    """The command that trains the run ``name`` (``model-attention``) of ``seed`` again."""
+    model, _, attention = name.partition("-")
+    return (
+        f"python -m course_lib train --profile {profile.name} --model {model} "
+        f"--attention {attention or 'none'} --seed {seed}"
+    )
+
+
+def course_rows(
+    profile: Profile,
+    name: str,
+    seeds: Sequence[int] | None = None,
+    folder: str | Path | None = None,
+) -> dict[int, dict]:
+    """The committed rows of run ``name`` at ``profile``'s recipe, one per seed (default: the
+    profile's seeds), from ``results/<profile>/``. A seed without a row, an unreadable row file
+    of this run, or two rows of one seed are refused with one line naming the file and the
+    command that regenerates it; rows of other recipes are not this run's and are ignored."""
+    seeds = list(seeds or profile.seeds)
+    root = Path(folder or results_dir()) / profile.name
+    found: dict[int, dict] = {}
+    for row in read_results(root):
+        if "error" in row:
+            if Path(row["file"]).name.startswith(f"{name}-s"):
+                seed = _seed_of(row["file"])
+                raise CourseRowError(
+                    f"{root / row['file']}: {row['error']}; restore it with `git checkout -- "
+                    f"{_repo_path(root / row['file'])}` or train it again with "
+                    f"`{train_command(profile, name, seed)} --write-result <chapter>`"
+                )
+            continue
+        if row.get("name") != name or row.get("seed") not in seeds or not matches(row, profile):
+            continue
+        if row["seed"] in found:
+            raise CourseRowError(
+                f"{root / row['file']}: a second committed row of {name} seed {row['seed']} at "
+                f"this recipe (the other: {found[row['seed']]['file']}); keep one"
+            )
+        found[row["seed"]] = row
+    missing = [s for s in seeds if s not in found]
+    if missing:
+        s = missing[0]
+        raise CourseRowError(
+            f"{root}/{name}-s{s}__{profile.image_size}px-{profile.epochs}ep-*.json: no committed "
+            f"row of {name} seed {s} at the {profile.name} recipe ({len(missing)} seed(s) "
+            f"missing: {missing}); train it with `{train_command(profile, name, s)} "
+            "--write-result <chapter>`"
+        )
+    return dict(sorted(found.items()))
+
+
+def _seed_of(file: str) -> int:
+    try:
+        return int(Path(file).name.split("-s")[-1].split("__")[0])
+    except ValueError:
+        return 0
+
+
+def _repo_path(path: Path) -> str:
+    from .runtime.paths import repo_root
+
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
+# what a run records that decides its numbers beyond the recipe, and how to name it
+MACHINE_FIELDS = {
+    "cpu_isa": "CPU kind",
+    "threads": "threads",
+    "torch": "torch",
+    "precision": "precision",
+    "device": "device",
+}
+
+
+@dataclass(frozen=True)
+class YourRun:
+    """The learner's run against the course's runs of the same recipe."""
+
+    status: str  # "bit-identical", "inside" or "outside"
+    accuracy: float
+    seed: int
+    committed_accuracy: float | None  # the course's run of the same seed, if it has one
+    low: float  # the course's range of test accuracy over its seeds
+    high: float
+    n_course: int
+    differences: dict[str, tuple]  # field -> (yours, the committed run's)
+
+    def line(self) -> str:
+        """One printed line starting with "Your run"."""
+        head = f"Your run (seed {self.seed}): test accuracy {self.accuracy * 100:.2f} %"
+        if self.status == "bit-identical":
+            return (
+                f"{head}, bit-identical to the course's committed seed-{self.seed} run (every "
+                "epoch's validation accuracy and the test accuracy equal)."
+            )
+        where = (
+            f"the course's range over {self.n_course} seeds "
+            f"({self.low * 100:.2f}-{self.high * 100:.2f} %)"
+        )
+        same = ""
+        if self.committed_accuracy is not None:
+            same = f"; the committed seed-{self.seed} run reached {self.committed_accuracy:.2%}"
+        differs = (
+            "; it differs from that run in "
+            + ", ".join(
+                f"{MACHINE_FIELDS[k]} ({_shown(v[0])} here, {_shown(v[1])} there)"
+                for k, v in self.differences.items()
+            )
+            if self.differences
+            else "; nothing recorded differs (the same CPU kind, threads, torch and precision), "
+            "so look at the code: compare the run's git commit with the committed row's"
+        )
+        if self.status == "inside":
+            return f"{head}, inside {where}: not bit-identical{same}{differs}."
+        return (
+            f"{head}, outside {where}{same}{differs}. A CPU of another kind, other threads, "
+            "another torch or precision change the numbers; a change beyond the course's spread "
+            "is worth a look."
+        )
+
+
+def _shown(value) -> str:
+    return "not recorded" if value is None else str(value)
+
+
+def check_your_run(metrics: dict, course: dict[int, dict]) -> YourRun:
+    """Compare a finished run's ``metrics`` with the course's committed rows of the same run
+    name and recipe (``{seed: row}``, :func:`course_rows`)."""
+    if not course:
+        raise ValueError("no committed runs to compare with")
+    seed, accuracy = metrics["seed"], metrics["accuracy"]
+    values = [row["accuracy"] for row in course.values()]
+    low, high = min(values), max(values)
+    committed = course.get(seed)
+    differences = {}
+    if committed is not None:
+        for field in MACHINE_FIELDS:
+            if field == "device" and committed.get("cpu_isa") is None:
+                continue  # older rows: the device string says no more than "x86_64"
+            mine, theirs = metrics.get(field), committed.get(field)
+            if mine != theirs:
+                differences[field] = (mine, theirs)
+    identical = committed is not None and (
+        accuracy == committed["accuracy"]
+        and metrics.get("val_accuracy_per_epoch") == committed.get("val_accuracy_per_epoch")
+    )
+    status = "bit-identical" if identical else "inside" if low <= accuracy <= high else "outside"
+    return YourRun(
+        status=status,
+        accuracy=accuracy,
+        seed=seed,
+        committed_accuracy=None if committed is None else committed["accuracy"],
+        low=low,
+        high=high,
+        n_course=len(course),
+        differences={} if identical else differences,
+    )
+
+
+def plot_your_run(metrics: dict, course: dict[int, dict], label: str = ""):
+    """Left: the validation accuracy after each epoch, the learner's run over the band (lowest
+    to highest) and mean of the course's seeds; right: the test accuracy, the learner's run among
+    the course's seeds' dots. Axes from chance (10 %)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_c, ax_a) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100,
+                                     gridspec_kw={"width_ratios": [2, 1]})  # fmt: skip
+    curves = [row["val_accuracy_per_epoch"] for row in course.values()]
+    epochs = range(1, len(curves[0]) + 1)
+    low = [min(c[e - 1] for c in curves) * 100 for e in epochs]
+    high = [max(c[e - 1] for c in curves) * 100 for e in epochs]
+    mean = [sum(c[e - 1] for c in curves) / len(curves) * 100 for e in epochs]
+    ax_c.fill_between(epochs, low, high, color="0.8", label=f"course, {len(curves)} seeds (range)")
+    ax_c.plot(epochs, mean, color="0.45", lw=1.2, label="course, mean")
+    mine = metrics.get("val_accuracy_per_epoch") or []
+    ax_c.plot(range(1, len(mine) + 1), [v * 100 for v in mine], "o-", color="C3",
+              label=f"your run (seed {metrics['seed']})")  # fmt: skip
+    ax_c.set(xlabel="epoch", ylabel="validation accuracy (%)", ylim=(10, None),
+             title=f"{label}: your run over the course's".strip(": "))  # fmt: skip
+    ax_c.legend(fontsize=8, loc="lower right")
+    ax_c.grid(alpha=0.3)
+    seeds = sorted(course)
+    ax_a.scatter(range(len(seeds)), [course[s]["accuracy"] * 100 for s in seeds], color="0.45",
+                 label="course")  # fmt: skip
+    ax_a.axhline(metrics["accuracy"] * 100, color="C3", lw=1.5,
+                 label=f"your run {metrics['accuracy'] * 100:.2f} %")  # fmt: skip
+    ax_a.set(xticks=range(len(seeds)), xticklabels=[str(s) for s in seeds], xlabel="seed",
+             ylabel="test accuracy (%)", ylim=(10, 100), title="test accuracy")  # fmt: skip
+    ax_a.legend(fontsize=8)
+    ax_a.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
