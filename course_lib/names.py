@@ -17,8 +17,8 @@ MODEL_NAMES = (
     "vgg16", "vgg16_attention",
 )  # fmt: skip
 ATTENTION_NAMES = (
-    "batchnorm", "cbam", "none", "psa", "psa_shortcut", "se", "se_from_identity", "self_attention",
-    "simam", "triplet", "triplet_static",
+    "batchnorm", "cbam", "none", "psa", "psa_fixed", "psa_shortcut", "se", "se_from_identity",
+    "self_attention", "simam", "triplet", "triplet_static",
 )  # fmt: skip
 COMPILE_MODES = ("model", "attention")
 PRECISIONS = ("auto", "bf16", "fp32", "fp16")

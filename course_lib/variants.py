@@ -53,6 +53,8 @@ CHAPTER_VARIANTS: dict[str, list[Variant]] = {
         Variant("AlexNet-PSA + shortcut", "alexnet", "psa_shortcut", experiment="alexnet_psa"),
         Variant("ResNet", "cifar_resnet", None, RESNET),
         Variant("ResNet-PSA", "cifar_resnet", "psa", RESNET),
+        # the control for PSA's attention: the same convolutions, branch weights fixed at 1/4
+        Variant("ResNet-PSA, weights fixed at 1/4", "cifar_resnet", "psa_fixed", RESNET),
     ],
     "06": [
         Variant("ResNet", "cifar_resnet", None, RESNET),
@@ -73,6 +75,22 @@ CHAPTER_VARIANTS: dict[str, list[Variant]] = {
             None,
             {**MOGANET_ABLATION, "gating": False},
             name="moganet_shallow-no_gating",
+        ),
+        # one part at a time: "no decomposition" above removes both the spatial block's
+        # decomposition and the FFN's channel aggregation
+        Variant(
+            "no spatial decomposition only",
+            "moganet",
+            None,
+            {**MOGANET_ABLATION, "decompose": False, "channel_aggregation": True},
+            name="moganet_shallow-no_spatial_decompose",
+        ),
+        Variant(
+            "no channel aggregation only",
+            "moganet",
+            None,
+            {**MOGANET_ABLATION, "channel_aggregation": False},
+            name="moganet_shallow-no_channel_aggregation",
         ),
     ],
     "07": [

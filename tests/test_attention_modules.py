@@ -534,3 +534,41 @@ def test_static_triplet_in_alexnet_gets_each_sites_side():
     model = build_model("alexnet", attention="triplet_static", image_size=128)
     sides = [m.size for m in model.modules() if isinstance(m, StaticTripletAttention)]
     assert sides == [32, 15, 7, 7, 7]  # conv1-conv5 at 128 px
+
+
+def test_psa_with_fixed_weights_is_psas_convolutions_averaged_without_its_se():
+    from course_lib.attention import PSAModule
+
+    torch.manual_seed(0)
+    psa = PSAModule(32, 32, groups=(1, 2, 4, 8))
+    fixed = PSAModule(32, 32, groups=(1, 2, 4, 8), fixed_weights=True)
+    fixed.load_state_dict({k: v for k, v in psa.state_dict().items() if not k.startswith("se.")})
+    assert n_params(psa) - n_params(fixed) == n_params(psa.se) > 0
+    x = torch.randn(2, 32, 9, 9)
+    branches = psa._branch_features(x)
+    expected = torch.cat([branches[:, i] / 4 for i in reversed(range(4))], dim=1)
+    torch.testing.assert_close(fixed(x), expected)
+    assert not torch.allclose(psa(x), expected)  # PSA's own weights are not 1/4
+    weights = fixed.branch_weights(x)
+    assert weights.shape == (2, 4, 8, 1, 1) and torch.all(weights == 0.25)
+    assert type(create_attention("psa_fixed", 48)).__name__ == "PSAAttention"
+
+
+@pytest.mark.parametrize(
+    ("ablation", "removed"),
+    [
+        ({"decompose": False}, "both"),  # chapter 06's first ablation, as it was trained
+        ({"decompose": False, "channel_aggregation": True}, "spatial"),
+        ({"channel_aggregation": False}, "ffn"),
+    ],
+)
+def test_moganet_ablations_remove_one_part_at_a_time(ablation, removed):
+    from course_lib.models.moganet import MogaBlock
+
+    block = MogaBlock(32, **ablation)
+    spatial, ffn = block.attn.use_decompose, block.mlp.use_decompose
+    assert (spatial, ffn) == {"both": (False, False), "spatial": (False, True),
+                              "ffn": (True, False)}[removed]  # fmt: skip
+    assert hasattr(block.attn, "sigma") == spatial and hasattr(block.mlp, "decompose") == ffn
+    full = MogaBlock(32)
+    assert full.attn.use_decompose and full.mlp.use_decompose

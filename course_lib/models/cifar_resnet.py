@@ -34,15 +34,18 @@ from ..attention.psa import PSA_GROUPS, PSA_KERNELS, PSAModule, fit_groups
 from ..attention.registry import attention_key, create_attention
 from .registry import register_model
 
-CIFAR_RESNET_MIXERS = (None, "psa")
+CIFAR_RESNET_MIXERS = (None, "psa", "psa_fixed")
 
 
 def mixer(kind: str | None, channels: int, stride: int) -> nn.Module:
-    """The bottleneck's middle layer: a 3x3 conv, or PSA (same input, output and stride)."""
+    """The bottleneck's middle layer: a 3x3 conv, or PSA (same input, output and stride), or
+    the control PSA with its branch weights fixed at 1/4 (``psa_fixed``)."""
     if kind is None:
         return nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False)
     groups = fit_groups(channels, channels, PSA_GROUPS)
-    return PSAModule(channels, channels, PSA_KERNELS, groups, stride=stride)
+    return PSAModule(
+        channels, channels, PSA_KERNELS, groups, stride=stride, fixed_weights=kind == "psa_fixed"
+    )
 
 
 class Bottleneck(nn.Module):

@@ -220,15 +220,18 @@ class MogaBlock(nn.Module):
         channel_split: tuple[int, int, int] = (1, 3, 4),
         decompose: bool = True,
         gating: bool = True,
+        channel_aggregation: bool | None = None,
     ):
         super().__init__()
+        if channel_aggregation is None:  # as before the two ablations were separated
+            channel_aggregation = decompose
         self.norm1 = nn.BatchNorm2d(channels)
         self.attn = MultiOrderGatedAggregation(
             channels, dilations, channel_split, decompose=decompose, gating=gating
         )
         self.norm2 = nn.BatchNorm2d(channels)
         self.mlp = ChannelAggregationFFN(
-            channels, int(channels * ffn_ratio), drop=drop, decompose=decompose
+            channels, int(channels * ffn_ratio), drop=drop, decompose=channel_aggregation
         )
         self.layer_scale_1 = nn.Parameter(torch.full((1, channels, 1, 1), layer_scale_init))
         self.layer_scale_2 = nn.Parameter(torch.full((1, channels, 1, 1), layer_scale_init))
@@ -287,6 +290,12 @@ class MogaNet(nn.Module):
         dilations, channel_split: of the multi-order depthwise convs.
         stem_stride: the stem's downsampling, 4 (official) or 2 (for 32 px images).
         decompose, gating: False for the ablations of :class:`MultiOrderGatedAggregation`.
+            ``decompose=False`` alone also drops the FFN's channel aggregation (chapter 06's
+            first ablation, as it was trained), unless ``channel_aggregation`` says otherwise.
+        channel_aggregation: the FFN's channel aggregation (:class:`ChannelAggregationFFN`);
+            None follows ``decompose``. ``decompose=False, channel_aggregation=True`` removes
+            the spatial block's decomposition alone, ``channel_aggregation=False`` the FFN's
+            channel aggregation alone: one part at a time.
 
     The features of stage i are ``model.stages[i]``, each ending with its BatchNorm
     (``model.stages[-1][-1]`` is the last one, a good GradCAM target).
@@ -305,6 +314,7 @@ class MogaNet(nn.Module):
         stem_stride: int = 4,
         decompose: bool = True,
         gating: bool = True,
+        channel_aggregation: bool | None = None,
     ):
         super().__init__()
         if isinstance(arch, str):
@@ -342,6 +352,7 @@ class MogaNet(nn.Module):
                     channel_split=channel_split,
                     decompose=decompose,
                     gating=gating,
+                    channel_aggregation=channel_aggregation,
                 )
                 for j in range(depth)
             ]
