@@ -198,3 +198,46 @@ def test_intervention_rows_reproduce_the_runs_accuracy_or_refuse(cifar_small, ca
     assert main(["interventions", "--profile", "smoke", "--attention", "triplet",
                  "--seeds", "7"]) == 1  # fmt: skip
     assert "no finished run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("attention", ["psa", "psa_shortcut", "self_attention"])
+def test_psa_and_self_attention_are_their_output_given_their_gate(attention):
+    from course_lib.experiments.interventions import GATES
+
+    torch.manual_seed(0)
+    if attention == "self_attention":
+        model = build_model("cifar_resnet", attention=attention, attention_after=(1,),
+                            depths=(1, 1), planes=(8, 16), stem_channels=8)  # fmt: skip
+        with torch.no_grad():
+            for m in model.modules():
+                if hasattr(m, "gamma"):
+                    m.gamma.fill_(0.7)  # trained: no longer the identity
+        x_in = torch.randn(2, 3, 16, 16)
+    else:
+        model = trained_like(attention)
+        x_in = torch.randn(2, 3, 64, 64)
+    model.eval()
+    sites = gated_sites(model)
+    assert sites
+    seen = {}
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: seen.__setitem__(n, (i[0], o)))
+               for n, m in sites.items()]  # fmt: skip
+    with torch.no_grad():
+        model(x_in)
+        for handle in handles:
+            handle.remove()
+        for name, (x, out) in seen.items():
+            gate = GATES[type(sites[name])]
+            module = sites[name]
+            torch.testing.assert_close(gate.apply(module, x, gate.read(module, x)), out,
+                                       rtol=1e-4, atol=1e-5)  # fmt: skip
+            off = gate.apply(module, x, gate.off(gate.read(module, x)))
+            if attention == "self_attention":
+                torch.testing.assert_close(off, x)  # gamma o = 0: the identity
+            else:
+                assert torch.all(gate.off(gate.read(module, x)) == 0.25)
+
+
+def test_psa_with_fixed_weights_has_no_gate_to_intervene_on():
+    assert gated_sites(trained_like("psa_fixed")) == {}
+    assert applicable(trained_like("psa_fixed")) == ["as_trained", "bn_recalibrated"]

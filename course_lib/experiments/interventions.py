@@ -9,18 +9,21 @@ cost of inference only:
   validation images: the module no longer depends on the image but keeps its scale and shape;
 * ``gate_shuffled``: each image gets the multiplier computed from another image of its batch
   (the next one): a gate of the right kind, for the wrong image;
-* ``attention_off``: multiplier 1, the module is the identity;
+* ``attention_off``: multiplier 1, the module is the identity (PSA: every branch weight 1/4,
+  its control; self-attention: gamma o = 0, the block is the identity);
 * ``bn_recalibrated``: the BatchNorm running statistics inside the attention modules (Triplet
   Attention's gates, the BatchNorm control) recomputed on training images before evaluating, to
   measure what statistics that lag the last epochs (momentum 0.01) cost.
 
-Every module here is ``y = x * M(x)`` for a multiplier ``M`` (:data:`MULTIPLIERS`): SE's channel
+Most modules here are ``y = x * M(x)`` for a multiplier ``M`` (:data:`MULTIPLIERS`): SE's channel
 gate, CBAM's channel gate times its spatial gate, the mean of Triplet Attention's three branch
 gates, SimAM's ``sigmoid(1 / E)``. ``gate_mean`` replaces ``M(x)`` by its mean, so for CBAM the
 product's mean (which keeps the module's overall scale), for Triplet Attention the mean of each
 branch gate (the mean is linear). A network whose accuracy falls under ``gate_mean`` uses the
 input-dependent part of its gates; one whose accuracy holds does not, and its gain (if any)
-comes from elsewhere, e.g. a learned constant rescaling.
+comes from elsewhere, e.g. a learned constant rescaling. PSA's input-dependent part is its
+softmax branch weights, self-attention's its attention map (:data:`GATES`): ``gate_mean`` gives
+every image the mean weights, or the mean map of each query position.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,7 +40,9 @@ from torch import nn
 
 from ..attention.batchnorm import BatchNormControl
 from ..attention.cbam import CBAM
+from ..attention.psa import PSAAttention, PSAModule, PSAShortcut
 from ..attention.se import SqueezeExcite
+from ..attention.self_attention import SelfAttention
 from ..attention.simam import SimAM
 from ..attention.triplet import TripletAttention
 from ..attention.triplet_static import StaticTripletAttention
@@ -89,9 +95,55 @@ def multiplier(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     )
 
 
+@dataclass(frozen=True)
+class Gate:
+    """How an intervention reaches one kind of module: ``read(module, x)`` gives its
+    input-dependent part (the gate, the branch weights, the attention map), ``apply(module, x,
+    gate)`` its output with that part given, and ``off(gate)`` the part that switches the
+    attention off."""
+
+    read: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    apply: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+    off: Callable[[torch.Tensor], torch.Tensor]
+
+
+def _psa_core(m: PSAModule, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    weighted = m._branch_features(x) * weights  # Y_i = F_i * att_i
+    return torch.cat([weighted[:, i] for i in reversed(range(4))], dim=1)
+
+
+def _self_attention(m: SelfAttention, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+    b, c, h, w = x.shape
+    t = m.tokens(x)
+    v = m.project(m.value, t)
+    y = m.gamma * torch.bmm(attn.expand(b, -1, -1).to(v.dtype), v) + t  # Eq. 3
+    return y.view(b, h, w, c).permute(0, 3, 1, 2)
+
+
+_TIMES = Gate(multiplier, lambda m, x, g: x * g, torch.ones_like)
+_PSA_OFF = lambda g: torch.full_like(g, 0.25)  # noqa: E731  (PSA's control: weights fixed)
+GATES: dict[type, Gate] = {
+    **{kind: _TIMES for kind in MULTIPLIERS},
+    # PSA: the softmax branch weights att_i, (B, 4, C/4, 1, 1); off = every weight 1/4
+    PSAModule: Gate(lambda m, x: m.branch_weights(x), _psa_core, _PSA_OFF),
+    PSAAttention: Gate(
+        lambda m, x: m.branch_weights(x), lambda m, x, g: m.bn(_psa_core(m, x, g)), _PSA_OFF
+    ),
+    PSAShortcut: Gate(
+        lambda m, x: m.branch_weights(x), lambda m, x, g: x + m.bn(_psa_core(m, x, g)), _PSA_OFF
+    ),
+    # self-attention: the attention map beta, (B, N, N); off = no attended value (gamma o = 0)
+    SelfAttention: Gate(lambda m, x: m.attention_map(x), _self_attention, torch.zeros_like),
+}
+
+
 def gated_sites(model: nn.Module) -> dict[str, nn.Module]:
-    """The attention modules of ``model`` that are ``x * M(x)``, by name."""
-    return {name: m for name, m in model.named_modules() if type(m) in MULTIPLIERS}
+    """The attention modules of ``model`` an intervention reaches (:data:`GATES`), by name."""
+    return {
+        name: m
+        for name, m in model.named_modules()
+        if type(m) in GATES and not (isinstance(m, PSAModule) and m.se is None)
+    }
 
 
 def attention_batchnorms(model: nn.Module) -> list[nn.BatchNorm2d]:
@@ -100,7 +152,7 @@ def attention_batchnorms(model: nn.Module) -> list[nn.BatchNorm2d]:
     for m in model.modules():
         if isinstance(m, BatchNormControl):
             norms.append(m)
-        elif type(m) in MULTIPLIERS:
+        elif type(m) in MULTIPLIERS or isinstance(m, PSAAttention):
             norms += [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)]
     return norms
 
@@ -119,12 +171,13 @@ def applicable(model: nn.Module) -> list[str]:
 def replaced_multipliers(
     model: nn.Module, replace: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor]
 ) -> Iterator[None]:
-    """While the block runs, every gated site's output is ``x * replace(name, x, M(x))``."""
+    """While the block runs, every gated site computes its output with its gate (:data:`GATES`)
+    replaced by ``replace(name, x, gate)``; for ``x * M(x)`` modules, ``x * replace(...)``."""
 
     def hook_for(name: str):
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-            x = inputs[0]
-            return x * replace(name, x, multiplier(module, x))
+            x, gate = inputs[0], GATES[type(module)]
+            return gate.apply(module, x, replace(name, x, gate.read(module, x)))
 
         return hook
 
@@ -246,7 +299,8 @@ def intervention_accuracies(
             with replaced_multipliers(model, lambda n, x, m: m.roll(1, 0) if len(m) > 1 else m):
                 results[name] = accuracy(model)
         elif name == "attention_off":
-            with replaced_multipliers(model, lambda n, x, m: torch.ones_like(m)):
+            offs = {n: GATES[type(m)].off for n, m in gated_sites(model).items()}
+            with replaced_multipliers(model, lambda n, x, m, offs=offs: offs[n](m)):
                 results[name] = accuracy(model)
         elif name == "bn_recalibrated":
             twin = copy.deepcopy(model)
