@@ -462,9 +462,10 @@ def format_archive(board: Leaderboard) -> str:
 def plot_leaderboard(section: Section, path: str | Path | None = None):
     """Left: every seed's test accuracy (points) with the mean and its 95 % interval, on an axis
     from chance to 100 %; right: each variant minus the baseline, paired by seed, with its 95 %
-    interval and the zero line, n and p(Holm) beside it, green where significant and orange
-    where not (a legend says so). The right panel is where a difference is judged; a section
-    with no paired difference (one variant, or no shared seeds) gets the left panel alone."""
+    interval and the zero line, n and the family's Holm p beside it, green where significant in
+    the family and orange where not (a legend says so). The right panel is where a difference
+    is judged; a section with no paired difference (one variant, or no shared seeds) gets the
+    left panel alone."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -498,7 +499,10 @@ def plot_leaderboard(section: Section, path: str | Path | None = None):
             xerr = (None if d.test == "none"
                     else [[(d.diff - d.low) * 100], [(d.high - d.diff) * 100]])  # fmt: skip
             ax_d.errorbar(d.diff * 100, y, xerr=xerr, fmt="o", color=colour, capsize=4)
-            note = f"{d.n_pairs} pair{'s' if d.n_pairs != 1 else ''}, p(Holm) {format_p(d.p_holm)}"
+            holm_p = (
+                "exploratory" if math.isnan(d.p_holm) else f"family Holm p {format_p(d.p_holm)}"
+            )
+            note = f"{d.n_pairs} pair{'s' if d.n_pairs != 1 else ''}, {holm_p}"
             ax_d.annotate(note, (d.diff * 100, y), xytext=(0, 7), textcoords="offset points",
                           ha="center", fontsize=7, annotation_clip=True)  # fmt: skip
         ax_d.axvline(0, color="k", lw=0.8)
@@ -509,8 +513,10 @@ def plot_leaderboard(section: Section, path: str | Path | None = None):
                  title="difference to the baseline")  # fmt: skip
         ax_d.grid(alpha=0.3, axis="x")
         ax_d.legend(handles=[
-            Line2D([], [], marker="o", color="C2", ls="", label="significant (Holm, ≥ 3 pairs)"),
-            Line2D([], [], marker="o", color="C1", ls="", label="not significant / not tested"),
+            Line2D([], [], marker="o", color="C2", ls="",
+                   label="significant in the family (confirmatory seeds)"),
+            Line2D([], [], marker="o", color="C1", ls="",
+                   label="exploratory, pending or not significant"),
         ], fontsize=7, loc="lower right")  # fmt: skip
     fig.suptitle(section.title(), fontsize=8)
     fig.tight_layout()
