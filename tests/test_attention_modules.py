@@ -537,11 +537,11 @@ def test_static_triplet_in_alexnet_gets_each_sites_side():
 
 
 def test_psa_with_fixed_weights_is_psas_convolutions_averaged_without_its_se():
-    from course_lib.attention import PSAModule
+    from course_lib.attention import FixedWeightPSA, PSAModule
 
     torch.manual_seed(0)
     psa = PSAModule(32, 32, groups=(1, 2, 4, 8))
-    fixed = PSAModule(32, 32, groups=(1, 2, 4, 8), fixed_weights=True)
+    fixed = FixedWeightPSA(32, 32, groups=(1, 2, 4, 8))
     fixed.load_state_dict({k: v for k, v in psa.state_dict().items() if not k.startswith("se.")})
     assert n_params(psa) - n_params(fixed) == n_params(psa.se) > 0
     x = torch.randn(2, 32, 9, 9)
@@ -551,7 +551,9 @@ def test_psa_with_fixed_weights_is_psas_convolutions_averaged_without_its_se():
     assert not torch.allclose(psa(x), expected)  # PSA's own weights are not 1/4
     weights = fixed.branch_weights(x)
     assert weights.shape == (2, 4, 8, 1, 1) and torch.all(weights == 0.25)
-    assert type(create_attention("psa_fixed", 48)).__name__ == "PSAAttention"
+    slot = create_attention("psa_fixed", 48)
+    assert type(slot).__name__ == "FixedWeightPSAAttention" and slot.se is None
+    assert torch.all(slot.branch_weights(torch.randn(1, 48, 5, 5)) == 0.25)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,14 @@
 
 from .batchnorm import BatchNormControl
 from .cbam import CBAM, ChannelAttention, SpatialAttention
-from .psa import PSAAttention, PSAModule, PSAShortcut, SEWeight
+from .psa import (
+    FixedWeightPSA,
+    FixedWeightPSAAttention,
+    PSAAttention,
+    PSAModule,
+    PSAShortcut,
+    SEWeight,
+)
 from .registry import (
     ATTENTION,
     attention_key,
@@ -22,6 +29,8 @@ __all__ = [
     "CBAM",
     "AttentionGate",
     "ChannelAttention",
+    "FixedWeightPSA",
+    "FixedWeightPSAAttention",
     "PSAAttention",
     "PSAShortcut",
     "PSAModule",

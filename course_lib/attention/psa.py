@@ -71,7 +71,6 @@ class PSAModule(nn.Module):
         groups: tuple[int, ...] = PSA_GROUPS,
         stride: int = 1,
         reduction: int = 16,
-        fixed_weights: bool = False,
     ):
         super().__init__()
         if len(kernels) != 4 or len(groups) != 4:
@@ -100,10 +99,7 @@ class PSAModule(nn.Module):
             )
             for k, g in zip(kernels, groups, strict=True)
         )
-        # shared by the four branches; the control with fixed weights has none: every branch
-        # weighs 1/4 for every image and channel, so only the multi-scale convolutions remain
-        self.fixed_weights = fixed_weights
-        self.se = None if fixed_weights else SEWeight(self.split_channels, reduction)
+        self.se = SEWeight(self.split_channels, reduction)  # shared by the four branches
 
     def _branch_features(self, x: torch.Tensor) -> torch.Tensor:
         """F_i = Conv(k_i x k_i, G_i)(X), stacked: (B, 4, C/4, H, W)."""
@@ -112,8 +108,6 @@ class PSAModule(nn.Module):
     def _features_and_weights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = x.shape[0]
         feats = self._branch_features(x)  # (B, 4, C/4, H, W)
-        if self.se is None:  # the control: att_i = 1/4, independent of the input
-            return feats, feats.new_full((b, 4, self.split_channels, 1, 1), 0.25)
         # SE weights: Z_i = SEWeight(F_i), the same module on each branch -> (B, 4, C/4, 1, 1)
         se = torch.stack([self.se(feats[:, i]) for i in range(4)], dim=1)
         weights = torch.softmax(se.view(b, 4, self.split_channels, 1, 1), dim=1)  # att_i
@@ -131,8 +125,6 @@ class PSAModule(nn.Module):
         ReLU, so 0 where a unit is off. With planes/4 channels and reduction 16 the SE has
         ``max(1, planes/64)`` hidden units; where they are all off for a branch, its scores Z_i
         are the sigmoid of the second convolution's bias, the same for every input."""
-        if self.se is None:
-            raise ValueError("PSA with fixed branch weights has no SE module")
         squeezed = self._branch_features(x).mean(dim=(3, 4), keepdim=True)  # (B, 4, C/4, 1, 1)
         return torch.stack(
             [self.se.act(self.se.fc1(squeezed[:, i])).flatten(1) for i in range(4)], dim=1
@@ -181,7 +173,6 @@ class PSAAttention(PSAModule):
         kernels: tuple[int, ...] = PSA_KERNELS,
         groups: tuple[int, ...] = PSA_GROUPS,
         reduction: int = 16,
-        fixed_weights: bool = False,
     ):
         if channels % 4:
             raise ValueError(f"PSA needs channels divisible by 4 (four branches), got {channels}")
@@ -192,7 +183,6 @@ class PSAAttention(PSAModule):
             groups=fit_groups(channels, channels, tuple(groups)),
             stride=1,
             reduction=reduction,
-            fixed_weights=fixed_weights,
         )
         self.bn = nn.BatchNorm2d(channels)
 
@@ -271,9 +261,35 @@ def collect_branch_weights(
     )
 
 
+class _FixedBranchWeights:
+    """PSA's branch weights fixed at 1/4: the control for PSA's attention. The SE module is
+    removed, every branch weighs 1/4 for every image and channel, and what remains are the four
+    multi-scale convolutions, averaged (and what follows them: the BatchNorm in AlexNet's slot)."""
+
+    def _drop_se(self) -> None:
+        self.se = None
+
+    def _features_and_weights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self._branch_features(x)  # (B, 4, C/4, H, W)
+        return feats, feats.new_full((x.shape[0], 4, self.split_channels, 1, 1), 0.25)
+
+    def se_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        raise ValueError("PSA with fixed branch weights has no SE module")
+
+
+class FixedWeightPSA(_FixedBranchWeights, PSAModule):
+    """:class:`PSAModule` with every branch weight 1/4 (the CIFAR ResNet's ``psa_fixed`` mixer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._drop_se()
+
+
 @register_attention("psa_fixed")
-def psa_fixed(channels: int, **kwargs) -> PSAAttention:
-    """The control for PSA's attention: AlexNet-PSA's slot with every branch weight fixed at
-    1/4 (no SE module, nothing depends on the input): the same four multi-scale convolutions and
-    BatchNorm, averaged. PSA against it measures what the softmax branch weights add."""
-    return PSAAttention(channels, fixed_weights=True, **kwargs)
+class FixedWeightPSAAttention(_FixedBranchWeights, PSAAttention):
+    """AlexNet-PSA's slot, ``BN(PSA(x))``, with every branch weight 1/4: PSA against it measures
+    what the softmax branch weights add."""
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(channels, **kwargs)
+        self._drop_se()

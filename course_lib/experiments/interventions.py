@@ -189,11 +189,15 @@ def replaced_multipliers(
             handle.remove()
 
 
-def _batches(images: torch.Tensor, transform: EvalTransform, batch_size: int, device):
+def _forward_all(model: nn.Module, images: torch.Tensor, transform: EvalTransform,
+                 batch_size: int, device: torch.device, precision: str) -> None:  # fmt: skip
+    """Run ``model`` over ``images`` in batches, as evaluation does; the outputs are dropped
+    (what is wanted is collected by hooks or by BatchNorm statistics)."""
     fmt = memory_format(device)
     for start in range(0, len(images), batch_size):
         x = transform(images[start : start + batch_size].to(device))
-        yield x.contiguous(memory_format=fmt)
+        with autocast(device, precision):
+            model(x.contiguous(memory_format=fmt))
 
 
 @torch.no_grad()
@@ -216,9 +220,7 @@ def mean_multipliers(
 
     model.eval()
     with replaced_multipliers(model, accumulate):
-        for x in _batches(images, transform, batch_size, device):
-            with autocast(device, precision):
-                model(x)
+        _forward_all(model, images, transform, batch_size, device, precision)
     return {name: (s / len(images)).float() for name, s in sums.items()}
 
 
@@ -242,9 +244,7 @@ def recalibrate_batchnorms(
         bn.momentum = None  # cumulative moving average: every batch counts alike
         bn.train()
     try:
-        for x in _batches(images, transform, batch_size, device):
-            with autocast(device, precision):
-                model(x)
+        _forward_all(model, images, transform, batch_size, device, precision)
     finally:
         for bn, (momentum, training) in zip(norms, saved):
             bn.momentum = momentum

@@ -30,7 +30,7 @@ import math
 import torch
 from torch import nn
 
-from ..attention.psa import PSA_GROUPS, PSA_KERNELS, PSAModule, fit_groups
+from ..attention.psa import PSA_GROUPS, PSA_KERNELS, FixedWeightPSA, PSAModule, fit_groups
 from ..attention.registry import attention_key, create_attention
 from .registry import register_model
 
@@ -38,14 +38,11 @@ CIFAR_RESNET_MIXERS = (None, "psa", "psa_fixed")
 
 
 def mixer(kind: str | None, channels: int, stride: int) -> nn.Module:
-    """The bottleneck's middle layer: a 3x3 conv, or PSA (same input, output and stride), or
-    the control PSA with its branch weights fixed at 1/4 (``psa_fixed``)."""
+    """The bottleneck's middle layer: a 3x3 conv, or PSA (same input, output and stride)."""
     if kind is None:
         return nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False)
     groups = fit_groups(channels, channels, PSA_GROUPS)
-    return PSAModule(
-        channels, channels, PSA_KERNELS, groups, stride=stride, fixed_weights=kind == "psa_fixed"
-    )
+    return PSAModule(channels, channels, PSA_KERNELS, groups, stride=stride)
 
 
 class Bottleneck(nn.Module):
@@ -60,7 +57,11 @@ class Bottleneck(nn.Module):
         out_channels = planes * self.expansion
         self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = mixer(kind, planes, stride)
+        if kind == "psa_fixed":  # the control: PSA's convolutions, branch weights fixed at 1/4
+            groups = fit_groups(planes, planes, PSA_GROUPS)
+            self.conv2 = FixedWeightPSA(planes, planes, PSA_KERNELS, groups, stride=stride)
+        else:
+            self.conv2 = mixer(kind, planes, stride)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
