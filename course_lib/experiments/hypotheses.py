@@ -213,13 +213,15 @@ def judge_family(
     ``results/<profile>/`` (or ``rows``), Holm-corrected over the whole family."""
     family = family or load_family()
     k = family.k
-    partial = []
+    partial, read = [], {}
     for h in family.hypotheses:
         recipe = h.recipe()
         seeds = family.seeds(which)
         if which == "exploratory":  # the pilot trained each recipe over its own seeds
             seeds = tuple(s for s in seeds if s in recipe.seeds)
-        pool = rows if rows is not None else read_results(results_dir() / h.profile)
+        if rows is None and h.profile not in read:  # each profile's folder read once
+            read[h.profile] = read_results(results_dir() / h.profile)
+        pool = rows if rows is not None else read[h.profile]
         pool = [r for r in pool if "error" not in r]
         variant = _rows_of(h.variant, recipe, seeds, pool)
         baseline = _rows_of(h.baseline, recipe, seeds, pool)

@@ -139,11 +139,7 @@ GATES: dict[type, Gate] = {
 
 def gated_sites(model: nn.Module) -> dict[str, nn.Module]:
     """The attention modules of ``model`` an intervention reaches (:data:`GATES`), by name."""
-    return {
-        name: m
-        for name, m in model.named_modules()
-        if type(m) in GATES and not (isinstance(m, PSAModule) and m.se is None)
-    }
+    return {name: m for name, m in model.named_modules() if type(m) in GATES}
 
 
 def attention_batchnorms(model: nn.Module) -> list[nn.BatchNorm2d]:
