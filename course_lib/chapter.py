@@ -13,32 +13,88 @@ from dataclasses import dataclass
 import torch
 
 from .data import EvalTransform, ImageDataset, load_course_data
+from .experiments.hypotheses import judged_family, with_family
 from .experiments.measure import count_flops, count_params
 from .experiments.results import source_reported, write_result
 from .experiments.stats import MIN_PAIRS, Difference, Summary, compare_pairs, summarize
 from .explain import compute_cam, plot_cam_grid
+from .learner import (
+    COMMITTED_PROFILES,
+    SeedRuns,
+    default_all_seeds,
+    learner_check,
+    learner_mode,
+    plot_your_runs,
+    statistics_runs,
+)
 from .plots import plot_predictions, show_as_jpeg
 from .profiles import EXPLORATORY_PROFILES, Profile, get_profile
 from .runtime.device import device_name
+from .runtime.paths import runs_dir
 from .train import Run, RunLockedError, TrainConfig, predict, train_or_load
 
+# set by start(): whether train_variant retrains every seed (True) or only the main one
+_ALL_SEEDS: bool | None = None
 
-def start(profile: str, **settings) -> Profile:
+
+def start(profile: str, all_seeds: bool | None = None, **settings) -> Profile:
     """What every chapter does after its parameters cell: the profile with the parameters'
-    values (papermill may have changed them), figures at a readable resolution, and one line
-    saying which profile and device the outputs below come from."""
+    values (papermill may have changed them), figures at a readable resolution, and lines
+    saying which profile, device and mode the outputs below come from.
+
+    ``all_seeds`` (default :func:`course_lib.learner.default_all_seeds`: off on a CPU, on with
+    a CUDA GPU): in learner mode (off, profile ``quick``) :func:`train_variant` trains only the
+    main seed; the statistics come from the course's committed runs and the learner's run is
+    checked against them. With ``all_seeds`` every seed is trained and the statistics are the
+    learner's own."""
     import matplotlib.pyplot as plt
 
+    global _ALL_SEEDS
+    _ALL_SEEDS = default_all_seeds() if all_seeds is None else bool(all_seeds)
     P = get_profile(profile, **settings)
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100})
     print(f"profile {P.name} | device {device_name()} | torch {torch.__version__}")
     print(f"settings: {P}")
+    if learner_mode(P, _ALL_SEEDS):
+        print(
+            f"learner mode: trains seed {P.seed} of every variant; the statistics come from the "
+            f"course's committed runs of seeds {list(P.seeds)} (results/{P.name}/), and your "
+            "run is checked against them (all seeds: all_seeds=True, or run-notebooks "
+            "--all-seeds)"
+        )
+    else:
+        print(f"all seeds: trains seeds {list(P.seeds)}; the statistics are this session's runs")
     if P.name in EXPLORATORY_PROFILES:
         print(
             f"profile {P.name} is exploratory: no committed runs back its verdicts; the course's "
             "results come from the quick profile"
         )
     return P
+
+
+def all_seeds() -> bool:
+    """Whether this chapter retrains every seed (set by :func:`start`, else the default)."""
+    return default_all_seeds() if _ALL_SEEDS is None else _ALL_SEEDS
+
+
+def curves_section(variants: Mapping[str, Sequence[Run]], title: str):
+    """The learning curves a chapter shows. With all seeds: every variant's curves over its
+    seeds (:func:`course_lib.plots.plot_seed_curves`). In learner mode: first the learner's run
+    of each variant over the band of the course's committed seeds, validation accuracy per epoch
+    and test accuracy (:func:`course_lib.learner.plot_your_runs`), then the learner's own
+    curves, losses included."""
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_seed_curves
+
+    if any(getattr(runs, "check", None) is not None for runs in variants.values()):
+        plot_your_runs(variants)
+        plt.show()
+        seed = next(iter(variants.values()))[0].metrics["seed"]
+        title = f"{title}; your runs (seed {seed})"
+    plot_seed_curves({name: [r.history for r in runs] for name, runs in variants.items()},
+                     title=title)  # fmt: skip
+    plt.show()
 
 
 def train_variant(
@@ -59,8 +115,15 @@ def train_variant(
     only the finished runs are returned (possibly none) and nothing is trained. ``name`` names
     the runs (default: model and attention), for variants that differ in ``model_kwargs``.
     With ``skip_locked`` a run that another process is training is left out, not waited for
-    (several batch workers can then share one list of runs)."""
-    seeds = list(seeds or profile.seeds)
+    (several batch workers can then share one list of runs).
+
+    In learner mode (:func:`start`) only the main seed is trained; the result also holds the
+    course's committed rows of every seed (``.course``) and prints the "Your run" check."""
+    learner = learner_mode(profile, all_seeds())
+    if learner and not load_only:
+        seeds = [profile.seed]
+    else:
+        seeds = list(seeds or profile.seeds)
     if profile.seed in seeds:
         seeds.remove(profile.seed)
     seeds.insert(0, profile.seed)
@@ -86,7 +149,11 @@ def train_variant(
             continue
         if run is not None:
             runs.append(run)
-    return runs
+    if learner and not load_only and runs:
+        checked = learner_check(runs[0], profile)
+        print(checked.check.line())
+        return checked
+    return SeedRuns(runs)
 
 
 @dataclass
@@ -98,6 +165,7 @@ class VariantComparison:
     baseline: str | None
     summaries: dict[str, Summary]
     differences: dict[str, Difference]
+    course: bool = False  # the course's committed rows (learner mode), not this session's runs
 
     def table(self) -> str:
         w = max(16, *(len(name) for name in self.summaries))
@@ -114,8 +182,20 @@ class VariantComparison:
         note = f"test accuracy (%) after the last epoch, {first['test_images']:,} test images"
         if self.differences:
             note += (
-                f"; differences paired by seed, p from a paired t-test, Holm-corrected over "
-                f"{len(self.differences)} comparison(s); significant only with >= {MIN_PAIRS} pairs"
+                f"; differences paired by seed, p from a paired t-test; Holm p and verdict from "
+                f"the course's one family (results/hypotheses.toml, Holm over all its "
+                f"comparisons): significant only on its confirmatory seeds, 'exploratory' on its "
+                f"exploratory seeds and for comparisons it does not list; >= {MIN_PAIRS} pairs "
+                "to test at all"
+            )
+        if self.course:
+            rows = [r.metrics for runs in self.runs.values() for r in runs]
+            kinds = sorted({f"{r['device']}, {r.get('precision', '?')}" for r in rows})
+            commits = sorted({str(r.get("git_commit", "?"))[:7] for r in rows})
+            note += (
+                f". The course's committed runs (results/{first['profile']}/; {'; '.join(kinds)};"
+                f" commit {', '.join(commits)}), not this session's: your run is checked "
+                "against them where it was trained"
             )
         lines.append(note)
         return "\n".join(lines)
@@ -130,16 +210,22 @@ def compare_variants(
     ``baseline`` (a key of ``variants``), paired by seed. ``extra_pairs`` adds comparisons
     between two variants (e.g. an attention module against its control), keyed
     ``"variant − other"``; the Holm correction runs over all comparisons together."""
+    course = any(getattr(runs, "course", None) is not None for runs in variants.values())
+    variants = {n: statistics_runs(runs) for n, runs in variants.items()}
     by_seed = {n: {r.metrics["seed"]: r.metrics["accuracy"] for r in runs} for n, runs in
                variants.items()}  # fmt: skip
     summaries = {n: summarize(list(accs.values())) for n, accs in by_seed.items()}
     differences = {}
     if baseline is not None:
         pairs = [(n, baseline) for n in by_seed if n != baseline] + list(extra_pairs)
+        names = {n: runs[0].metrics["name"] for n, runs in variants.items() if runs}
+        judged = judged_family()
         for (v, b), d in zip(pairs, compare_pairs(by_seed, pairs), strict=True):
+            seeds = set(by_seed[v]) & set(by_seed[b])
+            d, _ = with_family(d, names[v], names[b], seeds, judged)
             differences[v if b == baseline else f"{v} − {b}"] = d
     return VariantComparison(
-        {n: list(r) for n, r in variants.items()}, baseline, summaries, differences
+        {n: list(r) for n, r in variants.items()}, baseline, summaries, differences, course
     )
 
 
@@ -172,14 +258,13 @@ def comparison_section(
     """What chapters 05-07 show for each experiment: its setting, the main seed's runs side by
     side (accuracy, size, speed), the table over seeds with the paired differences and the
     prose that reads it, then the learning curves over seeds and theirs."""
-    import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
     from . import reading
-    from .plots import plot_seed_curves
 
     main = {name: runs[0] for name, runs in variants.items()}
-    print(describe_setting(profile, [r.metrics["seed"] for r in variants[baseline]]))
+    seeds = [r.metrics["seed"] for r in statistics_runs(variants[baseline])]
+    print(describe_setting(profile, seeds))
     print(
         compare_runs(main, {n: count_flops(r.model, profile.image_size) for n, r in main.items()})
     )
@@ -187,9 +272,7 @@ def comparison_section(
     comparison = compare_variants(variants, baseline, extra_pairs)
     print(comparison.table())
     display(Markdown(reading.describe_comparison(comparison)))
-    histories = {name: [r.history for r in runs] for name, runs in variants.items()}
-    plot_seed_curves(histories, title=f"{title}, {profile.image_size} px")
-    plt.show()
+    curves_section(variants, f"{title}, {profile.image_size} px")
     display(Markdown("\n\n".join(reading.describe_curves(n, v) for n, v in variants.items())))
     return comparison
 
@@ -358,14 +441,19 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
 
 def report(run: Run, chapter: str, **extra) -> str:
     """Write the run's results row (with FLOPs) and say where, with the source notebooks'
-    numbers beside."""
+    numbers beside. In learner mode the course's committed rows stay as they are: the row goes
+    to ``<run cache>/your-results/`` and the line says how the run compares with the course's."""
+    learner = not all_seeds() and run.metrics.get("profile") in COMMITTED_PROFILES
     flops = count_flops(run.model, run.metrics["image_size"])
     curves = {  # what a reading's "still rising" and "below validation" check
         "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc],
         "train_accuracy_per_epoch": [float(v) for v in run.history.train_acc],
     }
-    path = write_result(run.metrics, chapter, flops=flops, **curves, **run.recipe(), **extra)
-    line = f"wrote {path.parent.name}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
+    folder = runs_dir() / "your-results" if learner else None
+    path = write_result(run.metrics, chapter, folder=folder, flops=flops, **curves,
+                        **run.recipe(), **extra)  # fmt: skip
+    where = f"{path.parent.parent}/{path.parent.name}" if learner else path.parent.name
+    line = f"wrote {where}/{path.name}: test accuracy {run.metrics['accuracy']:.4f}"
     for reported in source_reported(run.metrics["name"]):
         line += f"; the source notebook reported {reported['accuracy']:.4f} ({reported['setting']})"
     return line

@@ -123,12 +123,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_run_notebooks(args: argparse.Namespace) -> int:
     from .data import load_cifar10
+    from .learner import ALL_SEEDS_ENV
     from .notebook_runner import format_summary, run_notebooks
     from .profiles import default_profile_name, get_profile
 
     profile = get_profile(args.profile or default_profile_name()).name
     parameters = _parse_pairs(args.parameter)
     check_notebook_selection(args.only)
+    if args.all_seeds:  # the kernels inherit it: chapter.start() reads it
+        os.environ[ALL_SEEDS_ENV] = "1"
     # every notebook needs the data: one clear failure here, not one per notebook
     print(f"data: {load_cifar10().source}", flush=True)
     results = run_notebooks(
@@ -253,6 +256,32 @@ def cmd_interventions(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def cmd_gate_readings(args: argparse.Namespace) -> int:
+    from .data import load_course_data
+    from .experiments.gate_baselines import gate_readings, gates_path, write_gate_rows
+    from .models import check_models
+    from .profiles import get_profile
+    from .train import TrainConfig, train_or_load
+
+    profile = get_profile(args.profile)
+    check_models([args.model], args.attention, profile.image_size)
+    data = load_course_data(profile)
+    path, missing = gates_path(profile.name), []
+    for attention in args.attention:
+        for seed in args.seeds or profile.seeds:
+            config = TrainConfig.from_profile(profile, seed=seed)
+            run = train_or_load(args.model, data, config, attention, profile=profile.name,
+                                load_only=True, progress=False)  # fmt: skip
+            if run is None:
+                missing.append(f"{args.model}-{attention} seed {seed}")
+                continue
+            rows = write_gate_rows(gate_readings(run, data), path)
+            print(f"{run.metrics['name']} seed {seed}: 4 readings -> {rows}", flush=True)
+    if missing:
+        print(f"no finished run (train it first): {'; '.join(missing)}", file=sys.stderr)
+    return 1 if missing else 0
+
+
 def cmd_family(args: argparse.Namespace) -> int:
     from .experiments.hypotheses import format_family, judge_family, load_family
 
@@ -371,6 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--inplace", action="store_true", help="write outputs back into notebooks/ (to commit them)"
     )
     nbs.add_argument(
+        "--all-seeds",
+        action="store_true",
+        help="train every seed of every variant, statistics from these runs (default on a CPU: "
+        "learner mode, the main seed only, checked against the course's committed runs)",
+    )
+    nbs.add_argument(
         "--timeout", type=_at_least_one, default=None, help="seconds per notebook (default: none)"
     )
     nbs.set_defaults(func=cmd_run_notebooks)
@@ -449,6 +484,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: every one that changes something in the model)",
     )
     inter.set_defaults(func=cmd_interventions)
+
+    gr = sub.add_parser(
+        "gate-readings",
+        help="gate statistics of finished runs, untrained and trained, each read with default "
+        "and with recalibrated BatchNorm statistics (results/gates-<profile>.json)",
+    )
+    gr.add_argument("--model", default="alexnet", help=f"one of: {models}")
+    gr.add_argument("--attention", nargs="+", required=True, help=f"any of: {attentions}")
+    gr.add_argument("--seeds", nargs="*", type=int, default=None, help="default: the profile's")
+    gr.add_argument("--profile", default=None, help=profile_help)
+    gr.set_defaults(func=cmd_gate_readings)
 
     fam = sub.add_parser(
         "family", help="the course's confirmatory comparisons (results/hypotheses.toml), judged"

@@ -22,14 +22,39 @@ band of the course's seeds, and the test accuracy among their dots.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .experiments.reference import matches
 from .experiments.results import read_results
 from .profiles import Profile
 from .runtime.paths import results_dir
+
+ALL_SEEDS_ENV = "COURSE_ALL_SEEDS"
+# the profiles whose runs the course commits (results/<profile>/): learner mode needs them
+COMMITTED_PROFILES = ("quick",)
+
+
+def default_all_seeds() -> bool:
+    """Whether a chapter retrains every seed by default: ``COURSE_ALL_SEEDS=1`` (what
+    ``run-notebooks --all-seeds`` sets), or a CUDA GPU, where all seeds take minutes."""
+    value = os.environ.get(ALL_SEEDS_ENV, "").strip().lower()
+    if value:
+        if value not in ("0", "1", "true", "false", "yes", "no"):
+            raise ValueError(f"{ALL_SEEDS_ENV}={value!r}: use 1 (all seeds) or 0 (learner mode)")
+        return value in ("1", "true", "yes")
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def learner_mode(profile: Profile, all_seeds: bool) -> bool:
+    """Learner mode: train only the main seed and read the other seeds from the committed rows.
+    Only where the course commits runs of the profile (``quick``); other profiles (``smoke``,
+    the exploratory ``gpu`` and ``paper``) train every seed they list."""
+    return not all_seeds and profile.name in COMMITTED_PROFILES
 
 
 class CourseRowError(LookupError):
@@ -102,6 +127,77 @@ def _repo_path(path: Path) -> str:
         return str(path.relative_to(repo_root()))
     except ValueError:
         return str(path)
+
+
+@dataclass
+class CourseHistory:
+    """The per-epoch curves a committed row keeps (no step losses, no validation losses)."""
+
+    epoch: list[int]
+    train_acc: list[float]
+    val_acc: list[float]
+
+
+@dataclass
+class CourseRun:
+    """A committed results row standing in for one of the course's runs: its metrics and
+    per-epoch accuracies, no model (nothing of it was trained here)."""
+
+    metrics: dict
+    history: CourseHistory = field(init=False)
+
+    def __post_init__(self) -> None:
+        val = list(self.metrics.get("val_accuracy_per_epoch") or [])
+        train = list(self.metrics.get("train_accuracy_per_epoch") or [])
+        self.history = CourseHistory(list(range(1, len(val) + 1)), train, val)
+
+
+class SeedRuns(list):
+    """The runs of one variant that this session trained or loaded (``runs[0]``: the main
+    seed's, the one whose curves, predictions and maps a chapter shows). In learner mode
+    ``course`` holds the course's committed rows of every seed (:class:`CourseRun`), from which
+    the chapter's statistics come, and ``check`` the learner's run against them."""
+
+    def __init__(self, runs=(), course: Sequence[CourseRun] | None = None,
+                 check: YourRun | None = None) -> None:  # fmt: skip
+        super().__init__(runs)
+        self.course = None if course is None else list(course)
+        self.check = check
+
+
+def statistics_runs(runs: Sequence) -> list:
+    """The runs a chapter's statistics use: the course's committed rows in learner mode, else
+    the runs themselves."""
+    course = getattr(runs, "course", None)
+    return list(runs) if course is None else course
+
+
+def learner_check(run, profile: Profile, folder: str | Path | None = None) -> SeedRuns:
+    """The learner's run of the main seed with the course's committed rows of every seed of
+    ``profile`` and the "Your run" check between them (:func:`check_your_run`)."""
+    rows = course_rows(profile, run.metrics["name"], folder=folder)
+    metrics = dict(run.metrics)
+    metrics["val_accuracy_per_epoch"] = [float(v) for v in run.history.val_acc]
+    check = check_your_run(metrics, rows)
+    return SeedRuns([run], [CourseRun(row) for row in rows.values()], check)
+
+
+def plot_your_runs(variants: Mapping[str, Sequence]):
+    """:func:`plot_your_run` for every variant with a check, one row each, in one figure."""
+    import matplotlib.pyplot as plt
+
+    checked = {n: r for n, r in variants.items() if getattr(r, "check", None) is not None}
+    if not checked:
+        raise ValueError("no variant has a learner's check: train them in learner mode")
+    fig, axes = plt.subplots(len(checked), 2, figsize=(10, 3.0 * len(checked)), dpi=100,
+                             gridspec_kw={"width_ratios": [2, 1]}, squeeze=False)  # fmt: skip
+    for (name, runs), (ax_c, ax_a) in zip(checked.items(), axes, strict=True):
+        metrics = dict(runs[0].metrics)
+        metrics["val_accuracy_per_epoch"] = [float(v) for v in runs[0].history.val_acc]
+        course = {r.metrics["seed"]: r.metrics for r in runs.course}
+        _draw_your_run(ax_c, ax_a, metrics, course, name)
+    fig.tight_layout()
+    return fig
 
 
 # what a run records that decides its numbers beyond the recipe, and how to name it
@@ -207,6 +303,12 @@ def plot_your_run(metrics: dict, course: dict[int, dict], label: str = ""):
 
     fig, (ax_c, ax_a) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100,
                                      gridspec_kw={"width_ratios": [2, 1]})  # fmt: skip
+    _draw_your_run(ax_c, ax_a, metrics, course, label)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_your_run(ax_c, ax_a, metrics: dict, course: dict[int, dict], label: str) -> None:
     curves = [row["val_accuracy_per_epoch"] for row in course.values()]
     epochs = range(1, len(curves[0]) + 1)
     low = [min(c[e - 1] for c in curves) * 100 for e in epochs]
@@ -230,5 +332,3 @@ def plot_your_run(metrics: dict, course: dict[int, dict], label: str = ""):
              ylabel="test accuracy (%)", ylim=(10, 100), title="test accuracy")  # fmt: skip
     ax_a.legend(fontsize=8)
     ax_a.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    return fig

@@ -136,3 +136,28 @@ def test_the_family_command_prints_both_seed_sets(capsys):
     out = capsys.readouterr().out
     assert "k = " in out and "exploratory seeds 42" in out and "confirmatory seeds 50" in out
     assert out.count("| alexnet-triplet − alexnet-none |") == 2
+
+
+def test_the_readings_quote_the_familys_verdict_not_a_chapters_own(monkeypatch):
+    from course_lib.experiments.hypotheses import judge_family
+    from course_lib.runtime.paths import repo_root
+
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(repo_root() / "results"))  # the committed rows
+    from course_lib.experiments.reference import committed
+
+    ref = committed("quick", {"AlexNet": "alexnet-none", "AlexNet-TA": "alexnet-triplet",
+                              "AlexNet-SimAM": "alexnet-simam"})  # fmt: skip
+    own = ref.differences([("AlexNet-TA", "AlexNet"), ("AlexNet-SimAM", "AlexNet")])
+    fam = ref.differences([("AlexNet-TA", "AlexNet"), ("AlexNet-SimAM", "AlexNet")], family=True)
+    judged = {(v.hypothesis.variant, v.hypothesis.baseline): v
+              for v in judge_family(which="exploratory")}  # fmt: skip
+    for label, name in (("AlexNet-TA", "alexnet-triplet"), ("AlexNet-SimAM", "alexnet-simam")):
+        d = fam[f"{label} − AlexNet"]
+        assert d.p_holm == pytest.approx(
+            judged[(name, "alexnet-none")].p_holm
+        )  # Holm over all k, not over two
+        assert d.p_holm > own[f"{label} − AlexNet"].p_holm
+        assert d.verdict() == "exploratory" and not d.significant  # seeds 42-49 chose the profile
+        assert "at the family's α/k" in d.sentence()
+    per_epoch = ref.differences([("AlexNet-TA", "AlexNet")], epoch=1, family=True)
+    assert per_epoch["AlexNet-TA − AlexNet"].verdict() == "exploratory"

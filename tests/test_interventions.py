@@ -241,3 +241,34 @@ def test_psa_and_self_attention_are_their_output_given_their_gate(attention):
 def test_psa_with_fixed_weights_has_no_gate_to_intervene_on():
     assert gated_sites(trained_like("psa_fixed")) == {}
     assert applicable(trained_like("psa_fixed")) == ["as_trained", "bn_recalibrated"]
+
+
+def _rows(variant: str, values: dict[str, list[float]], setting: str = "s") -> list[dict]:
+    return [
+        {"variant": variant, "seed": 50 + i, "setting": setting, "intervention": name,
+         "accuracy": acc}
+        for name, accs in values.items()
+        for i, acc in enumerate(accs)
+    ]  # fmt: skip
+
+
+def test_intervention_changes_are_paired_by_seed_against_as_trained():
+    from course_lib.experiments.interventions import format_changes, intervention_changes
+
+    rows = _rows("alexnet-triplet", {"as_trained": [0.55, 0.54, 0.56],
+                                      "gate_mean": [0.42, 0.40, 0.45]})  # fmt: skip
+    changes = intervention_changes(rows, "alexnet-triplet")
+    d = changes["gate_mean"]
+    assert d.n_pairs == 3 and d.diff == pytest.approx(-0.1267, abs=1e-4) and d.high < 0
+    assert "gate_mean" in format_changes(changes) and "as_trained" not in changes
+    assert intervention_changes(rows, "alexnet-triplet", seeds=[50, 51])["gate_mean"].n_pairs == 2
+
+
+def test_intervention_changes_refuse_mixed_settings_and_a_missing_baseline():
+    from course_lib.experiments.interventions import intervention_changes
+
+    rows = _rows("v", {"as_trained": [0.5, 0.5]}) + _rows("v", {"as_trained": [0.5]}, "other")
+    with pytest.raises(ValueError, match="2 settings"):
+        intervention_changes(rows, "v")
+    with pytest.raises(LookupError, match="no as_trained row"):
+        intervention_changes(_rows("v", {"gate_mean": [0.4, 0.4]}), "v")

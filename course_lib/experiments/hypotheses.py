@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 try:
@@ -29,7 +29,15 @@ from ..profiles import Profile, experiment_settings, get_profile
 from ..runtime.paths import repo_root, results_dir
 from .reference import matches
 from .results import read_results
-from .stats import detectable_difference, format_p, holm, paired_difference, summarize
+from .stats import (
+    MIN_PAIRS,
+    Difference,
+    detectable_difference,
+    format_p,
+    holm,
+    paired_difference,
+    summarize,
+)
 
 # an AlexNet comparison of chapters 02-04 trains at the profile's own setting
 PROFILE_ITSELF = "alexnet"
@@ -263,6 +271,52 @@ def judge_family(
         )
     assert len(verdicts) == k
     return verdicts
+
+
+Judged = dict[tuple[str, str, str], Verdict]
+
+
+def judged_family(rows: list[dict] | None = None, family: Family | None = None) -> Judged:
+    """Every comparison of the family on both seed sets, keyed (variant, baseline, seeds)."""
+    family = family or load_family()
+    return {
+        (v.hypothesis.variant, v.hypothesis.baseline, which): v
+        for which in ("confirmatory", "exploratory")
+        for v in judge_family(family, which, rows=rows)
+    }
+
+
+def with_family(
+    d: Difference,
+    variant: str,
+    baseline: str,
+    seeds: Sequence[int],
+    judged: Judged | None = None,
+    family: Family | None = None,
+) -> tuple[Difference, Verdict | None]:
+    """``d`` (``variant − baseline``, run names, over ``seeds``) with the family's verdict: on
+    the family's confirmatory seeds its Holm p over the whole family and its verdict; on its
+    exploratory seeds that Holm p and "exploratory"; a comparison the family does not list, or
+    one over other rows than the family's, is "exploratory" (an interval, never significant).
+    A difference with too few pairs to test keeps its own verdict."""
+    if d.test != "paired t" or d.n_pairs < MIN_PAIRS:
+        return replace(d, p_holm=math.nan), None
+    family = family or load_family()
+    judged = judged if judged is not None else judged_family(family=family)
+    seeds = set(seeds)
+    which = (
+        "confirmatory"
+        if seeds <= set(family.confirmatory_seeds)
+        else "exploratory"
+        if seeds <= set(family.exploratory_seeds)
+        else None
+    )
+    d = replace(d, alpha=family.alpha, strictest_alpha=family.strictest_level)
+    found = judged.get((variant, baseline, which))
+    if found is None or found.n_pairs != d.n_pairs or not math.isclose(found.diff, d.diff):
+        return replace(d, p_holm=math.nan, family_verdict="exploratory"), None
+    verdict = found.verdict if which == "confirmatory" else "exploratory"
+    return replace(d, p_holm=found.p_holm, family_verdict=verdict), found
 
 
 def format_family(verdicts: list[Verdict]) -> str:

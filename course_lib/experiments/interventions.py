@@ -52,6 +52,7 @@ from ..runtime.device import autocast, cpu_isa, memory_format, pick_device
 from ..runtime.env import git_state
 from ..runtime.paths import results_dir
 from ..train.evaluate import evaluate
+from .stats import Difference, paired_difference
 
 INTERVENTIONS = ("as_trained", "gate_mean", "gate_shuffled", "attention_off", "bn_recalibrated")
 
@@ -386,3 +387,64 @@ def write_intervention_rows(rows: list[dict], path: str | Path) -> Path:
     )
     atomic_write_json(ordered, path)
     return path
+
+
+def intervention_changes(
+    rows: list[dict], variant: str, seeds: list[int] | None = None
+) -> dict[str, Difference]:
+    """Per intervention, the seed-paired change of test accuracy against ``as_trained``
+    (``intervention − as_trained``, a fraction) over ``variant``'s rows (one setting; default
+    every seed that has both). A reading, not a claim of the family: each at α = 0.05."""
+    by = {}
+    settings = {r["setting"] for r in rows if r["variant"] == variant}
+    if len(settings) > 1:
+        raise ValueError(f"{variant}: intervention rows of {len(settings)} settings; pick one")
+    for r in rows:
+        if r["variant"] == variant and (seeds is None or r["seed"] in seeds):
+            by.setdefault(r["intervention"], {})[r["seed"]] = r["accuracy"]
+    if "as_trained" not in by:
+        raise LookupError(f"no as_trained row of {variant}: run `python -m course_lib "
+                          "interventions` on its finished runs first")  # fmt: skip
+    base = by["as_trained"]
+    return {
+        name: paired_difference(values, base, name, "as_trained")
+        for name, values in by.items()
+        if name != "as_trained"
+    }
+
+
+def format_changes(changes: dict[str, Difference]) -> str:
+    """A text table: intervention, seeds, mean change, 95 % CI, detectable at α = 0.05."""
+    lines = [f"{'intervention':16s} {'seeds':>5s} {'change (points)':>15s} {'95 % CI':>17s} "
+             f"{'detects':>8s}"]  # fmt: skip
+    for name, d in changes.items():
+        ci = "" if d.n_pairs < 2 else f"[{d.low * 100:+6.2f}, {d.high * 100:+6.2f}]"
+        det = "" if d.n_pairs < 2 else f"{d.detectable * 100:.1f}"
+        lines.append(f"{name:16s} {d.n_pairs:5d} {d.diff * 100:+15.2f} {ci:>17s} {det:>8s}")
+    return "\n".join(lines)
+
+
+def plot_changes(changes: dict[str, Difference], rows: list[dict], variant: str, title: str = ""):
+    """Each intervention's change of test accuracy against ``as_trained``: one dot per seed,
+    the mean and its 95 % interval; 0 is the trained network."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * len(changes)), dpi=100)
+    base = {r["seed"]: r["accuracy"] for r in rows
+            if r["variant"] == variant and r["intervention"] == "as_trained"}  # fmt: skip
+    for i, (name, d) in enumerate(changes.items()):
+        seeds = [r for r in rows if r["variant"] == variant and r["intervention"] == name
+                 and r["seed"] in base]  # fmt: skip
+        ax.scatter([(r["accuracy"] - base[r["seed"]]) * 100 for r in seeds], [i] * len(seeds),
+                   color="0.55", s=14, zorder=2)  # fmt: skip
+        if d.n_pairs >= 2:
+            ax.errorbar(d.diff * 100, i, xerr=[[(d.diff - d.low) * 100], [(d.high - d.diff) * 100]],
+                        fmt="o", color="C3", capsize=3, zorder=3)  # fmt: skip
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set(yticks=range(len(changes)), yticklabels=list(changes),
+           xlabel="change of test accuracy against the trained network (points)",
+           title=title or f"{variant}: test-time interventions")  # fmt: skip
+    ax.invert_yaxis()
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..runtime.paths import results_dir
 from .results import ARCHIVE, read_archive, read_results, recorded, source_reported
-from .stats import MIN_PAIRS, Difference, Summary, format_p, holm, paired_difference, summarize
+from .stats import Difference, Summary, format_p, holm, paired_difference, summarize
 
 # what the course's chapters produce; the leaderboard says which of these have no results yet
 EXPECTED_VARIANTS = (
@@ -288,41 +288,19 @@ def apply_family(sections: list[Section], rows: list[dict]) -> None:
     confirmatory seeds, gets the family's Holm-adjusted p and verdict; on its exploratory seeds
     (or a mix), the family's Holm p on those seeds and the verdict "exploratory"; a comparison
     the family does not list is "exploratory" and never significant."""
-    from .hypotheses import judge_family, load_family
+    from .hypotheses import judged_family, load_family, with_family
 
     family = load_family()
-    judged = {
-        (v.hypothesis.variant, v.hypothesis.baseline, which): v
-        for which in ("confirmatory", "exploratory")
-        for v in judge_family(family, which, rows=rows)
-    }
+    judged = judged_family(rows, family)
     for section in sections:
         for e in section.entries:
-            d = e.vs_baseline
-            if d is None:
+            if e.vs_baseline is None:
                 continue
-            if d.test != "paired t" or d.n_pairs < MIN_PAIRS:  # untestable: its own verdict says so
-                e.vs_baseline = Difference(**{**d.__dict__, "p_holm": math.nan})
-                continue
-            seeds = set(e.accuracies)
-            which = (
-                "confirmatory"
-                if seeds <= set(family.confirmatory_seeds)
-                else "exploratory"
-                if seeds <= set(family.exploratory_seeds)
-                else None
+            e.vs_baseline, found = with_family(
+                e.vs_baseline, e.name, e.vs_baseline.baseline, e.accuracies, judged, family
             )
-            found = judged.get((e.name, d.baseline, which))
-            if found is None or found.n_pairs != d.n_pairs:  # not listed, or other rows
-                e.vs_baseline = Difference(
-                    **{**d.__dict__, "p_holm": math.nan, "family_verdict": "exploratory"}
-                )
-                continue
-            verdict = found.verdict if which == "confirmatory" else "exploratory"
-            e.vs_baseline = Difference(
-                **{**d.__dict__, "p_holm": found.p_holm, "family_verdict": verdict}
-            )
-            e.family = found
+            if found is not None:
+                e.family = found
 
 
 def _entry(runs: list[dict]) -> Entry:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..profiles import EXPERIMENTS, PROFILES, Profile, experiment_settings, get_profile
@@ -101,12 +101,14 @@ class Reference:
         return [sum(c[e] for c in curves) / len(curves) for e in range(len(curves[0]))]
 
     def differences(
-        self, pairs: Sequence[tuple[str, str]], epoch: int | None = None
+        self, pairs: Sequence[tuple[str, str]], epoch: int | None = None, family: bool = False
     ) -> dict[str, Difference]:
         """Seed-paired differences ``variant − baseline`` for each pair, Holm-corrected over
-        the pairs given (one family of comparisons), keyed ``"variant − baseline"``. With
-        ``epoch`` (1-based), the validation accuracy after that epoch instead of the test
-        accuracy."""
+        the pairs given, keyed ``"variant − baseline"``. With ``epoch`` (1-based), the
+        validation accuracy after that epoch instead of the test accuracy. With ``family``, each
+        difference carries the verdict of the course's one family (results/hypotheses.toml,
+        :func:`.hypotheses.with_family`) instead: Holm over the whole family; a per-epoch
+        difference, or one the family does not list, is "exploratory"."""
 
         def values(label: str) -> dict[int, float]:
             if epoch is None:
@@ -115,6 +117,17 @@ class Reference:
 
         labels = {name for pair in pairs for name in pair}
         found = compare_pairs({label: values(label) for label in labels}, pairs)
+        if family:
+            from .hypotheses import judged_family, with_family
+
+            judged = judged_family()
+            name = {label: next(iter(self.rows[label].values()))["name"] for label in labels}
+            for i, d in enumerate(found):
+                seeds = set(self.rows[d.name]) & set(self.rows[d.baseline])
+                if epoch is None:
+                    found[i], _ = with_family(d, name[d.name], name[d.baseline], seeds, judged)
+                else:  # not the family's metric: an interval, never a verdict
+                    found[i] = replace(d, p_holm=math.nan, family_verdict="exploratory")
         return {f"{d.name} − {d.baseline}": d for d in found}
 
     def provenance(self) -> str:

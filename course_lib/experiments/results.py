@@ -65,16 +65,19 @@ def result_filename(row: dict) -> str:
     )
 
 
-def write_result(metrics: dict, chapter: str, overwrite: bool = True, **extra) -> Path:
+def write_result(
+    metrics: dict, chapter: str, overwrite: bool = True, folder: Path | None = None, **extra
+) -> Path:
     """Write a run's metrics (without the confusion matrix) for the leaderboard; the same run
     reported again (by another chapter, or re-executed) rewrites its own file only. With
-    ``overwrite=False`` an existing row (and the chapter and notebook it names) is kept."""
+    ``overwrite=False`` an existing row (and the chapter and notebook it names) is kept.
+    ``folder`` replaces ``results/`` (a learner's own rows go beside the run cache)."""
     profile = metrics.get("profile") or "unknown"
     row = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     row.update(chapter=chapter, **extra)
     row.setdefault("notebook", os.environ.get(NOTEBOOK_ENV))
     row["source_reported"] = source_reported(row.get("name", ""))
-    path = results_dir() / profile / result_filename(row)
+    path = (folder or results_dir()) / profile / result_filename(row)
     if overwrite or not path.exists():
         atomic_write_json(row, path)
     return path
@@ -95,7 +98,7 @@ def recorded(row: dict, key: str) -> object:
 # (results/archive/README.md says what each was and what replaced it); read only when asked for
 ARCHIVE = "archive"
 # files under results/ that hold other things than one run's row (a list of interventions rows)
-NOT_RUN_ROWS = ("interventions-",)
+NOT_RUN_ROWS = ("interventions-", "gates-")
 
 
 def read_results(folder: str | Path | None = None, include_archive: bool = False) -> list[dict]:

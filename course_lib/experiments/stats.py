@@ -138,6 +138,9 @@ class Difference:
     # comparison ("significant", "not significant", "pending (...)", "exploratory"); it then
     # replaces the verdict of this comparison's own test
     family_verdict: str | None = None
+    # the family's strictest Holm level alpha / k, where the family judges this comparison: the
+    # detectable difference is then printed at two fixed levels, alpha and alpha / k
+    strictest_alpha: float | None = None
 
     @property
     def detectable(self) -> float:
@@ -162,7 +165,11 @@ class Difference:
         if math.isnan(self.detectable):
             return "the paired differences do not vary: no power calculation"
         smallest = self.detectable * scale
-        return f"with {self.n_pairs} pairs this design detects ≥ {smallest:.1f} {unit}"
+        text = f"with {self.n_pairs} pairs this design detects ≥ {smallest:.1f} {unit}"
+        if self.strictest_alpha is not None:
+            strict = detectable_difference(self.sd, self.n_pairs, self.strictest_alpha) * scale
+            text += f" at α = {self.alpha:g} and ≥ {strict:.1f} at the family's α/k"
+        return text
 
     @property
     def significant(self) -> bool:

@@ -1,0 +1,137 @@
+"""Trained against untrained gates, read the same way.
+
+A gate's spread (its standard deviation over images, channels and positions) says how much it
+varies. Compared naively, an untrained network read in eval mode normalises its gate logits
+with BatchNorm's default running statistics (mean 0, variance 1): the logits of the deep gates
+are tiny at initialisation, so the untrained gates look flat at 0.5, and "the gates switch on
+during training" follows from the reading procedure, not from training. A fair comparison
+reads both networks with the same procedure:
+
+* ``default``: eval mode with the running statistics the network has (for the untrained
+  network, BatchNorm's defaults; for the trained one, what training accumulated with the
+  official momentum 0.01);
+* ``recalibrated``: the attention modules' running statistics recomputed on the same training
+  images (no augmentation) for both networks, then eval mode
+  (:func:`.interventions.recalibrate_batchnorms`).
+
+:func:`gate_readings` gives the four readings of one finished run (untrained or trained, default
+or recalibrated) on the same fixed test images; rows are stored in
+``results/gates-<profile>.json``, one per (variant, seed, setting, state, bn).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import torch
+
+from ..data import EvalTransform, ImageDataset
+from ..explain.gates import gate_statistics
+from ..models import build_model
+from ..runtime.atomic import atomic_write_json
+from ..runtime.device import cpu_isa
+from ..runtime.env import git_state
+from ..runtime.paths import results_dir
+from .interventions import recalibrate_batchnorms
+
+STATES = ("untrained", "trained")
+PROCEDURES = ("default", "recalibrated")
+ROW_KEY = ("variant", "seed", "setting", "state", "bn")
+
+
+def untrained_twin(run, num_classes: int) -> torch.nn.Module:
+    """The network of ``run`` with the initial weights its training started from (they depend
+    on the seed alone, as in :func:`course_lib.train.train_or_load`), in eval mode."""
+    m = run.metrics
+    torch.manual_seed(m["seed"])
+    model = build_model(m["model"], attention=m.get("attention"), image_size=m["image_size"],
+                        num_classes=num_classes)  # fmt: skip
+    return model.eval()
+
+
+@torch.no_grad()
+def gate_readings(
+    run, data: ImageDataset, probe_images: int = 64, recalibration_images: int = 2000
+) -> list[dict]:
+    """The gate statistics of ``run``'s network untrained and trained, each read with the
+    default and with recalibrated running statistics, on the chapters' ``probe_images`` fixed
+    test images; one row per (state, procedure)."""
+    from ..chapter import fixed_test_images
+
+    m = run.metrics
+    transform = EvalTransform(m["image_size"], data.mean, data.std)
+    probe = transform(data.test_images[fixed_test_images(data, n=probe_images)])
+    calibration = data.train_images[:recalibration_images]
+    commit, dirty = git_state()
+    rows = []
+    for state, net in (
+        ("untrained", untrained_twin(run, data.num_classes)),
+        ("trained", run.model.float()),
+    ):
+        net = net.cpu().eval()
+        for bn in PROCEDURES:
+            reader = net
+            if bn == "recalibrated":
+                reader = copy.deepcopy(net)
+                recalibrate_batchnorms(reader, calibration, transform, device="cpu",
+                                       precision="fp32")  # fmt: skip
+            stats = gate_statistics(reader, probe)
+            rows.append({
+                "variant": m["name"], "seed": m["seed"], "setting": m["setting"],
+                "state": state, "bn": bn, "probe_images": probe_images,
+                "recalibration_images": recalibration_images if bn == "recalibrated" else 0,
+                "gates": [dataclasses.asdict(g) for g in stats],
+                "run_dir": run.run_dir.name, "trained_commit": m.get("git_commit"),
+                "trained_cpu_isa": m.get("cpu_isa"), "git_commit": commit, "dirty": dirty,
+                "cpu_isa": cpu_isa(), "date": dt.date.today().isoformat(),
+            })  # fmt: skip
+    return rows
+
+
+def gates_path(profile: str) -> Path:
+    """``results/gates-<profile>.json``: a JSON list of rows."""
+    return results_dir() / f"gates-{profile}.json"
+
+
+def read_gate_rows(path: str | Path) -> list[dict]:
+    """The rows of a gates file ([] when it does not exist); anything else is refused."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path} is not readable JSON ({err}); restore it with git") from err
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and all(k in r for k in (*ROW_KEY, "gates")) for r in rows
+    ):
+        raise ValueError(f"{path} is not a list of gate rows; restore it with git")
+    return rows
+
+
+def write_gate_rows(rows: list[dict], path: str | Path) -> Path:
+    """Merge ``rows`` into ``path`` (a row replaces the one with the same key), atomically."""
+    path = Path(path)
+    merged = {tuple(r[k] for k in ROW_KEY): r for r in read_gate_rows(path)}
+    merged.update({tuple(r[k] for k in ROW_KEY): r for r in rows})
+    ordered = sorted(merged.values(), key=lambda r: tuple(str(r[k]) for k in ROW_KEY))
+    atomic_write_json(ordered, path)
+    return path
+
+
+def mean_gate_spread(row: dict, gate: str = "mean of branches") -> list[float]:
+    """The standard deviation of ``gate`` in each module of a row, in network order."""
+    return [g["std"] for g in row["gates"] if g["gate"] == gate]
+
+
+def spread_table(rows: list[dict], variant: str, gate: str = "mean of branches") -> dict:
+    """``{(state, bn): {seed: [sd per module]}}`` for ``variant``'s rows."""
+    table: dict = {}
+    for r in rows:
+        if r["variant"] == variant:
+            table.setdefault((r["state"], r["bn"]), {})[r["seed"]] = mean_gate_spread(r, gate)
+    return table
