@@ -343,12 +343,12 @@ class _Reference(reference.Reference):
         super().__init__(profile, rows)
         self._names, self._seen, self._where = names, seen, setting_of(profile)
 
-    def differences(self, pairs, epoch=None):
+    def differences(self, pairs, epoch=None, family=False):
         if self._seen is not None:
             for variant, baseline in pairs:
                 names = (self._names[variant], self._names[baseline])
                 self._seen.compared.add((self._where, *names, epoch))
-        return super().differences(pairs, epoch)
+        return super().differences(pairs, epoch, family)
 
     def curve(self, label, split="val"):
         if self._seen is not None:

@@ -297,8 +297,10 @@ def with_family(
     """``d`` (``variant − baseline``, run names, over ``seeds``) with the family's verdict: on
     the family's confirmatory seeds its Holm p over the whole family and its verdict; on its
     exploratory seeds that Holm p and "exploratory"; a comparison the family does not list, or
-    one over other rows than the family's, is "exploratory" (an interval, never significant).
-    A difference with too few pairs to test keeps its own verdict."""
+    over other seeds than the family's, is "exploratory" (an interval, never significant).
+    Holm's correction takes ``d``'s own p in this comparison's place, beside the family's other
+    comparisons: the verdict is the one these rows would get. A difference with too few pairs
+    to test keeps its own verdict."""
     if d.test != "paired t" or d.n_pairs < MIN_PAIRS:
         return replace(d, p_holm=math.nan), None
     family = family or load_family()
@@ -313,10 +315,20 @@ def with_family(
     )
     d = replace(d, alpha=family.alpha, strictest_alpha=family.strictest_level)
     found = judged.get((variant, baseline, which))
-    if found is None or found.n_pairs != d.n_pairs or not math.isclose(found.diff, d.diff):
+    if found is None or found.n_pairs != d.n_pairs:
         return replace(d, p_holm=math.nan, family_verdict="exploratory"), None
-    verdict = found.verdict if which == "confirmatory" else "exploratory"
-    return replace(d, p_holm=found.p_holm, family_verdict=verdict), found
+    others = [v for (_, _, w), v in judged.items() if w == which]
+    pvalues = [
+        (d.p if v is found else v.p) if v.complete and not math.isnan(v.p) else 1.0 for v in others
+    ]
+    p_holm = holm(pvalues)[others.index(found)]
+    if which == "exploratory":
+        verdict = "exploratory"
+    elif not found.complete:
+        verdict = found.verdict  # pending
+    else:
+        verdict = "significant" if p_holm < family.alpha else "not significant"
+    return replace(d, p_holm=p_holm, family_verdict=verdict), found
 
 
 def format_family(verdicts: list[Verdict]) -> str:
