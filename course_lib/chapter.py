@@ -441,9 +441,13 @@ def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None
 
 def report(run: Run, chapter: str, **extra) -> str:
     """Write the run's results row (with FLOPs) and say where, with the source notebooks'
-    numbers beside. In learner mode the course's committed rows stay as they are: the row goes
-    to ``<run cache>/your-results/`` and the line says how the run compares with the course's."""
-    learner = not all_seeds() and run.metrics.get("profile") in COMMITTED_PROFILES
+    numbers beside. In a chapter in learner mode (:func:`start`) the course's committed rows
+    stay as they are: the row goes to ``<run cache>/your-results/`` (the chapter's "Your run"
+    line compares the run with the course's). Outside a chapter (``train --write-result``) the
+    row goes to ``results/``."""
+    # learner mode only inside a chapter that start() put in it: the CLI's `train
+    # --write-result` writes the course's rows
+    learner = _ALL_SEEDS is False and run.metrics.get("profile") in COMMITTED_PROFILES
     flops = count_flops(run.model, run.metrics["image_size"])
     curves = {  # what a reading's "still rising" and "below validation" check
         "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc],

@@ -17,6 +17,12 @@ from course_lib.profiles import get_profile
 SEEDS = (42, 43, 44)
 
 
+@pytest.fixture(autouse=True)
+def no_mode_left_behind(monkeypatch):
+    """chapter.start() sets a module-wide mode: each test starts without one."""
+    monkeypatch.setattr(chapter, "_ALL_SEEDS", None)
+
+
 @pytest.fixture
 def committed_smoke(tmp_path, monkeypatch):
     """A results folder in which the smoke profile has committed rows of AlexNet and AlexNet-TA
@@ -67,6 +73,10 @@ def test_learner_mode_trains_the_main_seed_and_takes_the_statistics_from_the_cou
     line = chapter.report(ta[0], "02_triplet_attention")
     assert "your-results" in line
     assert sorted(p.read_text() for p in (tmp_path / "results" / "smoke").glob("*.json")) == before
+    # outside a chapter (the CLI's train --write-result) the row is the course's
+    chapter._ALL_SEEDS = None
+    assert "your-results" not in chapter.report(ta[0], "02_triplet_attention")
+    assert len(list((tmp_path / "results" / "smoke").glob("*.json"))) == len(before) + 1
 
 
 def test_learner_mode_refuses_a_missing_course_row_in_one_line(committed_smoke, cifar_small):
