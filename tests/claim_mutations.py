@@ -45,7 +45,7 @@ import pytest
 
 from course_lib import claims, models
 from course_lib.experiments import findings as findings_module
-from course_lib.experiments import measure, reference, results, stats
+from course_lib.experiments import gate_baselines, interventions, measure, reference, results, stats
 from course_lib.models import registry
 
 from .test_readings import reading_cells
@@ -430,6 +430,20 @@ def _intercepted(results_dir: Path, mutation: Mutation | None, seen: Observation
         others = [row for row in found if "name" not in row or "seed" not in row]
         return others + [row for by_seed in rows.values() for row in by_seed.values()]
 
+    def read_list(original, where: str, label: Callable[[dict], str]):
+        """A reader of a results file that holds a list of rows keyed by seed (interventions,
+        gate readings): its rows, grouped by ``label``, are moved and tracked like run rows."""
+
+        def read(path, *args, **kwargs):
+            found = original(path, *args, **kwargs)
+            grouped: Rows = {}
+            for row in found:
+                grouped.setdefault(label(row), {})[row["seed"]] = row
+            rows = moved(where, grouped)
+            return [row for by_seed in rows.values() for row in by_seed.values()]
+
+        return read
+
     def read_findings(chapter, profile, *args, **kwargs):
         record = copy.deepcopy(original_read_findings(chapter, profile, *args, **kwargs))
         if observing:
@@ -444,6 +458,22 @@ def _intercepted(results_dir: Path, mutation: Mutation | None, seen: Observation
         mp.setattr(reference, "read_results", _cached_read_results)
         mp.setattr(results, "read_results", read_results)
         mp.setattr(findings_module, "read_findings", read_findings)
+        mp.setattr(
+            interventions,
+            "read_intervention_rows",
+            read_list(
+                _READ_INTERVENTIONS,
+                "results/interventions",
+                lambda r: f"{r['variant']} {r['intervention']}",
+            ),
+        )
+        mp.setattr(
+            gate_baselines,
+            "read_gate_rows",
+            read_list(
+                _READ_GATES, "results/gates", lambda r: f"{r['variant']} {r['state']}/{r['bn']}"
+            ),
+        )
         mp.setattr(claims, "guard", functools.partial(_recording_guard, seen))
         mp.setattr(stats, "detectable_difference", _cached_detectable)
         mp.setattr(stats, "power", _cached_power)
@@ -455,6 +485,8 @@ def _intercepted(results_dir: Path, mutation: Mutation | None, seen: Observation
 # --- caches: readings are pure Python over rows; what is slow and never moves is kept ---------
 
 _READ_RESULTS = results.read_results  # the real functions, before any patch
+_READ_INTERVENTIONS = interventions.read_intervention_rows
+_READ_GATES = gate_baselines.read_gate_rows
 _BUILD_MODEL = registry.build_model
 _COUNT_FLOPS = measure.count_flops
 _DETECTABLE = stats.detectable_difference

@@ -300,8 +300,8 @@ def with_family(
     over other seeds than the family's, is "exploratory" (an interval, never significant).
     Holm's correction takes ``d``'s own p in this comparison's place, beside the family's other
     comparisons: the verdict is the one these rows would get. A difference with too few pairs
-    to test keeps its own verdict."""
-    if d.test != "paired t" or d.n_pairs < MIN_PAIRS:
+    to test keeps its own verdict, or is "pending" on the family's confirmatory seeds."""
+    if d.test != "paired t":
         return replace(d, p_holm=math.nan), None
     family = family or load_family()
     judged = judged if judged is not None else judged_family(family=family)
@@ -315,6 +315,9 @@ def with_family(
     )
     d = replace(d, alpha=family.alpha, strictest_alpha=family.strictest_level)
     found = judged.get((variant, baseline, which))
+    if d.n_pairs < MIN_PAIRS:  # too few to test; on the confirmatory seeds: still pending
+        pending = found is not None and which == "confirmatory" and found.n_pairs == d.n_pairs
+        return replace(d, p_holm=math.nan, family_verdict=found.verdict if pending else None), None
     if found is None or found.n_pairs != d.n_pairs:
         return replace(d, p_holm=math.nan, family_verdict="exploratory"), None
     others = [v for (_, _, w), v in judged.items() if w == which]
