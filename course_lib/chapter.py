@@ -35,6 +35,26 @@ from .train import Run, RunLockedError, TrainConfig, predict, train_or_load
 
 # set by start(): whether train_variant retrains every seed (True) or only the main one
 _ALL_SEEDS: bool | None = None
+_MODE_SAID = False  # whether this chapter has said which mode it trains in
+
+
+def say_mode(profile: Profile, learner: bool) -> None:
+    """Say once per chapter, before its first training, which mode it trains in."""
+    global _MODE_SAID
+    if _MODE_SAID:
+        return
+    _MODE_SAID = True
+    if learner:
+        print(
+            f"learner mode: trains seed {profile.seed} of every variant; the statistics come "
+            f"from the course's committed runs of seeds {list(profile.seeds)} "
+            f"(results/{profile.name}/), and your run is checked against them (all seeds: "
+            "all_seeds=True, or run-notebooks --all-seeds)"
+        )
+    else:
+        print(
+            f"all seeds: trains seeds {list(profile.seeds)}; the statistics are this session's runs"
+        )
 
 
 def start(profile: str, all_seeds: bool | None = None, **settings) -> Profile:
@@ -55,15 +75,8 @@ def start(profile: str, all_seeds: bool | None = None, **settings) -> Profile:
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100})
     print(f"profile {P.name} | device {device_name()} | torch {torch.__version__}")
     print(f"settings: {P}")
-    if learner_mode(P, _ALL_SEEDS):
-        print(
-            f"learner mode: trains seed {P.seed} of every variant; the statistics come from the "
-            f"course's committed runs of seeds {list(P.seeds)} (results/{P.name}/), and your "
-            "run is checked against them (all seeds: all_seeds=True, or run-notebooks "
-            "--all-seeds)"
-        )
-    else:
-        print(f"all seeds: trains seeds {list(P.seeds)}; the statistics are this session's runs")
+    global _MODE_SAID
+    _MODE_SAID = False  # the mode is said by the chapter's first train_variant
     if P.name in EXPLORATORY_PROFILES:
         print(
             f"profile {P.name} is exploratory: no committed runs back its verdicts; the course's "
@@ -124,6 +137,8 @@ def train_variant(
         seeds = [profile.seed]
     else:
         seeds = list(seeds or profile.seeds)
+    if not load_only:
+        say_mode(profile.replace(seeds=tuple(seeds) if not learner else None), learner)
     if profile.seed in seeds:
         seeds.remove(profile.seed)
     seeds.insert(0, profile.seed)
