@@ -237,7 +237,8 @@ class YourRun:
         )
         same = ""
         if self.committed_accuracy is not None:
-            same = f"; the committed seed-{self.seed} run reached {self.committed_accuracy:.2%}"
+            reached = self.committed_accuracy * 100
+            same = f"; the committed seed-{self.seed} run reached {reached:.2f} %"
         differs = (
             "; it differs from that run in "
             + ", ".join(
@@ -298,7 +299,7 @@ def check_your_run(metrics: dict, course: dict[int, dict]) -> YourRun:
 def plot_your_run(metrics: dict, course: dict[int, dict], label: str = ""):
     """Left: the validation accuracy after each epoch, the learner's run over the band (lowest
     to highest) and mean of the course's seeds; right: the test accuracy, the learner's run among
-    the course's seeds' dots. Axes from chance (10 %)."""
+    the course's seeds' dots (that axis zoomed to them; the curve's axis starts at chance, 10 %)."""
     import matplotlib.pyplot as plt
 
     fig, (ax_c, ax_a) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100,
@@ -328,7 +329,9 @@ def _draw_your_run(ax_c, ax_a, metrics: dict, course: dict[int, dict], label: st
                  label="course")  # fmt: skip
     ax_a.axhline(metrics["accuracy"] * 100, color="C3", lw=1.5,
                  label=f"your run {metrics['accuracy'] * 100:.2f} %")  # fmt: skip
+    values = [course[s]["accuracy"] * 100 for s in seeds] + [metrics["accuracy"] * 100]
     ax_a.set(xticks=range(len(seeds)), xticklabels=[str(s) for s in seeds], xlabel="seed",
-             ylabel="test accuracy (%)", ylim=(10, 100), title="test accuracy")  # fmt: skip
+             ylabel="test accuracy (%)", ylim=(min(values) - 3, max(values) + 3),
+             title="test accuracy (axis zoomed)")  # fmt: skip
     ax_a.legend(fontsize=8)
     ax_a.grid(alpha=0.3, axis="y")
