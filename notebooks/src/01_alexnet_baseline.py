@@ -23,22 +23,27 @@ if "google.colab" in sys.modules and not os.path.exists("/content/course"):
     os.environ["COURSE_DOWNLOAD"] = "1"  # Colab is online: torchvision may fetch CIFAR-10
 
 # %% tags=["parameters"]
+from course_lib.learner import default_all_seeds
 from course_lib.profiles import get_profile
 
-P = get_profile()  # COURSE_PROFILE, or automatic: gpu on a CUDA machine, quick on a CPU
+P = get_profile()  # COURSE_PROFILE, else quick (the recipe of every committed run)
 profile = P.name
 image_size = P.image_size
 epochs = P.epochs
 batch_size = P.batch_size
 lr = P.lr
 seed = P.seed  # the run whose curves, predictions and CAMs are shown
-seeds = list(P.seeds)  # every seed trained; [seed] alone is faster, but shows no spread
+seeds = list(P.seeds)  # the seeds of the statistics
+# False (the default on a CPU): learner mode, only `seed` is trained here and checked against the
+# course's committed runs of every seed, which give the statistics; True (the default on a GPU):
+# every seed is trained and the statistics are this session's
+all_seeds = default_all_seeds()
 
 # %%
 from course_lib import chapter
 
-P = chapter.start(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr,
-                  seed=seed, seeds=seeds)
+P = chapter.start(profile, all_seeds=all_seeds, image_size=image_size, epochs=epochs,
+                  batch_size=batch_size, lr=lr, seed=seed, seeds=seeds)
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,7 +59,7 @@ from course_lib.models import (
     alexnet_receptive_fields,
     build_model,
 )
-from course_lib.plots import plot_confusion, plot_seed_curves, show_as_jpeg
+from course_lib.plots import plot_confusion, show_as_jpeg
 
 # %% [markdown]
 # ## 1 · The architecture
@@ -179,9 +184,16 @@ for size in (224, 128, 64):
 # The recipe of chapter 00 (Adam, cosine schedule per step, label smoothing 0.1, batched
 # augmentation), at this profile's size; in the `quick` profile the first 6 epochs of the source
 # notebooks' 50-epoch schedule, over 8 seeds (chapter 02 says why). `chapter.train_variant`
-# trains one run per seed in `seeds`, or loads it when a run with the same settings has finished
-# before (`runs/alexnet-none-<hash>/`), and resumes an interrupted one from its last finished
-# epoch. `chapter.report` writes each run's row to `results/<profile>/`, named by its whole
+# trains one run per seed, or loads it when a run with the same settings has finished before
+# (`runs/alexnet-none-<hash>/`), and resumes an interrupted one from its last finished epoch.
+#
+# In **learner mode** (the default on a CPU) it trains only seed 42 — yours — and takes the
+# other seeds from the course's committed runs; it prints a line starting with "Your run" that
+# says whether your run is bit-identical to the course's seed-42 run, inside the range of its
+# eight seeds, or outside it, and what differs (CPU kind, threads, torch, precision: oneDNN picks
+# other kernels on another CPU, so the numbers move). `chapter.report` writes your row beside
+# the run cache (`runs/your-results/`). With `all_seeds=True` (the default on a GPU) every seed
+# is trained, and `chapter.report` writes each row to `results/<profile>/`, named by its whole
 # configuration (size, epochs, training images, settings hash), where the readings below and
 # the leaderboard chapter read it.
 
@@ -196,15 +208,15 @@ flops = {"AlexNet": count_flops(baseline.model, P.image_size)}
 print(chapter.compare_runs({"AlexNet": baseline}, flops))
 
 # %%
-fig = plot_seed_curves({"AlexNet": [r.history for r in runs]},
-                       title=f"AlexNet, {P.image_size} px, {len(runs)} seeds")
-plt.show()
+chapter.curves_section({"AlexNet": runs}, title=f"AlexNet, {P.image_size} px, {len(runs)} seed(s)")
 
 # %% [markdown]
-# The three panels: the training loss every few steps (noisy: each point is a few batches of
-# augmented images), the validation loss per epoch, and accuracy per epoch on the training
-# batches (dashed) and on the 5,000 held-out validation images (solid), each the mean over the
-# seeds with their spread as a band. With label smoothing 0.1 the loss cannot fall below about
+# In learner mode the first figure draws your run (red) over the band of the course's eight
+# seeds and its test accuracy among theirs. The three panels after it: the training loss every
+# few steps (noisy: each point is a few batches of augmented images), the validation loss per
+# epoch, and accuracy per epoch on the training batches (dashed) and on the 5,000 held-out
+# validation images (solid) — of your run, or with all seeds the mean over the seeds with their
+# spread as a band. With label smoothing 0.1 the loss cannot fall below about
 # 0.50 (chapter 00), so the curves are far from 0 even for a good model.
 #
 # The readings in this chapter are written for the committed `quick` runs, whichever profile
@@ -295,7 +307,7 @@ display(Markdown(
     f"{last_is_best} of {len(rows)} runs, and picking the best instead of the last gains "
     f"{gain * 100:.2f} points on average: a network that still improves every epoch has no "
     f"noisy plateau for the maximum to pick from. In a 50-epoch run it has one; the GPU runs of "
-    f"README (section \"The paper profile on a GPU\") show best-of-epochs above the final value."
+    f"docs/gpu.md (\"The paper profile on a GPU\") show best-of-epochs above the final value."
 ))
 
 # %% tags=["remove-cell", "reading-check"]
