@@ -213,27 +213,16 @@ def cmd_train_chapter(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_interventions(args: argparse.Namespace) -> int:
+def _for_finished_runs(args: argparse.Namespace, profile, work) -> int:
+    """Call ``work(run, data)`` for the finished run of every ``--attention`` and seed (the
+    profile's seeds by default); runs that have not finished are named on stderr (exit 1)."""
     from .data import load_course_data
-    from .experiments.interventions import (
-        INTERVENTIONS,
-        intervention_rows,
-        interventions_path,
-        write_intervention_rows,
-    )
     from .models import check_models
-    from .profiles import get_profile
     from .train import TrainConfig, train_or_load
 
-    unknown = set(args.only or []) - set(INTERVENTIONS)
-    if unknown:
-        raise ValueError(f"unknown intervention(s) {sorted(unknown)}; known: {INTERVENTIONS}")
-    profile = get_profile(args.profile)
-    if args.precision:
-        profile = profile.with_overrides({"precision": args.precision})
     check_models([args.model], args.attention, profile.image_size)
     data = load_course_data(profile)  # the main seed's subset, as every seed's run used
-    path, missing = interventions_path(profile.name), []
+    missing = []
     for attention in args.attention:
         for seed in args.seeds or profile.seeds:
             config = TrainConfig.from_profile(profile, seed=seed)
@@ -242,11 +231,7 @@ def cmd_interventions(args: argparse.Namespace) -> int:
             if run is None:
                 missing.append(f"{args.model}-{attention} seed {seed}")
                 continue
-            rows = intervention_rows(run, data, args.only or None)
-            write_intervention_rows(rows, path)
-            print(f"{rows[0]['variant']} seed {seed}: " + ", ".join(
-                f"{r['intervention']} {r['accuracy']:.4f}" for r in rows), flush=True)  # fmt: skip
-    print(f"wrote {path}")
+            work(run, data)
     if missing:
         print(
             f"no finished run (train it first with python -m course_lib train --profile "
@@ -256,30 +241,47 @@ def cmd_interventions(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
-def cmd_gate_readings(args: argparse.Namespace) -> int:
-    from .data import load_course_data
-    from .experiments.gate_baselines import gate_readings, gates_path, write_gate_rows
-    from .models import check_models
+def cmd_interventions(args: argparse.Namespace) -> int:
+    from .experiments.interventions import (
+        INTERVENTIONS,
+        intervention_rows,
+        interventions_path,
+        write_intervention_rows,
+    )
     from .profiles import get_profile
-    from .train import TrainConfig, train_or_load
+
+    unknown = set(args.only or []) - set(INTERVENTIONS)
+    if unknown:
+        raise ValueError(f"unknown intervention(s) {sorted(unknown)}; known: {INTERVENTIONS}")
+    profile = get_profile(args.profile)
+    if args.precision:
+        profile = profile.with_overrides({"precision": args.precision})
+    path = interventions_path(profile.name)
+
+    def work(run, data) -> None:
+        rows = intervention_rows(run, data, args.only or None)
+        write_intervention_rows(rows, path)
+        print(f"{rows[0]['variant']} seed {run.metrics['seed']}: " + ", ".join(
+            f"{r['intervention']} {r['accuracy']:.4f}" for r in rows), flush=True)  # fmt: skip
+
+    code = _for_finished_runs(args, profile, work)
+    print(f"wrote {path}")
+    return code
+
+
+def cmd_gate_readings(args: argparse.Namespace) -> int:
+    from .experiments.gate_baselines import gate_readings, gates_path, write_gate_rows
+    from .profiles import get_profile
 
     profile = get_profile(args.profile)
-    check_models([args.model], args.attention, profile.image_size)
-    data = load_course_data(profile)
-    path, missing = gates_path(profile.name), []
-    for attention in args.attention:
-        for seed in args.seeds or profile.seeds:
-            config = TrainConfig.from_profile(profile, seed=seed)
-            run = train_or_load(args.model, data, config, attention, profile=profile.name,
-                                load_only=True, progress=False)  # fmt: skip
-            if run is None:
-                missing.append(f"{args.model}-{attention} seed {seed}")
-                continue
-            rows = write_gate_rows(gate_readings(run, data), path)
-            print(f"{run.metrics['name']} seed {seed}: 4 readings -> {rows}", flush=True)
-    if missing:
-        print(f"no finished run (train it first): {'; '.join(missing)}", file=sys.stderr)
-    return 1 if missing else 0
+    path = gates_path(profile.name)
+
+    def work(run, data) -> None:
+        write_gate_rows(gate_readings(run, data), path)
+        print(f"{run.metrics['name']} seed {run.metrics['seed']}: 4 readings -> {path}",
+              flush=True)  # fmt: skip
+
+    return _for_finished_runs(args, profile, work)
 
 
 def cmd_family(args: argparse.Namespace) -> int:

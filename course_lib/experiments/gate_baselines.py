@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import json
 from pathlib import Path
 
 import torch
@@ -32,11 +31,11 @@ import torch
 from ..data import EvalTransform, ImageDataset
 from ..explain.gates import gate_statistics
 from ..models import build_model
-from ..runtime.atomic import atomic_write_json
 from ..runtime.device import cpu_isa
 from ..runtime.env import git_state
 from ..runtime.paths import results_dir
 from .interventions import recalibrate_batchnorms
+from .results import merge_row_list, read_row_list
 
 STATES = ("untrained", "trained")
 PROCEDURES = ("default", "recalibrated")
@@ -99,28 +98,13 @@ def gates_path(profile: str) -> Path:
 
 def read_gate_rows(path: str | Path) -> list[dict]:
     """The rows of a gates file ([] when it does not exist); anything else is refused."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    try:
-        rows = json.loads(path.read_text())
-    except ValueError as err:
-        raise ValueError(f"{path} is not readable JSON ({err}); restore it with git") from err
-    if not isinstance(rows, list) or not all(
-        isinstance(r, dict) and all(k in r for k in (*ROW_KEY, "gates")) for r in rows
-    ):
-        raise ValueError(f"{path} is not a list of gate rows; restore it with git")
-    return rows
+    return read_row_list(path, (*ROW_KEY, "gates"), "gate rows")
 
 
 def write_gate_rows(rows: list[dict], path: str | Path) -> Path:
     """Merge ``rows`` into ``path`` (a row replaces the one with the same key), atomically."""
-    path = Path(path)
-    merged = {tuple(r[k] for k in ROW_KEY): r for r in read_gate_rows(path)}
-    merged.update({tuple(r[k] for k in ROW_KEY): r for r in rows})
-    ordered = sorted(merged.values(), key=lambda r: tuple(str(r[k]) for k in ROW_KEY))
-    atomic_write_json(ordered, path)
-    return path
+    return merge_row_list(rows, path, ROW_KEY, read_gate_rows(path),
+                          lambda r: tuple(str(r[k]) for k in ROW_KEY))  # fmt: skip
 
 
 def mean_gate_spread(row: dict, gate: str = "mean of branches") -> list[float]:

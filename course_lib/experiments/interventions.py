@@ -29,7 +29,6 @@ every image the mean weights, or the mean map of each query position.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,11 +46,11 @@ from ..attention.simam import SimAM
 from ..attention.triplet import TripletAttention
 from ..attention.triplet_static import StaticTripletAttention
 from ..data import EvalTransform, ImageDataset
-from ..runtime.atomic import atomic_write_json
 from ..runtime.device import autocast, cpu_isa, memory_format, pick_device
 from ..runtime.env import git_state
 from ..runtime.paths import results_dir
 from ..train.evaluate import evaluate
+from .results import merge_row_list, read_row_list
 from .stats import Difference, paired_difference
 
 INTERVENTIONS = ("as_trained", "gate_mean", "gate_shuffled", "attention_off", "bn_recalibrated")
@@ -360,33 +359,17 @@ def intervention_rows(
 def read_intervention_rows(path: str | Path) -> list[dict]:
     """The rows of an interventions file ([] when it does not exist); a file that is not a
     JSON list of rows with :data:`ROW_KEY` and ``accuracy`` is refused, naming it."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    try:
-        rows = json.loads(path.read_text())
-    except ValueError as err:
-        raise ValueError(f"{path} is not readable JSON ({err}); restore it with git") from err
-    if not isinstance(rows, list) or not all(
-        isinstance(r, dict) and all(k in r for k in (*ROW_KEY, "accuracy")) for r in rows
-    ):
-        raise ValueError(f"{path} is not a list of intervention rows; restore it with git")
-    return rows
+    return read_row_list(path, (*ROW_KEY, "accuracy"), "intervention rows")
 
 
 def write_intervention_rows(rows: list[dict], path: str | Path) -> Path:
     """Merge ``rows`` into the file at ``path``: a row replaces the one with the same
     (variant, seed, setting, intervention), others are kept; sorted, written atomically."""
-    path = Path(path)
-    merged = {tuple(r[k] for k in ROW_KEY): r for r in read_intervention_rows(path)}
-    merged.update({tuple(r[k] for k in ROW_KEY): r for r in rows})
     order = {name: i for i, name in enumerate(INTERVENTIONS)}
-    ordered = sorted(
-        merged.values(),
-        key=lambda r: (r["variant"], r["setting"], r["seed"], order.get(r["intervention"], 99)),
-    )
-    atomic_write_json(ordered, path)
-    return path
+    return merge_row_list(
+        rows, path, ROW_KEY, read_intervention_rows(path),
+        lambda r: (r["variant"], r["setting"], r["seed"], order.get(r["intervention"], 99)),
+    )  # fmt: skip
 
 
 def intervention_changes(

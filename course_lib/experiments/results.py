@@ -153,3 +153,31 @@ def read_archive(recipe: str | None = None, folder: str | Path | None = None) ->
             row.update(file=f"{ARCHIVE}/{name}/{row['file']}", archive=name)
             rows.append(row)
     return rows
+
+
+def read_row_list(path: str | Path, keys: tuple[str, ...], what: str) -> list[dict]:
+    """The rows of a results file that holds a JSON list of rows, each with ``keys`` ([] when
+    the file does not exist); anything else is refused, naming the file and how to restore it."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path} is not readable JSON ({err}); restore it with git") from err
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and all(k in r for k in keys) for r in rows
+    ):
+        raise ValueError(f"{path} is not a list of {what}; restore it with git")
+    return rows
+
+
+def merge_row_list(
+    rows: list[dict], path: str | Path, key: tuple[str, ...], existing: list[dict], order
+) -> Path:
+    """Write ``existing`` rows with ``rows`` merged in (a row replaces the one with the same
+    ``key``), sorted by ``order(row)``, atomically."""
+    merged = {tuple(r[k] for k in key): r for r in existing}
+    merged.update({tuple(r[k] for k in key): r for r in rows})
+    atomic_write_json(sorted(merged.values(), key=order), Path(path))
+    return Path(path)
