@@ -220,3 +220,26 @@ def test_the_progress_line_names_the_run_and_the_time_left(tmp_path):
     watcher.show()
     watcher.show()
     assert out.getvalue().count("\n") == 1 and "\r" not in out.getvalue()
+
+
+def test_interventions_and_gate_readings_read_finished_runs_and_name_missing_ones(
+    tmp_path, capsys, monkeypatch
+):
+    import json
+
+    monkeypatch.setenv("COURSE_DATA", cifar_source())
+    assert main(["train", "--profile", "smoke", "--attention", "triplet"]) == 0
+    capsys.readouterr()
+    argv = ["--profile", "smoke", "--attention", "triplet", "--seeds", "42"]
+    assert main(["gate-readings", *argv]) == 0
+    rows = json.loads((tmp_path / "results" / "gates-smoke.json").read_text())
+    assert {(r["state"], r["bn"]) for r in rows} == {
+        (s, b) for s in ("untrained", "trained") for b in ("default", "recalibrated")
+    }
+    assert main(["interventions", *argv, "--only", "as_trained", "gate_mean"]) == 0
+    rows = json.loads((tmp_path / "results" / "interventions-smoke.json").read_text())
+    assert [r["intervention"] for r in rows] == ["as_trained", "gate_mean"]
+    capsys.readouterr()
+    assert main(["gate-readings", "--profile", "smoke", "--attention", "se", "--seeds", "42"]) == 1
+    err = capsys.readouterr().err
+    assert "no finished run" in err and "alexnet-se seed 42" in err
