@@ -233,7 +233,7 @@ def compare_variants(
     differences = {}
     if baseline is not None:
         pairs = [(n, baseline) for n in by_seed if n != baseline] + list(extra_pairs)
-        names = {n: runs[0].metrics["name"] for n, runs in variants.items() if runs}
+        names = {n: runs[0].metrics.get("name", n) for n, runs in variants.items() if runs}
         judged = judged_family()
         for (v, b), d in zip(pairs, compare_pairs(by_seed, pairs), strict=True):
             seeds = set(by_seed[v]) & set(by_seed[b])

@@ -101,8 +101,8 @@ def describe_comparison(comparison) -> str:
                 f", 95 % CI [{d.low * 100:+.2f}, {d.high * 100:+.2f}] over {d.n_pairs} "
                 f"seed pairs, paired t-test p = {format_p(d.p)}"
             )
-            if len(comparison.differences) > 1:
-                line += f" (Holm-corrected {format_p(d.p_holm)})"
+            if d.p_holm == d.p_holm:  # the family's Holm p (NaN where it does not judge)
+                line += f" (Holm over the course's family {format_p(d.p_holm)})"
         line += f": **{d.verdict()}**"
         if d.test == "paired t" and d.detectable == d.detectable:
             line += (
@@ -121,6 +121,13 @@ def describe_comparison(comparison) -> str:
             f"{d.name} ({'better' if d.diff > 0 else 'worse'})" for d in significant
         )
         end = f"The difference survives the correction for: {verdict}."
+    elif any(d.family_verdict == "exploratory" for d in comparison.differences.values()):
+        end = (
+            "Every tested comparison here is exploratory in the course's family "
+            "(results/hypotheses.toml): its seeds chose the profile, or the family does not "
+            "list it. The intervals say what these runs found; only the family's confirmatory "
+            "seeds give verdicts. Each line says how large a difference this design could find."
+        )
     else:
         end = (
             "No difference survives: every interval includes 0 or the corrected p is above "
