@@ -19,7 +19,6 @@ from .experiments.results import source_reported, write_result
 from .experiments.stats import MIN_PAIRS, Difference, Summary, compare_pairs, summarize
 from .explain import compute_cam, plot_cam_grid
 from .learner import (
-    COMMITTED_PROFILES,
     SeedRuns,
     default_all_seeds,
     learner_check,
@@ -38,8 +37,9 @@ _ALL_SEEDS: bool | None = None
 _MODE_SAID = False  # whether this chapter has said which mode it trains in
 
 
-def say_mode(profile: Profile, learner: bool) -> None:
-    """Say once per chapter, before its first training, which mode it trains in."""
+def say_mode(profile: Profile, learner: bool, seeds: Sequence[int]) -> None:
+    """Say once per chapter, before its first training, which mode it trains in (``seeds``:
+    what it trains with all seeds)."""
     global _MODE_SAID
     if _MODE_SAID:
         return
@@ -52,9 +52,7 @@ def say_mode(profile: Profile, learner: bool) -> None:
             "all_seeds=True, or run-notebooks --all-seeds)"
         )
     else:
-        print(
-            f"all seeds: trains seeds {list(profile.seeds)}; the statistics are this session's runs"
-        )
+        print(f"all seeds: trains seeds {list(seeds)}; the statistics are this session's runs")
 
 
 def start(profile: str, all_seeds: bool | None = None, **settings) -> Profile:
@@ -69,14 +67,13 @@ def start(profile: str, all_seeds: bool | None = None, **settings) -> Profile:
     learner's own."""
     import matplotlib.pyplot as plt
 
-    global _ALL_SEEDS
+    global _ALL_SEEDS, _MODE_SAID
     _ALL_SEEDS = default_all_seeds() if all_seeds is None else bool(all_seeds)
+    _MODE_SAID = False  # the mode is said by the chapter's first train_variant
     P = get_profile(profile, **settings)
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100})
     print(f"profile {P.name} | device {device_name()} | torch {torch.__version__}")
     print(f"settings: {P}")
-    global _MODE_SAID
-    _MODE_SAID = False  # the mode is said by the chapter's first train_variant
     if P.name in EXPLORATORY_PROFILES:
         print(
             f"profile {P.name} is exploratory: no committed runs back its verdicts; the course's "
@@ -138,7 +135,7 @@ def train_variant(
     else:
         seeds = list(seeds or profile.seeds)
     if not load_only:
-        say_mode(profile.replace(seeds=tuple(seeds) if not learner else None), learner)
+        say_mode(profile, learner, seeds)
     if profile.seed in seeds:
         seeds.remove(profile.seed)
     seeds.insert(0, profile.seed)
@@ -462,7 +459,7 @@ def report(run: Run, chapter: str, **extra) -> str:
     row goes to ``results/``."""
     # learner mode only inside a chapter that start() put in it: the CLI's `train
     # --write-result` writes the course's rows
-    learner = _ALL_SEEDS is False and run.metrics.get("profile") in COMMITTED_PROFILES
+    learner = _ALL_SEEDS is False and learner_mode(run.metrics.get("profile"), _ALL_SEEDS)
     flops = count_flops(run.model, run.metrics["image_size"])
     curves = {  # what a reading's "still rising" and "below validation" check
         "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc],

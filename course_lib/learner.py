@@ -50,11 +50,12 @@ def default_all_seeds() -> bool:
     return torch.cuda.is_available()
 
 
-def learner_mode(profile: Profile, all_seeds: bool) -> bool:
+def learner_mode(profile: Profile | str | None, all_seeds: bool) -> bool:
     """Learner mode: train only the main seed and read the other seeds from the committed rows.
-    Only where the course commits runs of the profile (``quick``); other profiles (``smoke``,
-    the exploratory ``gpu`` and ``paper``) train every seed they list."""
-    return not all_seeds and profile.name in COMMITTED_PROFILES
+    Only where the course commits runs of the profile (``quick``; a profile or its name); other
+    profiles (``smoke``, the exploratory ``gpu`` and ``paper``) train every seed they list."""
+    name = profile.name if isinstance(profile, Profile) else profile
+    return not all_seeds and name in COMMITTED_PROFILES
 
 
 class CourseRowError(LookupError):
@@ -176,10 +177,13 @@ def learner_check(run, profile: Profile, folder: str | Path | None = None) -> Se
     """The learner's run of the main seed with the course's committed rows of every seed of
     ``profile`` and the "Your run" check between them (:func:`check_your_run`)."""
     rows = course_rows(profile, run.metrics["name"], folder=folder)
-    metrics = dict(run.metrics)
-    metrics["val_accuracy_per_epoch"] = [float(v) for v in run.history.val_acc]
-    check = check_your_run(metrics, rows)
+    check = check_your_run(_with_curve(run), rows)
     return SeedRuns([run], [CourseRun(row) for row in rows.values()], check)
+
+
+def _with_curve(run) -> dict:
+    """A trained run's metrics with its validation accuracy per epoch, as a row keeps it."""
+    return {**run.metrics, "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc]}
 
 
 def plot_your_runs(variants: Mapping[str, Sequence]):
@@ -192,10 +196,8 @@ def plot_your_runs(variants: Mapping[str, Sequence]):
     fig, axes = plt.subplots(len(checked), 2, figsize=(10, 3.0 * len(checked)), dpi=100,
                              gridspec_kw={"width_ratios": [2, 1]}, squeeze=False)  # fmt: skip
     for (name, runs), (ax_c, ax_a) in zip(checked.items(), axes, strict=True):
-        metrics = dict(runs[0].metrics)
-        metrics["val_accuracy_per_epoch"] = [float(v) for v in runs[0].history.val_acc]
         course = {r.metrics["seed"]: r.metrics for r in runs.course}
-        _draw_your_run(ax_c, ax_a, metrics, course, name)
+        _draw_your_run(ax_c, ax_a, _with_curve(runs[0]), course, name)
     fig.tight_layout()
     return fig
 

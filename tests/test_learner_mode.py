@@ -28,7 +28,6 @@ def committed_smoke(tmp_path, monkeypatch):
     """A results folder in which the smoke profile has committed rows of AlexNet and AlexNet-TA
     (three seeds each), and smoke counted among the committed profiles."""
     monkeypatch.setattr(learner, "COMMITTED_PROFILES", ("smoke",))
-    monkeypatch.setattr(chapter, "COMMITTED_PROFILES", ("smoke",))
     P = get_profile("smoke", seeds=SEEDS)
     folder = tmp_path / "results" / "smoke"
     folder.mkdir(parents=True)
