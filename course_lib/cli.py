@@ -275,6 +275,8 @@ def cmd_gate_readings(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     path = gates_path(profile.name)
+    if args.untrained_only:
+        return _untrained_gate_readings(args, profile, path)
 
     def work(run, data) -> None:
         write_gate_rows(gate_readings(run, data), path)
@@ -282,6 +284,34 @@ def cmd_gate_readings(args: argparse.Namespace) -> int:
               flush=True)  # fmt: skip
 
     return _for_finished_runs(args, profile, work)
+
+
+def _untrained_gate_readings(args: argparse.Namespace, profile, path) -> int:
+    """The untrained readings of committed runs (``results/<profile>/``, the profile's own
+    recipe), which need no checkpoint: the initial weights follow from each row's seed."""
+    from .data import load_course_data
+    from .experiments.gate_baselines import untrained_readings, write_gate_rows
+    from .experiments.reference import matches
+    from .experiments.results import read_results
+    from .runtime.paths import results_dir
+
+    rows = [r for r in read_results(results_dir() / profile.name)
+            if "error" not in r and matches(r, profile)]  # fmt: skip
+    data = load_course_data(profile)
+    missing = []
+    for attention in args.attention:
+        name = f"{args.model}-{attention}"
+        for seed in args.seeds or profile.seeds:
+            found = [r for r in rows if r.get("name") == name and r.get("seed") == seed]
+            if not found:
+                missing.append(f"{name} seed {seed}")
+            for row in found:
+                write_gate_rows(untrained_readings(row, data), path)
+                print(f"{name} seed {seed} ({row['file']}): 2 untrained readings -> {path}",
+                      flush=True)  # fmt: skip
+    if missing:
+        print(f"no committed {profile.name} row of: {'; '.join(missing)}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def cmd_family(args: argparse.Namespace) -> int:
@@ -496,6 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--attention", nargs="+", required=True, help=f"any of: {attentions}")
     gr.add_argument("--seeds", nargs="*", type=int, default=None, help="default: the profile's")
     gr.add_argument("--profile", default=None, help=profile_help)
+    gr.add_argument(
+        "--untrained-only",
+        action="store_true",
+        help="only the untrained readings, of the committed rows in results/<profile>/ (no "
+        "checkpoint needed: the initial weights follow from the seed)",
+    )
     gr.set_defaults(func=cmd_gate_readings)
 
     fam = sub.add_parser(

@@ -11,6 +11,7 @@ from course_lib.experiments.gate_baselines import (
     gate_readings,
     read_gate_rows,
     spread_table,
+    untrained_readings,
     untrained_twin,
     write_gate_rows,
 )
@@ -57,6 +58,23 @@ def test_default_statistics_flatten_the_untrained_gates_recalibrated_ones_do_not
     assert max(default[2:]) < 0.01
     assert min(recalibrated) > 0.05
     assert all(r > 5 * d for r, d in zip(recalibrated[2:], default[2:], strict=True))
+
+
+def test_untrained_readings_of_a_results_row_equal_the_runs_own(tiny_ta_run, cifar_small):
+    # a committed row carries what the untrained network needs (model, attention, size, seed):
+    # its two readings equal those read beside the trained network, without its checkpoint
+    row = {k: tiny_ta_run.metrics[k] for k in ("name", "model", "attention", "image_size",
+                                               "seed", "setting")}  # fmt: skip
+    from_row = untrained_readings(row, cifar_small, probe_images=20, recalibration_images=200)
+    from_run = [
+        r
+        for r in gate_readings(tiny_ta_run, cifar_small, probe_images=20, recalibration_images=200)
+        if r["state"] == "untrained"
+    ]
+    assert [(r["state"], r["bn"]) for r in from_row] == [(r["state"], r["bn"]) for r in from_run]
+    for a, b in zip(from_row, from_run, strict=True):
+        assert a["gates"] == b["gates"] and a["setting"] == b["setting"]
+    assert from_row[0]["run_dir"] is None
 
 
 def test_gate_rows_merge_by_key_and_a_corrupt_file_is_refused(tmp_path):

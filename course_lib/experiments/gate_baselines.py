@@ -15,8 +15,9 @@ reads both networks with the same procedure:
   (:func:`.interventions.recalibrate_batchnorms`).
 
 :func:`gate_readings` gives the four readings of one finished run (untrained or trained, default
-or recalibrated) on the same fixed test images; rows are stored in
-``results/gates-<profile>.json``, one per (variant, seed, setting, state, bn).
+or recalibrated) on the same fixed test images; :func:`untrained_readings` gives the two untrained
+ones of a committed run whose checkpoint is elsewhere (the initial weights follow from the seed).
+Rows are stored in ``results/gates-<profile>.json``, one per (variant, seed, setting, state, bn).
 """
 
 from __future__ import annotations
@@ -42,53 +43,86 @@ PROCEDURES = ("default", "recalibrated")
 ROW_KEY = ("variant", "seed", "setting", "state", "bn")
 
 
-def untrained_twin(run, num_classes: int) -> torch.nn.Module:
-    """The network of ``run`` with the initial weights its training started from (they depend
-    on the seed alone, as in :func:`course_lib.train.train_or_load`), in eval mode."""
-    m = run.metrics
-    torch.manual_seed(m["seed"])
-    model = build_model(m["model"], attention=m.get("attention"), image_size=m["image_size"],
-                        num_classes=num_classes)  # fmt: skip
+def untrained_network(metrics: dict, num_classes: int) -> torch.nn.Module:
+    """The network a run of ``metrics`` (a run's metrics or its committed results row) started
+    from: its initial weights depend on the seed alone, as in
+    :func:`course_lib.train.train_or_load`, so they need no checkpoint. In eval mode."""
+    torch.manual_seed(metrics["seed"])
+    model = build_model(metrics["model"], attention=metrics.get("attention"),
+                        image_size=metrics["image_size"], num_classes=num_classes)  # fmt: skip
     return model.eval()
 
 
+def untrained_twin(run, num_classes: int) -> torch.nn.Module:
+    """The network of ``run`` with the initial weights its training started from."""
+    return untrained_network(run.metrics, num_classes)
+
+
 @torch.no_grad()
+def read_both_ways(
+    net: torch.nn.Module, probe: torch.Tensor, calibration: torch.Tensor, transform: EvalTransform
+) -> dict[str, list]:
+    """``net``'s gate statistics on ``probe`` for each procedure of :data:`PROCEDURES`: as it
+    is, and with its attention modules' running statistics recomputed on ``calibration``."""
+    net = net.float().cpu().eval()
+    recalibrated = copy.deepcopy(net)
+    recalibrate_batchnorms(recalibrated, calibration, transform, device="cpu", precision="fp32")
+    return {"default": gate_statistics(net, probe),
+            "recalibrated": gate_statistics(recalibrated, probe)}  # fmt: skip
+
+
+def _probe_and_calibration(image_size: int, data: ImageDataset, probe_images: int,
+                           recalibration_images: int):  # fmt: skip
+    from ..chapter import fixed_test_images
+
+    transform = EvalTransform(image_size, data.mean, data.std)
+    probe = transform(data.test_images[fixed_test_images(data, n=probe_images)])
+    return transform, probe, data.train_images[:recalibration_images]
+
+
+def _rows(metrics: dict, state: str, readings: dict, probe_images: int,
+          recalibration_images: int, run_dir: str | None) -> list[dict]:  # fmt: skip
+    commit, dirty = git_state()
+    return [{
+        "variant": metrics["name"], "seed": metrics["seed"], "setting": metrics["setting"],
+        "state": state, "bn": bn, "probe_images": probe_images,
+        "recalibration_images": recalibration_images if bn == "recalibrated" else 0,
+        "gates": [dataclasses.asdict(g) for g in stats],
+        "run_dir": run_dir, "trained_commit": metrics.get("git_commit"),
+        "trained_cpu_isa": metrics.get("cpu_isa"), "git_commit": commit, "dirty": dirty,
+        "cpu_isa": cpu_isa(), "date": dt.date.today().isoformat(),
+    } for bn, stats in readings.items()]  # fmt: skip
+
+
 def gate_readings(
     run, data: ImageDataset, probe_images: int = 64, recalibration_images: int = 2000
 ) -> list[dict]:
     """The gate statistics of ``run``'s network untrained and trained, each read with the
     default and with recalibrated running statistics, on the chapters' ``probe_images`` fixed
     test images; one row per (state, procedure)."""
-    from ..chapter import fixed_test_images
-
     m = run.metrics
-    transform = EvalTransform(m["image_size"], data.mean, data.std)
-    probe = transform(data.test_images[fixed_test_images(data, n=probe_images)])
-    calibration = data.train_images[:recalibration_images]
-    commit, dirty = git_state()
+    transform, probe, calibration = _probe_and_calibration(m["image_size"], data, probe_images,
+                                                           recalibration_images)  # fmt: skip
     rows = []
-    for state, net in (
-        ("untrained", untrained_twin(run, data.num_classes)),
-        ("trained", run.model.float()),
-    ):
-        net = net.cpu().eval()
-        for bn in PROCEDURES:
-            reader = net
-            if bn == "recalibrated":
-                reader = copy.deepcopy(net)
-                recalibrate_batchnorms(reader, calibration, transform, device="cpu",
-                                       precision="fp32")  # fmt: skip
-            stats = gate_statistics(reader, probe)
-            rows.append({
-                "variant": m["name"], "seed": m["seed"], "setting": m["setting"],
-                "state": state, "bn": bn, "probe_images": probe_images,
-                "recalibration_images": recalibration_images if bn == "recalibrated" else 0,
-                "gates": [dataclasses.asdict(g) for g in stats],
-                "run_dir": run.run_dir.name, "trained_commit": m.get("git_commit"),
-                "trained_cpu_isa": m.get("cpu_isa"), "git_commit": commit, "dirty": dirty,
-                "cpu_isa": cpu_isa(), "date": dt.date.today().isoformat(),
-            })  # fmt: skip
+    untrained = untrained_twin(run, data.num_classes)
+    for state, net in (("untrained", untrained), ("trained", run.model)):
+        readings = read_both_ways(net, probe, calibration, transform)
+        rows += _rows(m, state, readings, probe_images, recalibration_images, run.run_dir.name)
     return rows
+
+
+def untrained_readings(
+    row: dict, data: ImageDataset, probe_images: int = 64, recalibration_images: int = 2000
+) -> list[dict]:
+    """The two untrained readings of a committed run (its results ``row``), whose trained
+    network may be on another machine: the initial weights follow from the seed. Chapters read
+    them beside the trained gates the row itself records (``gates``, read with the running
+    statistics that training accumulated)."""
+    transform, probe, calibration = _probe_and_calibration(row["image_size"], data, probe_images,
+                                                           recalibration_images)  # fmt: skip
+    net = untrained_network(row, data.num_classes)
+    readings = read_both_ways(net, probe, calibration, transform)
+    return _rows(row, "untrained", readings, probe_images, recalibration_images, None)
 
 
 def gates_path(profile: str) -> Path:
