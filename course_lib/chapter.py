@@ -382,13 +382,27 @@ def cam_comparison(runs: Mapping[str, Run], data: ImageDataset, indices: torch.T
                          correct=correct)  # fmt: skip
 
 
-def cam_section(runs: Mapping[str, Run], data: ImageDataset, n: int = 8) -> dict:
+class CamMaps(dict):
+    """Each run's GradCAM maps ``{name: (n, H, W)}``, and in ``cells`` the side of the layer
+    each was computed on (the maps are upsampled from it to the image)."""
+
+    def __init__(self, maps: Mapping[str, object], cells: Mapping[str, int]):
+        super().__init__(maps)
+        self.cells = dict(cells)
+
+
+def cam_section(runs: Mapping[str, Run], data: ImageDataset, n: int = 8) -> CamMaps:
     """Show the GradCAM / GradCAM++ grid of ``runs`` on ``n`` fixed test images (as a JPEG) and
-    return each run's GradCAM maps ``{name: (n, H, W)}``, for the prose that reads them."""
+    return each run's GradCAM maps, for the prose that reads them."""
+    from .explain.cam import cam_layer_side
+
     indices = fixed_test_images(data, n=n)
     show_as_jpeg(cam_comparison(runs, data, indices))
     maps = cam_maps(runs, data, indices, methods=("gradcam",))
-    return {name.split("\n")[0]: m for name, m in maps.items()}
+    cells = {
+        name: cam_layer_side(run.model, run.metrics["image_size"]) for name, run in runs.items()
+    }
+    return CamMaps({name.split("\n")[0]: m for name, m in maps.items()}, cells)
 
 
 def compare_runs(runs: Mapping[str, Run], flops: Mapping[str, int] | None = None) -> str:

@@ -10,7 +10,13 @@ from torch import nn
 
 from course_lib.chapter import compare_variants
 from course_lib.models import alexnet_receptive_fields
-from course_lib.reading import confusions, describe_cam_peaks, describe_comparison, describe_curves
+from course_lib.reading import (
+    central_peak_chance,
+    confusions,
+    describe_cam_peaks,
+    describe_comparison,
+    describe_curves,
+)
 
 
 def _run(seed, accuracy, val_acc, train_acc, model=None, augment=True):
@@ -90,6 +96,35 @@ def test_confusions_and_cam_peaks_are_counted():
     maps[0, 4, 4] = maps[1, 0, 7] = maps[2, 2, 5] = 1  # centre, corner, centre
     text = describe_cam_peaks("x", maps)
     assert "2 of 3 maps peak in the central quarter" in text and "25 % of the time" in text
+    # maps upsampled from a 7 x 7 layer peak at its cells' centres only: 9 of 49 lie in the middle
+    assert "18 % of the time" in describe_cam_peaks("x", maps, cells=7)
+
+
+@pytest.mark.parametrize("cells,size", [(7, 128), (3, 64), (6, 224), (13, 224), (8, 32)])
+def test_the_peak_chance_is_where_upsampled_one_cell_maps_peak(cells, size):
+    # the closed form against the upsampling GradCAM uses: a map with one hot cell, scaled to
+    # the image as pytorch_grad_cam scales it, peaks at that cell's centre
+    from pytorch_grad_cam.utils.image import scale_cam_image
+
+    inside = 0
+    for i in range(cells):
+        for j in range(cells):
+            one = np.zeros((1, cells, cells), np.float32)
+            one[0, i, j] = 1
+            r, c = np.unravel_index(np.argmax(scale_cam_image(one, (size, size))[0]), (size, size))
+            inside += size / 4 <= r < 3 * size / 4 and size / 4 <= c < 3 * size / 4
+    assert central_peak_chance(cells, size) == inside / cells**2
+    assert central_peak_chance(7, 128) == 9 / 49
+
+
+def test_the_cam_layer_side_is_the_architectures():
+    from course_lib.explain.cam import cam_layer_side
+    from course_lib.models import alexnet_feature_sizes, build_model
+
+    for size in (64, 128):
+        model = build_model("alexnet", attention="triplet", image_size=size)
+        assert cam_layer_side(model, size) == dict(alexnet_feature_sizes(size))["conv5"]
+        assert model.training  # left as it was
 
 
 def test_speed_columns_quote_the_bench_not_the_runs_wall_clock(tmp_path, monkeypatch):

@@ -47,6 +47,24 @@ def compute_cam(
         return cam(input_tensor=inputs.to(device), targets=targets)
 
 
+@torch.no_grad()
+def cam_layer_side(model: nn.Module, image_size: int, layer: nn.Module | None = None) -> int:
+    """The side of the map that ``model``'s CAM layer (:func:`target_layer`) gives for a square
+    ``image_size`` input: the CAM's resolution before it is upsampled to the image."""
+    found = []
+    layer = layer or target_layer(model)
+    hook = layer.register_forward_hook(lambda _m, _i, out: found.append(out.shape[-1]))
+    was_training = model.training
+    try:
+        model.eval()
+        p = next(model.parameters())
+        model(torch.zeros(1, 3, image_size, image_size, device=p.device, dtype=p.dtype))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return int(found[0])
+
+
 def overlay(image: torch.Tensor, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """A CAM drawn over a uint8 (3, H, W) image, resized to the CAM's size; (H, W, 3) uint8."""
     x = image.float().unsqueeze(0) / 255.0
