@@ -31,19 +31,6 @@ RESULTS = ROOT / "results"
 QUICK = get_profile("quick")
 # recipes quick no longer trains, as its result files name them (results/archive/README.md)
 SUPERSEDED = ("128px-5ep-16000img", "128px-3ep-8000img", "32px-3ep-10000img")
-# superseded rows kept in results/quick/: chapter 04's committed reading compares SE and CBAM with
-# AlexNet at the 5-epoch recipe through committed(...), which reads results/quick/, and its printed
-# paragraph says these rows are "still in results/quick/". They move to the archive when the
-# chapter's reading stops quoting them (its source changed, the chapter re-executed).
-KEPT_FOR_CHAPTER_04 = {
-    f"{name}-s{seed}__128px-5ep-16000img-{setting}.json"
-    for name, setting in (
-        ("alexnet-none", "d03f1a5d1f"),
-        ("alexnet-se", "684d255c56"),
-        ("alexnet-cbam", "6c8863b52b"),
-    )
-    for seed in (42, 43, 44)
-}
 
 
 def _quick_rows() -> list[dict]:
@@ -65,8 +52,6 @@ def _recipe_of(name: str):
 def test_quick_holds_one_recipe_per_variant_the_one_its_chapter_trains():
     settings = defaultdict(set)
     for row in _quick_rows():
-        if row["file"] in KEPT_FOR_CHAPTER_04:
-            continue
         # one recipe per variant and machine kind: the confirmatory seeds trained on a CPU
         # without native bf16 resolve "auto" to fp32, a setting of their own (same recipe)
         settings[row["name"], row.get("precision")].add(row["file"].split("__")[1])
@@ -80,17 +65,12 @@ def test_quick_holds_one_recipe_per_variant_the_one_its_chapter_trains():
     assert not several, f"more than one recipe (setting) per variant in results/quick/: {several}"
 
 
-def test_nothing_in_quick_is_of_a_superseded_recipe_but_chapter_04s_kept_rows():
-    rows = {r["file"]: r for r in _quick_rows()}
-    for file, row in rows.items():
-        if file in KEPT_FOR_CHAPTER_04:
-            assert not is_current(row), f"{file} is of a current recipe: drop it from the list"
-            continue
+def test_nothing_in_quick_is_of_a_superseded_recipe():
+    for row in _quick_rows():
+        file = row["file"]
         assert is_current(row), f"{file}: a superseded recipe; move it to results/archive/"
         assert not any(f"__{recipe}-" in file for recipe in SUPERSEDED), file
         assert file == result_filename(row), f"{file} is not named by its configuration"
-    missing = KEPT_FOR_CHAPTER_04 - set(rows)
-    assert not missing, f"chapter 04's reading quotes these rows: {sorted(missing)}"
 
 
 def test_every_superseded_recipe_has_its_archive_folder_and_entry():
@@ -117,9 +97,7 @@ def test_the_leaderboard_reads_no_archived_row():
         assert rows and not [r["file"] for r in rows if "archive" in Path(r["file"]).parts]
     headline = build_leaderboard(RESULTS, profile="quick", current_only=True)
     assert all(is_current(r) for e in headline.entries for r in e.rows)
-    assert {r["file"] for s in headline.superseded for e in s.entries for r in e.rows} == {
-        f"{f}" for f in KEPT_FOR_CHAPTER_04
-    }
+    assert not [r["file"] for s in headline.superseded for e in s.entries for r in e.rows]
 
 
 def test_the_committed_headline_holds_the_current_recipes_only():
@@ -149,8 +127,11 @@ def test_the_archive_page_lists_the_superseded_rows_as_generated():
     text = format_archive(archived)
     assert text.count("### Superseded:") == len(archived.sections) >= len(SUPERSEDED)
     files = {r["file"] for e in archived.entries for r in e.rows}
-    assert {f"quick/{f}" for f in KEPT_FOR_CHAPTER_04} <= files
-    assert all(f.startswith(("archive/", "quick/")) for f in files)
+    assert files and all(f.startswith("archive/") for f in files)
+    # no family judges a superseded recipe: its comparisons are intervals, never "significant"
+    verdicts = {e.vs_baseline.verdict() for e in archived.entries if e.vs_baseline is not None}
+    assert verdicts == {"superseded: exploratory"}
+    assert "significant" not in text
 
 
 def _row(folder: Path, name: str, seed: int, accuracy: float, **changes) -> None:

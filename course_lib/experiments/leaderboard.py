@@ -21,7 +21,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..runtime.paths import results_dir
@@ -222,7 +222,13 @@ def build_archive(
     ]
     # the rows in results/<profile>/ first: an archived copy of one of them is the duplicate
     rows, duplicates, skipped = _usable(kept + read_archive(folder=root), profile)
-    return Leaderboard(_sections(rows, baseline), [], duplicates, skipped)
+    sections = _sections(rows, baseline)
+    for section in sections:  # no family judges a superseded recipe: an interval, no verdict
+        for e in section.entries:
+            if e.vs_baseline is not None:
+                e.vs_baseline = replace(e.vs_baseline, p_holm=math.nan,
+                                        family_verdict="superseded: exploratory")  # fmt: skip
+    return Leaderboard(sections, [], duplicates, skipped)
 
 
 def not_trained(profile: str) -> set[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..profiles import EXPERIMENTS, PROFILES, Profile, experiment_settings, get_profile
-from .results import read_results, recorded
+from .results import read_archive, read_results, recorded
 from .stats import Difference, Summary, compare_pairs, summarize
 
 
@@ -156,16 +156,22 @@ def committed(
     networks: Mapping[str, str],
     folder: str | Path | None = None,
     with_curves: bool = True,
+    archive: str | None = None,
 ) -> Reference:
     """The committed rows of each network (label → run name such as ``alexnet-triplet``) at
     ``profile``'s setting and seeds: a network that another chapter trained over more seeds at
     the same setting is read over this profile's seeds only, like the networks it is compared
     with. Refuses, saying what is missing, when a network has no row or when two rows of one
     seed disagree about the setting (ambiguous); with ``with_curves`` every row must hold its
-    validation accuracy per epoch."""
+    validation accuracy per epoch. ``archive`` reads a superseded recipe's folder of
+    ``results/archive/`` instead (:func:`.results.read_archive`), for a reading that quotes it."""
     p = profile if isinstance(profile, Profile) else get_profile(profile)
     folder = Path(folder) if folder else None
-    rows = [r for r in read_results((folder or _results()) / p.name) if "error" not in r]
+    if archive is None:
+        rows = read_results((folder or _results()) / p.name)
+    else:
+        rows = read_archive(archive, folder or _results())
+    rows = [r for r in rows if "error" not in r]
     found: dict[str, dict[int, dict]] = {}
     for label, name in networks.items():
         by_seed: dict[int, dict] = {}

@@ -17,9 +17,10 @@
 #
 # Only the recipes a profile trains today enter its tables. Runs of a recipe the course has
 # replaced (an earlier `quick` profile, chapters 05-07's earlier settings) are **superseded**:
-# they are moved to `results/archive/`, which this chapter never reads, or, where a chapter's
-# reading still quotes them, left in `results/<profile>/` and set aside here. The archive page
-# (`results/archive/README.md`) lists all of them, labelled as superseded, with what replaced
+# they are moved to `results/archive/`, which this chapter never reads (a chapter whose reading
+# quotes one, like chapter 04, asks for it there by name; a superseded row found in
+# `results/<profile>/` would be set aside here). The archive page (`results/archive/README.md`)
+# lists all of them, labelled as superseded and never called significant, with what replaced
 # each recipe and why.
 
 # %%
