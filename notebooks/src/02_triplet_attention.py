@@ -495,12 +495,11 @@ with claims.guard("chapter 02: Triplet Attention, the control and AlexNet") as c
 # on the same 2,000 training images (`recalibrated`). Below, the four readings of your run.
 
 # %%
-from course_lib.experiments.gate_baselines import gate_readings, spread_table
+from course_lib.experiments.gate_baselines import gate_readings, mean_gate_spread
 
 ta_run = main["AlexNet-TA"]
 readings = {(r["state"], r["bn"]): r for r in gate_readings(ta_run, data)}
-spread = {k: [g["std"] for g in r["gates"] if g["gate"] == "mean of branches"]
-          for k, r in readings.items()}
+spread = {k: mean_gate_spread(r) for k, r in readings.items()}
 modules = [g["module"].split(".")[-1] for g in readings[("trained", "default")]["gates"]
            if g["gate"] == "mean of branches"]
 print(f"your run (seed {ta_run.metrics['seed']}): standard deviation of each module's mean gate "
