@@ -62,7 +62,6 @@ from course_lib.data import EvalTransform
 from course_lib.experiments.bench import recorded_overheads
 from course_lib.experiments.measure import count_flops, count_params
 from course_lib.models import build_model
-from course_lib.plots import plot_seed_curves
 
 # %% [markdown]
 # ## 1 · Squeeze-and-Excitation
@@ -171,12 +170,13 @@ flops = {name: count_flops(run.model, P.image_size) for name, run in main.items(
 print(chapter.compare_runs(main, flops))
 
 # %%
-fig = plot_seed_curves({n: [r.history for r in runs] for n, runs in variants.items()},
-                       title=f"{P.image_size} px, {len(variants['AlexNet'])} seeds")
-plt.show()
+chapter.curves_section(variants, title=f"{P.image_size} px, {len(variants['AlexNet'])} seed(s)")
 
 # %% [markdown]
-# Every curve is the mean over the seeds, the band its spread. The readings below are written
+# In learner mode the first figure draws your run of each network (red) over the band of the
+# course's eight seeds (grey: lowest to highest, and their mean), and its test accuracy among
+# theirs; the second shows your runs' own curves, losses included. With all seeds, one figure:
+# every curve the mean over the seeds, the band their spread. The readings below are written
 # for the committed `quick` runs, whichever profile this notebook ran in: their numbers are read
 # from `results/quick/`, and a hidden cell after each checks its words against them.
 #
@@ -270,8 +270,8 @@ display(Markdown(
     f"A superseded recipe, the course's earlier `quick` profile, squeezed a whole schedule into 5 "
     f"epochs (3 seeds, rows in `results/archive/{SQUEEZED}/`): there SE and CBAM ended "
     f"{abs(old_se.diff) * 100:.1f} and {abs(old_cbam.diff) * 100:.1f} points behind AlexNet, with "
-    f"the learning rate decayed to 0 by the fifth epoch. Today's recipe, whose rate is still high "
-    f"after {E} epochs, lets both close most of the gap. That fits a slow start which the squeezed "
+    f"the learning rate decayed to 0 by the fifth epoch. In today's recipe, whose rate is still "
+    f"high after {E} epochs, both close most of the gap. That fits a slow start which the squeezed "
     f"schedule froze in, but no run here changes the schedule alone, so it is a reading, not a "
     f"result. What both recipes show is a slow start. The papers' gains of 1.5-1.9 points came "
     f"after 90-100 epochs on ImageNet, a question this budget cannot reach. Sections 5 and 6 test "
@@ -658,9 +658,10 @@ display(Markdown(
     f"the family {ta.p_holm:.3f}) and SimAM's {pts(simam.diff)} ({ci(simam)}, own p = "
     f"{simam.p:.3f}, Holm {simam.p_holm:.3f}). Both are **{ta.verdict()}**: these seeds chose the "
     f"profile, and seeds 50-57 decide (chapter 02 follows Triplet Attention's confirmation, chapter "
-    f"09 the whole family). Even on fresh seeds SimAM's p would not survive Holm over 14 "
-    f"comparisons: its lead is below what the design detects at the family's strictest level "
-    f"({strictest(simam) * 100:.1f} points). SE ({pts(se.diff)}) and CBAM ({pts(cbam.diff)}) have "
+    f"09 the whole family). Whether SimAM's lead survives on fresh seeds depends on where its p "
+    f"falls in the family's Holm order: eight pairs with this spread detect "
+    f"{simam.detectable * 100:.1f} points at α but {strictest(simam) * 100:.1f} at the strictest "
+    f"level α/k, and its lead is {pts(simam.diff)}. SE ({pts(se.diff)}) and CBAM ({pts(cbam.diff)}) have "
     f"intervals that include 0. The four differ at the start: Triplet Attention, SE and CBAM start "
     f"behind AlexNet, SimAM does not. For SE, section 6 shows that where its gate starts matters; "
     f"for Triplet Attention and CBAM no run here tests what slows the start."
