@@ -473,7 +473,7 @@ def report(run: Run, chapter: str, **extra) -> str:
     row goes to ``results/``."""
     # learner mode only inside a chapter that start() put in it: the CLI's `train
     # --write-result` writes the course's rows
-    learner = _ALL_SEEDS is False and learner_mode(run.metrics.get("profile"), _ALL_SEEDS)
+    learner = _ALL_SEEDS is not None and learner_mode(run.metrics.get("profile"), _ALL_SEEDS)
     flops = count_flops(run.model, run.metrics["image_size"])
     curves = {  # what a reading's "still rising" and "below validation" check
         "val_accuracy_per_epoch": [float(v) for v in run.history.val_acc],

@@ -291,24 +291,24 @@ def _untrained_gate_readings(args: argparse.Namespace, profile, path) -> int:
     recipe), which need no checkpoint: the initial weights follow from each row's seed."""
     from .data import load_course_data
     from .experiments.gate_baselines import untrained_readings, write_gate_rows
-    from .experiments.reference import matches
-    from .experiments.results import read_results
-    from .runtime.paths import results_dir
+    from .experiments.reference import MissingReference, committed
 
-    rows = [r for r in read_results(results_dir() / profile.name)
-            if "error" not in r and matches(r, profile)]  # fmt: skip
+    seeds = tuple(args.seeds or profile.seeds)
     data = load_course_data(profile)
     missing = []
     for attention in args.attention:
         name = f"{args.model}-{attention}"
-        for seed in args.seeds or profile.seeds:
-            found = [r for r in rows if r.get("name") == name and r.get("seed") == seed]
-            if not found:
-                missing.append(f"{name} seed {seed}")
-            for row in found:
-                write_gate_rows(untrained_readings(row, data), path)
-                print(f"{name} seed {seed} ({row['file']}): 2 untrained readings -> {path}",
-                      flush=True)  # fmt: skip
+        try:
+            found = committed(profile.replace(seeds=seeds), {name: name}, with_curves=False)
+        except MissingReference as err:  # no row of this network, or two of one seed
+            missing.append(str(err))
+            continue
+        rows = found.rows[name]
+        missing += [f"{name} seed {seed}" for seed in seeds if seed not in rows]
+        for seed, row in rows.items():
+            write_gate_rows(untrained_readings(row, data), path)
+            print(f"{name} seed {seed} ({row['file']}): 2 untrained readings -> {path}",
+                  flush=True)  # fmt: skip
     if missing:
         print(f"no committed {profile.name} row of: {'; '.join(missing)}", file=sys.stderr)
     return 1 if missing else 0
