@@ -7,9 +7,10 @@
 # `course_lib` and trains it on CIFAR-10. Chapters 01-04 plug their modules into one and the same
 # AlexNet, so that only the module changes; chapters 05-07 use other networks as well: PSA in
 # AlexNet and in a CIFAR-sized bottleneck ResNet (05), MogaNet itself (06) and self-attention in
-# VGG16 with BatchNorm (07). Chapter 08 examines the GradCAM maps every chapter draws, chapter 09
-# gathers the results. Before any attention, this chapter checks the machine, looks at the data
-# and takes apart the training recipe the chapters share.
+# chapter 05's CIFAR ResNet (07; source 004's VGG16 is built there, but not trained at the CPU
+# budget). Chapter 08 examines the GradCAM maps every chapter draws, chapter 09 gathers the
+# results. Before any attention, this chapter checks the machine, looks at the data and takes
+# apart the training recipe the chapters share.
 #
 # **The source notebooks.** The course reproduces, checks and corrects five published notebooks,
 # called *the source notebooks 000-004* ("source 001" for one of them) throughout:
