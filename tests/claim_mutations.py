@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import io
 import math
@@ -42,8 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import torch
 
+import course_lib.data as data_module
 from course_lib import claims, models
+from course_lib.data import ImageDataset
 from course_lib.experiments import findings as findings_module
 from course_lib.experiments import gate_baselines, interventions, measure, reference, results, stats
 from course_lib.models import registry
@@ -303,6 +307,7 @@ class Mutation:
     where: str = ""
     rows: Callable[[Rows], None] | None = None
     findings: Callable[[dict], None] | None = None
+    dataset: Callable[[ImageDataset], ImageDataset] | None = None  # a reading that reads images
 
 
 @dataclass
@@ -316,6 +321,7 @@ class Observation:
     fields: set[tuple[str, str, str]] = field(default_factory=set)  # (where, name, key): numbers
     seeds: dict[str, int] = field(default_factory=dict)  # where -> most seeds of one network
     findings: dict | None = None
+    read_images: bool = False  # the readings loaded CIFAR-10 itself (chapter 00)
 
 
 class _Tracked(dict):
@@ -452,7 +458,15 @@ def _intercepted(results_dir: Path, mutation: Mutation | None, seen: Observation
             mutation.findings(record["findings"])
         return record
 
+    def load_cifar10(*args, **kwargs) -> ImageDataset:
+        seen.read_images = True
+        found = _cached_cifar10()
+        if mutation is not None and mutation.dataset:
+            return mutation.dataset(found)
+        return found
+
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data_module, "load_cifar10", load_cifar10)
         mp.setenv("COURSE_RESULTS_DIR", str(results_dir))
         mp.setattr(reference, "committed", committed)
         mp.setattr(reference, "read_results", _cached_read_results)
@@ -490,6 +504,12 @@ _READ_GATES = gate_baselines.read_gate_rows
 _BUILD_MODEL = registry.build_model
 _COUNT_FLOPS = measure.count_flops
 _DETECTABLE = stats.detectable_difference
+_LOAD_CIFAR10 = data_module.load_cifar10
+
+
+@functools.cache
+def _cached_cifar10() -> ImageDataset:
+    return _LOAD_CIFAR10()
 
 
 @functools.cache
@@ -686,7 +706,42 @@ def mutations_for(seen: Observation) -> list[Mutation]:
         found += _field_mutations(where, name, key)
     if seen.findings is not None:
         found += _findings_mutations(seen.findings)
+    if seen.read_images:
+        found += DATASET_MUTATIONS
     return found
+
+
+def _images_changed(
+    data: ImageDataset, change: Callable[[torch.Tensor], torch.Tensor]
+) -> ImageDataset:
+    images = {k: change(getattr(data, k)) for k in ("train_images", "test_images")}
+    return dataclasses.replace(data, **images, mean=None, std=None)  # statistics recomputed
+
+
+def _shifted_to_imagenet(data: ImageDataset, channels: tuple[int, ...] = (0, 1, 2)) -> ImageDataset:
+    imagenet_mean = torch.tensor((0.485, 0.456, 0.406))
+    shift = ((imagenet_mean - torch.tensor(data.mean)) * 255).round()
+    shift[[c for c in range(3) if c not in channels]] = 0
+    shift = shift.view(1, 3, 1, 1)
+    return _images_changed(data, lambda x: (x.float() + shift).clamp(0, 255).to(torch.uint8))
+
+
+def _one_class_doubled(data: ImageDataset) -> ImageDataset:
+    labels = data.train_labels.clone()
+    labels[labels == 1] = 0
+    return dataclasses.replace(data, train_labels=labels)
+
+
+# for readings of the images themselves (chapter 00): the copy of CIFAR-10 moved
+DATASET_MUTATIONS = [
+    Mutation("images: colour channels reversed (RGB -> BGR)",
+             dataset=lambda d: _images_changed(d, lambda x: x.flip(1))),
+    Mutation("images: inverted (255 - x)", dataset=lambda d: _images_changed(d, lambda x: 255 - x)),
+    Mutation("images: each channel shifted to ImageNet's mean", dataset=_shifted_to_imagenet),
+    Mutation("images: blue shifted to ImageNet's blue mean",
+             dataset=lambda d: _shifted_to_imagenet(d, channels=(2,))),
+    Mutation("labels: class 1 relabelled as class 0", dataset=_one_class_doubled),
+]  # fmt: skip
 
 
 @dataclass

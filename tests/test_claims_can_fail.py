@@ -5,8 +5,10 @@ a check that would hold for any result checks nothing. Here each chapter's readi
 cells run once on the committed results and then once per mutation of what they read
 (``tests/claim_mutations.py``: a compared variant's rows swapped with its baseline's, a paired
 difference set to 0, negated or doubled, its p moved across 0.05, a learning curve made flat,
-the seed-to-seed spread shrunk or widened, seeds dropped, accuracies shifted, and every measured
-field or findings entry perturbed). Each claim, one by one, must fail under at least one of
+the seed-to-seed spread shrunk or widened, seeds dropped, accuracies shifted, every measured
+field or findings entry perturbed, and for a reading of the images themselves (chapter 00) the
+copy of CIFAR-10 moved: its channels reversed, its values inverted or shifted to ImageNet's
+means, one class relabelled). Each claim, one by one, must fail under at least one of
 them, unless :data:`SURVIVORS` lists it with the reason why no result can move it.
 """
 

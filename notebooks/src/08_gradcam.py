@@ -709,7 +709,7 @@ from IPython.display import Markdown, display
 
 from course_lib import claims
 from course_lib.experiments.findings import read_findings
-from course_lib.experiments.stats import Difference, summarize_finite
+from course_lib.experiments.stats import Difference, format_p, summarize_finite
 from course_lib.profiles import get_profile
 
 Q = get_profile("quick")
@@ -805,9 +805,9 @@ display(Markdown("\n".join([
     f"{outside_share * 100:.0f} % of the {n_maps} maps peak outside the central quarter, where a "
     f"peak at a random cell of the {F['cam_side']} × {F['cam_side']} map would be "
     f"{(1 - F['peak_chance']) * 100:.1f} % of the time"
-    + (f"; more often than that (one-sided binomial p = {less_central:.3f}), so these maps lean "
+    + (f"; more often than that (one-sided binomial p = {format_p(less_central)}), so these maps lean "
        "away from the centre" if less_central < 0.05 else
-       f" (one-sided binomial p = {less_central:.2f} for more often, {more_central:.2f} for less "
+       f" (one-sided binomial p = {format_p(less_central)} for more often, {format_p(more_central)} for less "
        "often), so they show no preference either way")
     + " (the p-values are optimistic: the ten maps of one image are not independent). Their mass "
     f"in the centre is {min(centre_mass):.0f}-{max(centre_mass):.0f} % against "
