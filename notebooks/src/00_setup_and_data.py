@@ -32,16 +32,18 @@
 # - `quick` — a laptop CPU: 128 px as in source 001, 16,000 class-balanced training images, the
 #   first 6 epochs of the 50-epoch cosine schedule of sources 000 and 001 (the learning rate is
 #   still high when a run stops) and 8 seeds, 42-49; a pilot chose these so that a difference of
-#   about 2-3 points between two networks can be detected (README's profile section);
+#   about 2-3 points between two networks can be detected (docs/lab_notebook.md, the pilot); every
+#   committed run of the course is a `quick` run;
 # - `gpu` — one GPU: 128 px, all 45,000 training images, 8 epochs (a whole cosine schedule),
-#   3 seeds;
+#   3 seeds; exploratory: no committed runs back its verdicts;
 # - `paper` — the source notebooks' settings: 224 px (128 px for SimAM, as in source 001), all
-#   45,000 training images, 50 epochs, 3 seeds.
+#   45,000 training images, 50 epochs, 3 seeds; exploratory too.
 #
 # These are the AlexNet settings; chapters 05-07 train their networks at settings of their own in
-# each profile and say which. The profile is read from `COURSE_PROFILE`, else it is `gpu` on a
-# CUDA machine and `quick` on a CPU; `paper` runs only when asked for. The first line of every
-# chapter's output names the profile it ran with.
+# each profile and say which. The profile is read from `COURSE_PROFILE`, else it is `quick`, on a
+# GPU too; `gpu` and `paper` run only when asked for. On a CPU a chapter trains only its main
+# seed and checks that run against the course's committed runs (learner mode); on a GPU it
+# trains every seed. The first line of every chapter's output names the profile it ran with.
 
 # %%
 # On Colab: fetch the course and install course_lib (elsewhere this cell does nothing).

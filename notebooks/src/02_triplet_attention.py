@@ -689,7 +689,7 @@ display(Markdown(
 # Source 000 reported 82.42 % for AlexNet and 87.77 % for AlexNet-TA at 224 px after 50 epochs
 # (official CIFAR-10 files, one run each, the best epoch chosen on the test set), and 562 → 544
 # images/s at inference. The course's `paper` profile trains that setting on a GPU. So far one
-# H100 lease (2026-11-26, README's section "The `paper` profile on a GPU") trained two plain
+# H100 lease (2026-11-26, docs/gpu.md, "The `paper` profile on a GPU") trained two plain
 # AlexNet runs to the end and one AlexNet-TA run to epoch 21 of 50, when the lease ran out. The
 # figure it produced (test accuracy per epoch, JPEG copy of CIFAR-10, no validation hold-out in
 # those runs):

@@ -385,7 +385,7 @@ display(Markdown(
 # ## 9 · The source's regime: 50 epochs on a GPU
 #
 # Source 001's setting (128 px, 50 epochs, learning rate 5e-4, all training images) is the
-# `paper` profile of this chapter. One H100 lease (2026-11-26, README's section "The `paper`
+# `paper` profile of this chapter. One H100 lease (2026-11-26, docs/gpu.md, "The `paper`
 # profile on a GPU") trained one run of each network there:
 
 # %% tags=["reading"]

@@ -144,6 +144,54 @@ for which, found in verdicts.items():
     display(Markdown(f"**{which} seeds {', '.join(map(str, family.seeds(which)))}**\n\n"
                      + format_family(found)))
 
+# %% tags=["reading"]
+from IPython.display import Markdown, display
+
+from course_lib import claims
+from course_lib.experiments.hypotheses import judge_family, load_family
+from course_lib.experiments.reference import committed
+from course_lib.experiments.stats import format_p
+from course_lib.profiles import get_profile
+
+family = load_family()
+started = [v for v in judge_family(family, "confirmatory") if v.n_pairs >= 2]
+TA = {"AlexNet-TA": "alexnet-triplet", "AlexNet": "alexnet-none"}
+ta = {}
+for which in ("exploratory", "confirmatory"):
+    ref_ = committed(get_profile("quick", seeds=family.seeds(which)), TA)
+    ta[which] = (ref_, ref_.differences([("AlexNet-TA", "AlexNet")], family=True)["AlexNet-TA − AlexNet"])
+(ref_e, e), (ref_c, c) = ta["exploratory"], ta["confirmatory"]
+
+
+def rows_kind(ref_) -> str:
+    first = next(iter(ref_.rows["AlexNet"].values()))
+    return f"{first.get('precision')}, {first.get('cpu_isa') or 'an AVX512-BF16 CPU'}"
+
+
+display(Markdown(
+    f"**Reading** — what the confirmatory seeds have said so far. Of the family's {family.k} "
+    f"comparisons, {len(started)} {'has' if len(started) == 1 else 'have'} confirmatory runs: "
+    + ", ".join(f"{v.hypothesis.variant} − {v.hypothesis.baseline}" for v in started)
+    + f". Triplet Attention − AlexNet, explored on seeds {min(ref_e.profile.seeds)}-"
+    f"{max(ref_e.profile.seeds)} ({rows_kind(ref_e)}): {e.diff * 100:+.2f} points "
+    f"[{e.low * 100:+.2f}, {e.high * 100:+.2f}]; on the confirmatory seeds "
+    f"{', '.join(map(str, sorted(ref_c.rows['AlexNet'])))} ({rows_kind(ref_c)}, {c.n_pairs} pairs): "
+    f"{c.diff * 100:+.2f} points [{c.low * 100:+.2f}, {c.high * 100:+.2f}]. The lead replicated: "
+    "both intervals lie above 0 and each estimate lies inside the other's interval, on another "
+    "CPU kind and precision than the pilot's, so the confirmation covers that change too. The "
+    f"family's verdict: **{c.verdict()}**"
+    + (f" (Holm over all {family.k} comparisons: p = {format_p(c.p_holm)})" if c.verdict() in
+       ("significant", "not significant") else "")
+    + ". Every other comparison of the tables above is exploratory or pending until its "
+    "confirmatory seeds are trained."
+))
+
+# %% tags=["remove-cell", "reading-check"]
+with claims.guard("chapter 09: what replicated") as claim:
+    claim.that(e.low > 0 and c.low > 0, "both intervals above 0", f"{e.low:+.4f}, {c.low:+.4f}")
+    claim.that(c.low <= e.diff <= c.high and e.low <= c.diff <= e.high,
+               "each estimate inside the other's interval", f"{e.diff:+.4f}, {c.diff:+.4f}")
+
 # %% [markdown]
 # ## 2 · What the source notebooks reported, in their setting
 #
@@ -261,7 +309,7 @@ if paragraphs:
     paragraphs.append(
         "Throughputs are as the runs recorded them while training; runs that shared the machine "
         "(as several runs of the `quick` profile did) are slower than "
-        "`python -m course_lib bench` measures under control (README, Performance)."
+        "`python -m course_lib bench` measures under control (docs/performance.md)."
     )
 display(Markdown("\n\n".join(paragraphs) if paragraphs else
                  f"No results yet for profile {P.name}: there is nothing to conclude."))
@@ -270,11 +318,11 @@ display(Markdown("\n\n".join(paragraphs) if paragraphs else
 # ## The run that is not in the table
 #
 # The tables hold finished runs only. The `paper` profile has one more: AlexNet-TA at 224 px,
-# seed 42, stopped by the first GPU lease's time limit at epoch 21 of 50 (README, "The `paper`
+# seed 42, stopped by the first GPU lease's time limit at epoch 21 of 50 (docs/gpu.md, "The `paper`
 # profile on a GPU"). Its learning curves, beside the two plain AlexNet runs of the same setting,
 # are the figure below; its per-epoch files were not kept from that lease, so none of its numbers
-# enters a table or a test here. Read it as one run that stopped early: a lead at every epoch it
-# reached, not a final accuracy.
+# enters a table, a reading or a test here. Read it as one run of one seed that stopped early: a
+# picture, not a result.
 
 # %%
 stopped = figures_dir() / "gpu-h100-2026-11-26-224px.png"
