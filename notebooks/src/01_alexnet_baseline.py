@@ -356,13 +356,16 @@ display(Markdown(read.describe_confusion(baseline.metrics, data.classes)
 cams = chapter.cam_section({"AlexNet": baseline}, data)
 display(Markdown(
     read.describe_cams(cams)
-    + f". CIFAR-10's objects mostly sit near the middle of the frame, so a network that looks at "
-    f"the object should put more peaks in the central quarter than the 25 % that chance gives; a "
-    f"peak at the border often falls on background (sky, water, road) that correlates with the "
-    f"class — a shortcut rather than the object. On eight images only a large excess or deficit "
-    f"would be more than noise; chapter 08 counts over hundreds. On a {conv5_side}×{conv5_side} grid a map has "
-    f"only {conv5_side ** 2} cells, so its blobs are coarse; GradCAM and GradCAM++ differ mostly "
-    f"in how they weigh the channels, not in resolution."
+    + f". If the network looked at the objects and they sat near the middle of the frame, more "
+    f"peaks would land in the central quarter than the "
+    f"{read.central_peak_chance(conv5_side, P.image_size) * 100:.0f} % that random peaks would "
+    f"(an expectation, not a measurement: the course has no object boxes for CIFAR-10); a peak "
+    f"elsewhere may fall on the background or on a part of the object, and these maps do not say "
+    f"which. On eight images only a large excess or deficit would be more than noise; chapter 08 "
+    f"counts 80 maps (five networks, two methods, eight images) against the same chance level. "
+    f"On a {conv5_side}×{conv5_side} grid a map has only {conv5_side ** 2} cells, so its blobs "
+    f"are coarse; GradCAM and GradCAM++ differ in how they weigh the channels, not in "
+    f"resolution."
 ))
 
 # %% [markdown]
