@@ -680,7 +680,7 @@ display(Markdown(
     read.describe_cams(cams)
     + ". Triplet Attention changes the features conv5 computes, so its maps differ from the "
     "baseline's even where both networks are right; whether they are *better* explanations "
-    "cannot be read off eight images — chapter 08 measures map quality over hundreds."
+    "cannot be read off eight images — chapter 08 measures map quality on 100-200 test images."
 ))
 
 # %% [markdown]

@@ -378,7 +378,7 @@ display(Markdown(
     read.describe_cams(cams)
     + ". SimAM has no parameters, yet the network trained with it learned other features than "
     "the baseline, so its maps differ; whether they are *better* explanations cannot be read off "
-    "eight images — chapter 08 measures map quality over hundreds."
+    "eight images — chapter 08 measures map quality on 100-200 test images."
 ))
 
 # %% [markdown]
