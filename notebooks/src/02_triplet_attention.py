@@ -615,11 +615,13 @@ display(Markdown(
     f"the mean gate recovers {kept * 100:.1f} of them, the part of the gates that is a fixed, "
     f"learned rescaling of the maps. The network was trained with its gates and depends on them, "
     f"so these drops measure use, not what AlexNet without attention would reach. Recalibrating "
-    f"the gates' BatchNorm statistics moves accuracy by {pts(bnr.diff)} points on average "
-    f"([{pts(bnr.low)}, {pts(bnr.high)}]), from {pts(min(recal))} to {pts(max(recal))} by seed: "
-    f"the official momentum 0.01 leaves running statistics that trail the last epochs, and in "
-    f"some runs that costs more than the test set's ±1 point. The committed accuracies are "
-    f"those of the networks as trained, stale statistics included. Whether the input-dependent "
+    f"the gates' BatchNorm statistics on 2,000 training images raises accuracy by "
+    f"{pts(bnr.diff)} points on average ([{pts(bnr.low)}, {pts(bnr.high)}], an interval above 0), "
+    f"from {pts(min(recal))} to {pts(max(recal))} by seed: the running statistics that the "
+    f"official momentum 0.01 leaves behind cost the committed accuracies a little, under a point "
+    f"on average and in some runs more than the test set's ±1 point. The committed accuracies are "
+    f"those of the networks as trained, stale statistics included, and so are AlexNet-TA's lead "
+    f"and verdict above: recalibrated, the lead would be larger, not smaller. Whether the input-dependent "
     f"part is also what makes AlexNet-TA *train* better is a separate question: the trained control "
     f"`triplet_static` (same gates, no dependence on the image) answers it once its runs land."
 ))
@@ -633,8 +635,9 @@ with claims.guard("chapter 02: interventions") as claim:
                f"{sh.diff:+.4f} vs {gm.diff:+.4f}")
     claim.that(off.diff < gm.diff, "switching off costs more than the mean gate",
                f"{off.diff:+.4f} vs {gm.diff:+.4f}")
-    claim.that(bnr.low < 0 < bnr.high, "recalibration's mean change is not distinguishable from 0",
+    claim.that(0 < bnr.low, "recalibration raises accuracy: interval above 0",
                f"[{bnr.low:+.4f}, {bnr.high:+.4f}]")
+    claim.that(bnr.diff < 0.01, "under a point on average", f"{bnr.diff:+.4f}")
     claim.that(max(recal) > 0.01, "in some run recalibration gains more than 1 point",
                f"max {max(recal):+.4f}")
     claim.that(min(recal) > -0.01, "recalibration costs no run more than 1 point",
