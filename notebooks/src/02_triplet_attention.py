@@ -440,7 +440,8 @@ display(Markdown(
     f"The confirmation, on seeds 50-57 ({conf_rows.get('precision')} on an "
     f"{conf_rows.get('cpu_isa')} CPU, {conf_rows.get('threads')} threads): "
     + (f"{ta_conf.n_pairs} of 8 pairs have landed, "
-       f"{pts(ta_conf.diff)} points so far ([{pts(ta_conf.low)}, {pts(ta_conf.high)}]); "
+       f"{pts(ta_conf.diff)} points{' so far' if ta_conf.n_pairs < 8 else ''} "
+       f"([{pts(ta_conf.low)}, {pts(ta_conf.high)}]); "
        if ta_conf.n_pairs >= 2 else f"{ta_conf.n_pairs} of 8 pairs have landed; ")
     + f"verdict **{ta_conf.verdict()}**. Chapter 09 prints the whole family.\n\n"
     f"The control is less clear-cut. BatchNorm alone moves AlexNet by {pts(bn.diff)} points "
