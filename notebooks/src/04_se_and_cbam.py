@@ -693,7 +693,7 @@ cams = chapter.cam_section({n: main[n] for n in focus}, data)
 display(Markdown(
     read.describe_cams(cams)
     + ". Eight images show what the maps look like, not which network explains better: chapter "
-    "08 measures the quality of maps over hundreds of images."
+    "08 measures the quality of maps on 100-200 test images."
 ))
 
 # %% [markdown]
