@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,12 +10,14 @@ from scipy import stats as sps
 
 from course_lib.experiments.stats import (
     compare_to_baseline,
+    detectable_difference,
     format_p,
     holm,
     paired_difference,
     summarize,
     summarize_finite,
 )
+from course_lib.experiments.stats import test_resolution as resolution  # not a test
 
 BASE = {42: 0.601, 43: 0.612, 44: 0.597, 45: 0.606}
 VARIANT = {42: 0.611, 43: 0.619, 44: 0.611, 45: 0.609}
@@ -115,3 +118,20 @@ def test_summarize_finite_leaves_out_nan_and_inf_only():
     values = [0.2, math.nan, 0.4, math.inf, 0.9]
     assert summarize_finite(values) == summarize([0.2, 0.4, 0.9])
     assert summarize_finite([math.nan]).n == 0
+
+
+def test_test_resolution_is_the_binomial_half_width():
+    # 64 % on 10,000 images: sd of a proportion 0.0048, 95 % half-width 0.0094
+    assert resolution(0.64, 10_000) == pytest.approx(1.96 * (0.64 * 0.36 / 10_000) ** 0.5)
+    assert resolution(0.5, 10_000) > resolution(0.9, 10_000) > 0
+    assert resolution(0.5, 2_500) == pytest.approx(2 * resolution(0.5, 10_000))
+
+
+def test_detectable_at_the_strictest_level_is_what_the_design_line_prints():
+    d = paired_difference(VARIANT, BASE, "variant", "base")
+    assert math.isnan(d.detectable_strictest), "no family: no strictest level"
+    judged = dataclasses.replace(d, strictest_alpha=0.05 / 14)
+    strict = judged.detectable_strictest
+    assert strict == pytest.approx(detectable_difference(d.sd, d.n_pairs, 0.05 / 14))
+    assert strict > judged.detectable, "a stricter level needs a larger difference"
+    assert f"≥ {strict * 100:.1f} at the family's α/k" in judged.design()

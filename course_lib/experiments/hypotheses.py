@@ -37,6 +37,7 @@ from .stats import (
     holm,
     paired_difference,
     summarize,
+    test_resolution,
 )
 
 # an AlexNet comparison of chapters 02-04 trains at the profile's own setting
@@ -241,7 +242,7 @@ def judge_family(
         )
         accuracy = summarize([baseline[s]["accuracy"] for s in shared]).mean if shared else 0.5
         n_test = baseline[shared[0]].get("test_images") or 10_000 if shared else 10_000
-        resolution = 1.96 * math.sqrt(accuracy * (1 - accuracy) / n_test)
+        resolution = test_resolution(accuracy, n_test)
         partial.append((h, d, len(shared), len(seeds), resolution, trained_on))
     # a pending comparison rejects nothing: p = 1 in Holm's correction over all k
     pvalues = [

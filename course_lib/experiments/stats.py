@@ -89,6 +89,13 @@ def power(diff: float, sd: float, n_pairs: int, alpha: float = 0.05) -> float:
     return upper + (0.0 if math.isnan(lower) else lower)
 
 
+def test_resolution(accuracy: float, n_test: int) -> float:
+    """The test set's own resolution: the 95 % half-width of one model's accuracy measured on
+    ``n_test`` images (binomial, normal approximation). A detectable difference below it comes
+    from the seeds' agreement, not from the test set."""
+    return 1.96 * math.sqrt(accuracy * (1 - accuracy) / n_test)
+
+
 def detectable_difference(
     sd: float, n_pairs: int, alpha: float = 0.05, target: float = POWER
 ) -> float:
@@ -151,6 +158,14 @@ class Difference:
         return detectable_difference(self.sd, self.n_pairs, self.alpha)
 
     @property
+    def detectable_strictest(self) -> float:
+        """What this design detects at the family's strictest Holm level α/k (NaN where no
+        family judges this comparison, or without pairs)."""
+        if self.test != "paired t" or self.strictest_alpha is None:
+            return math.nan
+        return detectable_difference(self.sd, self.n_pairs, self.strictest_alpha)
+
+    @property
     def power(self) -> float:
         """The probability that this design finds a true difference as large as the observed
         one."""
@@ -167,7 +182,7 @@ class Difference:
         smallest = self.detectable * scale
         text = f"with {self.n_pairs} pairs this design detects ≥ {smallest:.1f} {unit}"
         if self.strictest_alpha is not None:
-            strict = detectable_difference(self.sd, self.n_pairs, self.strictest_alpha) * scale
+            strict = self.detectable_strictest * scale
             text += f" at α = {self.alpha:g} and ≥ {strict:.1f} at the family's α/k"
         return text
 

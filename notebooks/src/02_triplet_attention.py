@@ -420,7 +420,7 @@ bn_first = ref.differences([("AlexNet-BN", "AlexNet")], epoch=1)["AlexNet-BN −
 acc = {name: ref.summary(name) for name in NETWORKS}
 wins = sum(a > b for a, b in zip(ref.accuracy("AlexNet-TA").values(), ref.accuracy("AlexNet").values()))
 pairs_for_2 = next(n for n in range(3, 1000) if detectable_difference(ta_bn.sd, n, 0.05) <= 0.02)
-strict = detectable_difference(ta.sd, ta.n_pairs, ta.strictest_alpha)
+strict = ta.detectable_strictest
 # the confirmatory seeds 50-57 (trained after the family was committed): what has landed so far
 confirm = committed(get_profile("quick", seeds=tuple(range(50, 58))),
                     {"AlexNet": "alexnet-none", "AlexNet-TA": "alexnet-triplet"})

@@ -259,7 +259,7 @@ from IPython.display import Markdown, display
 
 from course_lib import claims
 from course_lib.experiments.reference import committed
-from course_lib.experiments.stats import detectable_difference
+from course_lib.experiments.stats import test_resolution
 from course_lib.profiles import experiment_settings, get_profile
 
 NETWORKS = {"ResNet": "cifar_resnet-none", "ResNet + self-attention": "cifar_resnet-self_attention"}
@@ -274,8 +274,7 @@ time_ratio = ref.median_train_time("ResNet + self-attention") / ref.median_train
 flops_ratio = (next(iter(ref.rows["ResNet + self-attention"].values()))["flops"]
                / next(iter(ref.rows["ResNet"].values()))["flops"])
 n_test = next(iter(ref.rows["ResNet"].values()))["test_images"]
-# one model's accuracy on the test images: its 95 % binomial half-width (the test set's resolution)
-resolution = 1.96 * (acc["ResNet"].mean * (1 - acc["ResNet"].mean) / n_test) ** 0.5
+resolution = test_resolution(acc["ResNet"].mean, n_test)  # one model's accuracy, 95 % half-width
 display(Markdown(
     f"**Reading** — {ref.provenance()}. Both networks learn in this budget: after {E} epochs the "
     f"ResNet reaches {acc['ResNet'].mean * 100:.2f} % on the test set and the ResNet with "
@@ -289,7 +288,7 @@ display(Markdown(
     f"decides this comparison on seeds 50-57, which have not been trained at 32 px yet. Two "
     f"limits of three pairs: their spread is so small that the design claims to detect "
     f"{d.detectable * 100:.1f} points at α = 0.05 (from 2 degrees of freedom; "
-    f"{detectable_difference(d.sd, d.n_pairs, d.strictest_alpha) * 100:.1f} at the family's "
+    f"{d.detectable_strictest * 100:.1f} at the family's "
     f"strictest level α/k), which is below the test set's own resolution: one model's "
     f"accuracy on {n_test:,} test images is uncertain by ±{resolution * 100:.1f} points (95 %). "
     f"Seeds that agree this closely say the runs are stable, not that every such ResNet, on "
