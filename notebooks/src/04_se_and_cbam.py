@@ -202,7 +202,6 @@ import dataclasses
 
 from course_lib import claims
 from course_lib.experiments.reference import committed
-from course_lib.experiments.stats import detectable_difference
 
 
 def pts(value: float) -> str:  # a difference in points, signed
@@ -229,11 +228,6 @@ def alone(variant: str, baseline: str, epoch: int | None = None):
     """One seed-paired comparison (test accuracy, or validation at ``epoch``) with the family's
     verdict: exploratory on these seeds, per epoch, or for a pair the family does not list."""
     return ref.differences([(variant, baseline)], epoch=epoch, family=True)[f"{variant} − {baseline}"]
-
-
-def strictest(d) -> float:
-    """What the design detects at the family's strictest level α/k."""
-    return detectable_difference(d.sd, d.n_pairs, d.strictest_alpha)
 
 
 se_curve = [alone("AlexNet-SE", "AlexNet", e) for e in range(1, E + 1)]
@@ -265,8 +259,8 @@ display(Markdown(
     f"better or worse than AlexNet. The CBAM comparison is the weaker one: its runs vary more from "
     f"seed to seed (sd of the paired differences {cbam.sd * 100:.1f} points against "
     f"{se.sd * 100:.1f} for SE), so it detects only {cbam.detectable * 100:.1f} points at α = 0.05 "
-    f"and {strictest(cbam) * 100:.1f} at α/k, against SE's {se.detectable * 100:.1f} and "
-    f"{strictest(se) * 100:.1f}.\n\n"
+    f"and {cbam.detectable_strictest * 100:.1f} at α/k, against SE's {se.detectable * 100:.1f} and "
+    f"{se.detectable_strictest * 100:.1f}.\n\n"
     f"A superseded recipe, the course's earlier `quick` profile, squeezed a whole schedule into 5 "
     f"epochs (3 seeds, rows in `results/archive/{SQUEEZED}/`): there SE and CBAM ended "
     f"{abs(old_se.diff) * 100:.1f} and {abs(old_cbam.diff) * 100:.1f} points behind AlexNet, with "
@@ -660,7 +654,7 @@ display(Markdown(
     f"profile, and seeds 50-57 decide (chapter 02 follows Triplet Attention's confirmation, chapter "
     f"09 the whole family). Whether SimAM's lead survives on fresh seeds depends on where its p "
     f"falls in the family's Holm order: eight pairs with this spread detect "
-    f"{simam.detectable * 100:.1f} points at α but {strictest(simam) * 100:.1f} at the strictest "
+    f"{simam.detectable * 100:.1f} points at α but {simam.detectable_strictest * 100:.1f} at the strictest "
     f"level α/k, and its lead is {pts(simam.diff)}. SE ({pts(se.diff)}) and CBAM ({pts(cbam.diff)}) have "
     f"intervals that include 0. The four differ at the start: Triplet Attention, SE and CBAM start "
     f"behind AlexNet, SimAM does not. For SE, section 6 shows that where its gate starts matters; "
@@ -673,7 +667,7 @@ with claims.guard("chapter 04: all five side by side") as claim:
     claim.that(simam.low > 0, "SimAM's interval above 0", ci(simam))
     claim.that(simam.p < 0.05 < simam.p_holm, "SimAM: p below 0.05 alone, not after the family's Holm",
                f"p {simam.p:.4f}, Holm {simam.p_holm:.4f}")
-    claim.larger(strictest(simam), simam.diff, "SimAM's lead below what α/k detects")
+    claim.larger(simam.detectable_strictest, simam.diff, "SimAM's lead below what α/k detects")
     claim.that(se.low < 0 < se.high and cbam.low < 0 < cbam.high, "SE's and CBAM's intervals include 0")
     claim.that(ranking[0] == "AlexNet-TA", "TA ranks first", ranking[0])
     ta_first = alone("AlexNet-TA", "AlexNet", epoch=1)
