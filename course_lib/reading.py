@@ -58,12 +58,20 @@ def describe_curves(name: str, runs: Sequence[Run]) -> str:
         seen = ("on augmented images" if augmented else "on the training images") + (
             " with dropout active" if dropout else ""
         )
+        causes = 1 + augmented + dropout
         return text + (
             f". Training accuracy ({pct(train[-1])}) stays below validation accuracy: it is "
             f"measured {seen}, averaged over an epoch in which the weights were still "
             "improving, while validation "
             + ("sees clean images with" if augmented or dropout else "uses")
-            + " the epoch's final weights — no sign of overfitting."
+            + " the epoch's final weights"
+            + (
+                f". Each of these {causes} differences can lower the training number, and these "
+                "runs do not say which weighs most (chapter 00, exercise 5)"
+                if causes > 1
+                else ""
+            )
+            + " — no sign of overfitting."
         )
     return text + (
         f". Training accuracy ({pct(train[-1])}) is {points(gap)} above validation: "

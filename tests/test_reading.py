@@ -70,6 +70,10 @@ def test_comparison_prose_quotes_the_paired_numbers():
     assert "augmented" in curves
     plain = [_run(1, 0.7, [0.4, 0.5, 0.6], [0.3, 0.45, 0.5], augment=False)]
     assert "augmented" not in describe_curves("D", plain), "no augmentation, none is blamed"
+    # several candidate causes are named as candidates, never one as the established reason
+    assert "these 3 differences" in describe_curves("C", with_dropout)
+    assert "these 2 differences" in curves
+    assert "differences can lower" not in describe_curves("D", plain), "one cause left: no choice"
 
 
 def test_a_control_pair_joins_the_table_with_the_familys_verdict():
