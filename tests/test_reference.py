@@ -74,6 +74,9 @@ def test_a_network_trained_over_more_seeds_is_read_over_the_profiles_seeds(tmp_p
     assert ref.seeds("BN") == [42, 43, 44] and ref.summary("BN").n == 3
     assert "seeds 42-44 (3 per network)" in ref.provenance()
     assert committed(QUICK, {"BN": "alexnet-batchnorm"}, folder=tmp_path).summary("BN").n == 8
+    # a network whose runs have not all landed is counted as such, not as the others
+    uneven = committed(QUICK, {"BN": "alexnet-batchnorm", "PSA": "alexnet-psa"}, folder=tmp_path)
+    assert "seeds 42-49 (BN 8, PSA 3)" in uneven.provenance()
 
 
 def test_missing_and_ambiguous_rows_are_refused_with_what_to_do(tmp_path):

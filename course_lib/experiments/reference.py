@@ -142,10 +142,16 @@ class Reference:
         epochs = f"{p.epochs} epochs" + (
             f" of a {schedule}-epoch schedule" if schedule != p.epochs else ""
         )
+        counts = {label: len(by_seed) for label, by_seed in self.rows.items()}
+        per_network = (
+            f"{len(seeds)} per network"
+            if set(counts.values()) == {len(seeds)}
+            else ", ".join(f"{label} {n}" for label, n in counts.items())
+        )
         return (
             f"the committed `{p.name}` runs: {p.image_size} px, {epochs}, "
             f"{first['train_images']:,} training images, seeds {seeds[0]}-{seeds[-1]} "
-            f"({len(seeds)} per network), {first['device'].split(' (')[0]} with "
+            f"({per_network}), {first['device'].split(' (')[0]} with "
             f"{'/'.join(threads)} threads, {first.get('precision', 'fp32')}, commit "
             f"{', '.join(commits)}, {first['data_source']}"
         )
