@@ -155,6 +155,8 @@ from course_lib.profiles import get_profile
 
 family = load_family()
 started = [v for v in judge_family(family, "confirmatory") if v.n_pairs >= 2]
+also_decided = [v for v in started if v.complete
+                and (v.hypothesis.variant, v.hypothesis.baseline) != ("alexnet-triplet", "alexnet-none")]
 TA = {"AlexNet-TA": "alexnet-triplet", "AlexNet": "alexnet-none"}
 ta = {}
 for which in ("exploratory", "confirmatory"):
@@ -182,7 +184,13 @@ display(Markdown(
     f"family's verdict: **{c.verdict()}**"
     + (f" (Holm over all {family.k} comparisons: p = {format_p(c.p_holm)})" if c.verdict() in
        ("significant", "not significant") else "")
-    + ". Every other comparison of the tables above is exploratory or pending until its "
+    + ". "
+    + ("Also decided on the confirmatory seeds: " + "; ".join(
+        f"{v.hypothesis.variant} − {v.hypothesis.baseline} {v.diff * 100:+.2f} points "
+        f"[{v.low * 100:+.2f}, {v.high * 100:+.2f}], **{v.verdict}** (Holm p = {format_p(v.p_holm)}; "
+        f"chapter {v.hypothesis.chapter})" for v in also_decided) + ". "
+       if also_decided else "")
+    + "Every other comparison of the tables above is exploratory or pending until its "
     "confirmatory seeds are trained."
 ))
 
