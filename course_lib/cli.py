@@ -80,9 +80,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     flags = {"epochs": args.epochs, "image_size": args.image_size, "batch_size": args.batch_size,
              "lr": args.lr, "seed": args.seed, "precision": args.precision}  # fmt: skip
     overrides = {**_parse_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
-    profile = get_profile(args.profile).with_overrides(overrides)
-    config = TrainConfig.from_profile(profile)
+    base = get_profile(args.profile)
     model_kwargs = _parse_pairs(args.model_arg)
+    if args.variant:  # one network of chapters 05-07, at its chapter's setting, as it trains it
+        from .variants import chapter_variant
+
+        variant, base = chapter_variant(args.variant, base)
+        if args.attention or model_kwargs or args.name or args.model != "alexnet":
+            raise ValueError(
+                f"--variant {args.variant!r} sets the model, attention, model arguments and run "
+                "name; drop --model, --attention, --model-arg and --name"
+            )
+        args.model, args.attention, args.name = variant.model, variant.attention, variant.name
+        model_kwargs = dict(variant.model_kwargs)
+    profile = base.with_overrides(overrides)
+    config = TrainConfig.from_profile(profile)
     from .models import check_models
 
     check_models([args.model], [args.attention], config.image_size, model_kwargs)
@@ -92,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         # --seed is the run's seed only: the training subset is drawn with the profile's main
         # seed, as the chapters draw it for every seed (the run's name does not record it)
-        data = load_course_data(profile.replace(seed=get_profile(args.profile).seed), args.data)
+        data = load_course_data(profile.replace(seed=base.seed), args.data)
     if is_main():
         print(f"profile {profile.name}: {config}")
         print(f"data: {data}")
@@ -372,6 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_at_least_one, help="default: the profile's")
     train.add_argument("--lr", type=float, help="learning rate; default: the profile's")
     train.add_argument("--seed", type=int, help="default: the profile's")
+    train.add_argument(
+        "--variant",
+        default=None,
+        metavar="CHAPTER:LABEL",
+        help="a network of chapters 05-07 at its chapter's setting, e.g. "
+        "'07:ResNet + self-attention' (model, attention and setting as the chapter trains it)",
+    )
     train.add_argument("--precision", choices=PRECISIONS, default=None, help=precision_help)
     train.add_argument(
         "--set",

@@ -109,6 +109,29 @@ CHAPTER_VARIANTS: dict[str, list[Variant]] = {
 }
 
 
+def chapter_variant(spec: str, profile: Profile) -> tuple[Variant, Profile]:
+    """The variant ``"CHAPTER:LABEL"`` (e.g. ``"07:ResNet"``) and ``profile`` with its
+    experiment's settings, as :func:`train_chapter` trains it; a clear error for an unknown
+    chapter or label, or an experiment this profile does not train."""
+    chapter, sep, label = spec.partition(":")
+    if not sep:
+        raise ValueError(f"--variant {spec!r}: write CHAPTER:LABEL, e.g. '07:ResNet'")
+    found = {v.label: v for v in variants(chapter.strip())}
+    if label.strip() not in found:
+        raise ValueError(
+            f"chapter {chapter.strip()} has no variant {label.strip()!r}; choose one of "
+            f"{sorted(found)}"
+        )
+    variant = found[label.strip()]
+    setting = experiment_settings(profile, variant.experiment)
+    if setting is None:
+        raise ValueError(
+            f"{variant.label!r} (experiment {variant.experiment}) is not trained in the "
+            f"{profile.name!r} profile; choose another --profile"
+        )
+    return variant, setting
+
+
 def variants(chapter: str) -> list[Variant]:
     """The variants chapter ``chapter`` ("05", "06", "07") trains."""
     if chapter not in CHAPTER_VARIANTS:

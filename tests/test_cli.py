@@ -49,6 +49,48 @@ def test_train_seed_is_the_runs_seed_not_the_training_subsets(flag, monkeypatch,
     assert "stop before training" in capsys.readouterr().err
 
 
+def test_train_variant_trains_a_chapters_network_as_the_chapter_does(monkeypatch, capsys):
+    """``train --variant '07:ResNet + self-attention' --seed 50`` (how a confirmatory seed of
+    chapters 05-07 is trained) passes train_or_load what ``train_chapter`` passes for seed 50 (the
+    config of the chapter's setting at that seed, the variant's model, attention, model
+    arguments and name: the same run folder), on the subset the chapter draws (its main seed's).
+    Bad requests name what to do."""
+    import course_lib.data
+    import course_lib.train
+    from course_lib.profiles import experiment_settings
+    from course_lib.variants import RESNET_SELF_ATTENTION
+
+    calls = []
+
+    def recording(model, data, config, attention=None, **kw):
+        calls.append((model, config, attention, kw["model_kwargs"], kw["name"], data))
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(course_lib.data, "load_course_data", lambda p, source=None: p)
+    monkeypatch.setattr(course_lib.train, "train_or_load", recording)
+    argv = [
+        "train",
+        "--profile",
+        "quick",
+        "--variant",
+        "07:ResNet + self-attention",
+        "--seed",
+        "50",
+    ]
+    assert main(argv) == 2 and "stop before training" in capsys.readouterr().err
+    setting = experiment_settings(get_profile("quick"), "cifar32")
+    (call,) = calls
+    assert call[:5] == ("cifar_resnet", TrainConfig.from_profile(setting, seed=50),
+                        "self_attention", RESNET_SELF_ATTENTION, None)  # fmt: skip
+    assert call[1].image_size == 32 and call[5].train_subset == 45_000 and call[5].seed == 42
+    for bad, says in ((["--variant", "07:ResNet-SA"], "has no variant"),
+                      (["--variant", "07"], "CHAPTER:LABEL"),
+                      (["--variant", "07:ResNet", "--attention", "se"], "drop --model"),
+                      (["--variant", "07:VGG16-BN"], "not trained in the 'quick'")):  # fmt: skip
+        assert main(["train", "--profile", "quick", *bad]) == 2
+        assert says in capsys.readouterr().err
+
+
 def test_train_writes_the_row_a_chapter_writes(tmp_path, capsys):
     """``--write-result`` writes what a chapter's report writes: FLOPs, the per-epoch curves
     the readings check, the recipe and the CPU kind."""
