@@ -262,6 +262,11 @@ def test_intervention_changes_are_paired_by_seed_against_as_trained():
     assert d.n_pairs == 3 and d.diff == pytest.approx(-0.1267, abs=1e-4) and d.high < 0
     assert "gate_mean" in format_changes(changes) and "as_trained" not in changes
     assert intervention_changes(rows, "alexnet-triplet", seeds=[50, 51])["gate_mean"].n_pairs == 2
+    assert "nan" not in format_changes(changes) and "—" not in format_changes(changes)
+    # a gate that ignores the image: the same change (0) in every seed, said so, not "nan"
+    same = _rows("v", {"as_trained": [0.5, 0.6, 0.7], "gate_mean": [0.5, 0.6, 0.7]})
+    table = format_changes(intervention_changes(same, "v"))
+    assert "nan" not in table and "the same change in every seed" in table
 
 
 def test_intervention_changes_refuse_mixed_settings_and_a_missing_baseline():

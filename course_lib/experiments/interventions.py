@@ -29,6 +29,7 @@ every image the mean weights, or the mean map of each query position.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -400,10 +401,15 @@ def format_changes(changes: dict[str, Difference]) -> str:
     """A text table: intervention, seeds, mean change, 95 % CI, detectable at α = 0.05."""
     lines = [f"{'intervention':16s} {'seeds':>5s} {'change (points)':>15s} {'95 % CI':>17s} "
              f"{'detects':>8s}"]  # fmt: skip
+    constant = False
     for name, d in changes.items():
         ci = "" if d.n_pairs < 2 else f"[{d.low * 100:+6.2f}, {d.high * 100:+6.2f}]"
         det = "" if d.n_pairs < 2 else f"{d.detectable * 100:.1f}"
+        if d.n_pairs >= 2 and math.isnan(d.detectable):  # the same change in every seed
+            det, constant = "—", True
         lines.append(f"{name:16s} {d.n_pairs:5d} {d.diff * 100:+15.2f} {ci:>17s} {det:>8s}")
+    if constant:
+        lines.append("— the same change in every seed: no spread, so no detectable difference")
     return "\n".join(lines)
 
 
