@@ -12,8 +12,11 @@ cost of inference only:
 * ``attention_off``: multiplier 1, the module is the identity (PSA: every branch weight 1/4,
   its control; self-attention: gamma o = 0, the block is the identity);
 * ``bn_recalibrated``: the BatchNorm running statistics inside the attention modules (Triplet
-  Attention's gates, the BatchNorm control) recomputed on training images before evaluating, to
-  measure what statistics that lag the last epochs (momentum 0.01) cost.
+  Attention's gates, the BatchNorm control) recomputed with the final weights on training images
+  prepared as the test images are (no augmentation), before evaluating. Two changes at once:
+  statistics that lagged the last epochs (momentum 0.01) become fresh, and statistics of the
+  augmented images training normalised become those of clean images; this does not separate
+  them.
 
 Most modules here are ``y = x * M(x)`` for a multiplier ``M`` (:data:`MULTIPLIERS`): SE's channel
 gate, CBAM's channel gate times its spatial gate, the mean of Triplet Attention's three branch
