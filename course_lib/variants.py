@@ -113,16 +113,15 @@ def chapter_variant(spec: str, profile: Profile) -> tuple[Variant, Profile]:
     """The variant ``"CHAPTER:LABEL"`` (e.g. ``"07:ResNet"``) and ``profile`` with its
     experiment's settings, as :func:`train_chapter` trains it; a clear error for an unknown
     chapter or label, or an experiment this profile does not train."""
-    chapter, sep, label = spec.partition(":")
+    chapter, sep, label = (part.strip() for part in spec.partition(":"))
     if not sep:
         raise ValueError(f"--variant {spec!r}: write CHAPTER:LABEL, e.g. '07:ResNet'")
-    found = {v.label: v for v in variants(chapter.strip())}
-    if label.strip() not in found:
+    found = {v.label: v for v in variants(chapter)}
+    if label not in found:
         raise ValueError(
-            f"chapter {chapter.strip()} has no variant {label.strip()!r}; choose one of "
-            f"{sorted(found)}"
+            f"chapter {chapter} has no variant {label!r}; choose one of {sorted(found)}"
         )
-    variant = found[label.strip()]
+    variant = found[label]
     setting = experiment_settings(profile, variant.experiment)
     if setting is None:
         raise ValueError(
