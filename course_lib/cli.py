@@ -531,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         nargs="*",
         default=None,
-        help="as_trained, gate_mean, gate_shuffled, attention_off, bn_recalibrated "
+        help="as_trained, gate_mean, gate_shuffled, attention_off, bn_recalibrated, bn_refreshed "
         "(default: every one that changes something in the model)",
     )
     inter.set_defaults(func=cmd_interventions)

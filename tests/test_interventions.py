@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib.data import EvalTransform
+from course_lib.data import BatchAugment, EvalTransform
 from course_lib.experiments.interventions import (
+    SeededAugment,
     applicable,
     attention_batchnorms,
     gated_sites,
@@ -144,6 +145,35 @@ def test_recalibration_sets_the_running_statistics_to_the_images_statistics():
     )
 
 
+def test_refreshed_statistics_are_those_of_the_augmented_images_training_saw():
+    model = trained_like("batchnorm")
+    norms = attention_batchnorms(model)
+    augment = BatchAugment(64, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    recalibrate_batchnorms(model, images, SeededAugment(augment, seed=3), batch_size=32)
+    again = SeededAugment(augment, seed=3)  # the same draws, batch by batch
+    seen = torch.cat([again(images[:32]), again(images[32:])])
+    with torch.no_grad():
+        conv1 = model.features.conv1(seen)
+    torch.testing.assert_close(norms[0].running_mean, conv1.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    clean = model.features.conv1(EvalTransform(64, (0.5,) * 3, (0.25,) * 3)(images)).mean((0, 2, 3))
+    assert not torch.allclose(norms[0].running_mean, clean, atol=1e-3)  # augmentation moved them
+    other = SeededAugment(augment, seed=4)(images[:32])
+    assert not torch.equal(other, SeededAugment(augment, seed=3)(images[:32]))
+
+
+def test_refreshed_without_augmentation_is_recalibrated(cifar_small):
+    """A run trained without augmentation saw the evaluation images: both interventions then
+    recompute the same statistics (with the same batches, the same accuracy)."""
+    model = trained_like("batchnorm")
+    both = intervention_accuracies(model, cifar_small, 64, ["bn_recalibrated", "bn_refreshed"],
+                                   augmented=False, training_batch_size=500)  # fmt: skip
+    assert both["bn_refreshed"] == both["bn_recalibrated"]
+    assert "bn_refreshed" in applicable(model) and "bn_refreshed" not in applicable(
+        trained_like("se")
+    )
+
+
 def test_intervention_accuracies_on_a_gated_network(cifar_small):
     model = trained_like("triplet")
     results = intervention_accuracies(model, cifar_small, 64)
@@ -240,7 +270,11 @@ def test_psa_and_self_attention_are_their_output_given_their_gate(attention):
 
 def test_psa_with_fixed_weights_has_no_gate_to_intervene_on():
     assert gated_sites(trained_like("psa_fixed")) == {}
-    assert applicable(trained_like("psa_fixed")) == ["as_trained", "bn_recalibrated"]
+    assert applicable(trained_like("psa_fixed")) == [
+        "as_trained",
+        "bn_recalibrated",
+        "bn_refreshed",
+    ]
 
 
 def _rows(variant: str, values: dict[str, list[float]], setting: str = "s") -> list[dict]:

@@ -16,7 +16,12 @@ cost of inference only:
   prepared as the test images are (no augmentation), before evaluating. Two changes at once:
   statistics that lagged the last epochs (momentum 0.01) become fresh, and statistics of the
   augmented images training normalised become those of clean images; this does not separate
-  them.
+  them;
+* ``bn_refreshed``: the same BatchNorms recomputed on the same training images *augmented as
+  training augments them* (a fixed draw), in batches of the training batch size: only the lag of
+  the running statistics changes, so this isolates what stale statistics cost; the difference
+  ``bn_recalibrated − bn_refreshed`` is what statistics of clean instead of augmented images
+  change.
 
 Most modules here are ``y = x * M(x)`` for a multiplier ``M`` (:data:`MULTIPLIERS`): SE's channel
 gate, CBAM's channel gate times its spatial gate, the mean of Triplet Attention's three branch
@@ -49,7 +54,7 @@ from ..attention.self_attention import SelfAttention
 from ..attention.simam import SimAM
 from ..attention.triplet import TripletAttention
 from ..attention.triplet_static import StaticTripletAttention
-from ..data import EvalTransform, ImageDataset
+from ..data import BatchAugment, EvalTransform, ImageDataset
 from ..runtime.device import autocast, cpu_isa, memory_format, pick_device
 from ..runtime.env import git_state
 from ..runtime.paths import results_dir
@@ -57,7 +62,16 @@ from ..train.evaluate import evaluate
 from .results import merge_row_list, read_row_list
 from .stats import Difference, paired_difference
 
-INTERVENTIONS = ("as_trained", "gate_mean", "gate_shuffled", "attention_off", "bn_recalibrated")
+INTERVENTIONS = (
+    "as_trained",
+    "gate_mean",
+    "gate_shuffled",
+    "attention_off",
+    "bn_recalibrated",
+    "bn_refreshed",
+)
+# the interventions that recompute BatchNorm statistics inside the attention modules
+BN_INTERVENTIONS = ("bn_recalibrated", "bn_refreshed")
 
 
 def _se(m: SqueezeExcite, x: torch.Tensor) -> torch.Tensor:
@@ -163,7 +177,7 @@ def applicable(model: nn.Module) -> list[str]:
     if gated_sites(model):
         names += ["gate_mean", "gate_shuffled", "attention_off"]
     if attention_batchnorms(model):
-        names.append("bn_recalibrated")
+        names += list(BN_INTERVENTIONS)
     return names
 
 
@@ -189,7 +203,23 @@ def replaced_multipliers(
             handle.remove()
 
 
-def _forward_all(model: nn.Module, images: torch.Tensor, transform: EvalTransform,
+Transform = Callable[[torch.Tensor], torch.Tensor]  # uint8 images in, normalised floats out
+
+
+class SeededAugment:
+    """Training's augmentation (:class:`~course_lib.data.BatchAugment`) with its draws from a
+    CPU generator seeded once: the same images get the same augmentation on every device and in
+    every call sequence, so an intervention that uses it is reproducible."""
+
+    def __init__(self, augment: BatchAugment, seed: int = 0):
+        self.augment, self.generator = augment, torch.Generator().manual_seed(seed)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        params = self.augment.sample_params(len(images), self.generator)
+        return self.augment.apply(images, {k: v.to(images.device) for k, v in params.items()})
+
+
+def _forward_all(model: nn.Module, images: torch.Tensor, transform: Transform,
                  batch_size: int, device: torch.device, precision: str) -> None:  # fmt: skip
     """Run ``model`` over ``images`` in batches, as evaluation does; the outputs are dropped
     (what is wanted is collected by hooks or by BatchNorm statistics)."""
@@ -228,7 +258,7 @@ def mean_multipliers(
 def recalibrate_batchnorms(
     model: nn.Module,
     images: torch.Tensor,
-    transform: EvalTransform,
+    transform: Transform,
     batch_size: int = 500,
     device: str | torch.device | None = None,
     precision: str = "auto",
@@ -261,12 +291,16 @@ def intervention_accuracies(
     device: str | torch.device | None = None,
     precision: str = "auto",
     recalibration_images: int = 2000,
+    augmented: bool = True,
+    training_batch_size: int = 128,
 ) -> dict[str, float]:
     """Test accuracy of ``model`` under each intervention that applies to it (default: all of
     :func:`applicable`). The means of ``gate_mean`` are taken over the validation split (the
-    test split when there is none); ``bn_recalibrated`` uses the first
-    ``recalibration_images`` training images without augmentation, on a copy of the weights
-    (``model`` itself is left as it was)."""
+    test split when there is none). ``bn_recalibrated`` uses the first
+    ``recalibration_images`` training images without augmentation, in evaluation batches;
+    ``bn_refreshed`` the same images as training saw them (training's augmentation when the run
+    was ``augmented``, with a fixed draw) in batches of ``training_batch_size``. Both work on a
+    copy of the weights (``model`` itself is left as it was)."""
     import copy
 
     wanted = interventions or applicable(model)
@@ -302,10 +336,15 @@ def intervention_accuracies(
             offs = {n: GATES[type(m)].off for n, m in gated_sites(model).items()}
             with replaced_multipliers(model, lambda n, x, m, offs=offs: offs[n](m)):
                 results[name] = accuracy(model)
-        elif name == "bn_recalibrated":
+        elif name in BN_INTERVENTIONS:
             twin = copy.deepcopy(model)
             images = data.train_images[:recalibration_images]
-            recalibrate_batchnorms(twin, images, transform, batch_size, device, precision)
+            if name == "bn_recalibrated":
+                recalibrate_batchnorms(twin, images, transform, batch_size, device, precision)
+            else:
+                seen = (SeededAugment(BatchAugment(image_size, data.mean, data.std))
+                        if augmented else transform)  # fmt: skip
+                recalibrate_batchnorms(twin, images, seen, training_batch_size, device, precision)
             results[name] = accuracy(twin)
     return results
 
@@ -337,6 +376,8 @@ def intervention_rows(
         interventions,
         device=device,
         precision=metrics.get("precision", "auto"),
+        augmented=run.recipe().get("augment", True),
+        training_batch_size=metrics.get("batch_size", 128),
     )
     if "as_trained" in accuracies and accuracies["as_trained"] != metrics["accuracy"]:
         raise ValueError(
