@@ -303,6 +303,24 @@ def test_intervention_changes_are_paired_by_seed_against_as_trained():
     assert "nan" not in table and "the same change in every seed" in table
 
 
+def test_per_seed_changes_are_the_dots_behind_the_means_and_take_any_reference():
+    from course_lib.experiments.interventions import intervention_changes, per_seed_changes
+
+    rows = _rows("v", {"as_trained": [0.55, 0.54, 0.56], "bn_refreshed": [0.56, 0.56, 0.56],
+                       "bn_recalibrated": [0.57, 0.55, 0.56]})  # fmt: skip
+    refreshed = per_seed_changes(rows, "v", "bn_refreshed")
+    assert refreshed == pytest.approx({50: 0.01, 51: 0.02, 52: 0.0})
+    assert intervention_changes(rows, "v")["bn_refreshed"].diff == pytest.approx(0.01)
+    clean = per_seed_changes(rows, "v", "bn_recalibrated", against="bn_refreshed")
+    assert clean == pytest.approx({50: 0.01, 51: -0.01, 52: 0.0})
+    against = intervention_changes(rows, "v", against="bn_refreshed")
+    assert set(against) == {"as_trained", "bn_recalibrated"}
+    assert against["bn_recalibrated"].diff == pytest.approx(0.0, abs=1e-12)
+    assert per_seed_changes(rows, "v", "gate_mean") == {}  # no such rows: no dots
+    with pytest.raises(LookupError, match="no gate_mean row"):
+        per_seed_changes(rows, "v", "as_trained", against="gate_mean")
+
+
 def test_intervention_changes_refuse_mixed_settings_and_a_missing_baseline():
     from course_lib.experiments.interventions import intervention_changes
 

@@ -417,27 +417,51 @@ def write_intervention_rows(rows: list[dict], path: str | Path) -> Path:
     )  # fmt: skip
 
 
-def intervention_changes(
+def _accuracies_by_seed(
     rows: list[dict], variant: str, seeds: list[int] | None = None
-) -> dict[str, Difference]:
-    """Per intervention, the seed-paired change of test accuracy against ``as_trained``
-    (``intervention − as_trained``, a fraction) over ``variant``'s rows (one setting; default
-    every seed that has both). A reading, not a claim of the family: each at α = 0.05."""
-    by = {}
+) -> dict[str, dict[int, float]]:
+    """Per intervention, ``variant``'s test accuracy by seed (its rows must share one setting)."""
     settings = {r["setting"] for r in rows if r["variant"] == variant}
     if len(settings) > 1:
         raise ValueError(f"{variant}: intervention rows of {len(settings)} settings; pick one")
+    by: dict[str, dict[int, float]] = {}
     for r in rows:
         if r["variant"] == variant and (seeds is None or r["seed"] in seeds):
             by.setdefault(r["intervention"], {})[r["seed"]] = r["accuracy"]
-    if "as_trained" not in by:
-        raise LookupError(f"no as_trained row of {variant}: run `python -m course_lib "
+    return by
+
+
+def _against(by: dict[str, dict[int, float]], variant: str, against: str) -> dict[int, float]:
+    if against not in by:
+        raise LookupError(f"no {against} row of {variant}: run `python -m course_lib "
                           "interventions` on its finished runs first")  # fmt: skip
-    base = by["as_trained"]
+    return by[against]
+
+
+def per_seed_changes(
+    rows: list[dict], variant: str, intervention: str, against: str = "as_trained"
+) -> dict[int, float]:
+    """Seed -> ``intervention − against`` (test accuracy, a fraction) for every seed of
+    ``variant`` that has both rows: the dots behind :func:`intervention_changes`' means."""
+    by = _accuracies_by_seed(rows, variant)
+    base = _against(by, variant, against)
+    return {s: a - base[s] for s, a in sorted(by.get(intervention, {}).items()) if s in base}
+
+
+def intervention_changes(
+    rows: list[dict], variant: str, seeds: list[int] | None = None, against: str = "as_trained"
+) -> dict[str, Difference]:
+    """Per intervention, the seed-paired change of test accuracy against ``against`` (the
+    trained network by default; ``intervention − against``, a fraction) over ``variant``'s rows
+    (one setting; default every seed that has both). Against another intervention it reads what
+    one differs from the other, e.g. ``bn_recalibrated`` against ``bn_refreshed``. A reading, not
+    a claim of the family: each at α = 0.05."""
+    by = _accuracies_by_seed(rows, variant, seeds)
+    base = _against(by, variant, against)
     return {
-        name: paired_difference(values, base, name, "as_trained")
+        name: paired_difference(values, base, name, against)
         for name, values in by.items()
-        if name != "as_trained"
+        if name != against
     }
 
 
