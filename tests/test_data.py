@@ -15,7 +15,9 @@ from course_lib.data import (
     DatasetError,
     EvalTransform,
     TensorImageDataset,
+    balanced_indices,
     balanced_subset,
+    calibration_images,
     load_cifar10,
     load_image_folder,
     pil_train_transform,
@@ -113,6 +115,17 @@ def test_balanced_subset(cifar_full):
     assert small.mean == cifar_full.mean  # statistics stay those of the full training set
     with pytest.raises(ValueError, match="at least one image per class"):
         balanced_subset(cifar_full, 5, None)
+
+
+def test_calibration_images_cover_every_class_where_the_first_images_do_not(cifar_small):
+    """A balanced subset is stored class by class: its first images are one class, and BatchNorm
+    statistics recomputed on them would be that class's. The calibration sample is balanced."""
+    d = cifar_small
+    assert torch.bincount(d.train_labels[:100], minlength=10).max() >= 32  # the trap
+    chosen = balanced_indices(d.train_labels, 100, seed=0)
+    assert torch.bincount(d.train_labels[chosen], minlength=10).tolist() == [10] * 10
+    assert torch.equal(calibration_images(d, 100), d.train_images[chosen])
+    assert len(calibration_images(d, 10_000)) == len(d.train_labels)  # capped at the split
 
 
 def test_augment_without_randomness_is_the_eval_transform(cifar_small):

@@ -88,3 +88,13 @@ def test_gate_rows_merge_by_key_and_a_corrupt_file_is_refused(tmp_path):
     path.write_text(json.dumps({"not": "a list"}))
     with pytest.raises(ValueError, match="not a list of gate rows; restore it with git"):
         read_gate_rows(path)
+
+
+def test_recalibration_uses_the_balanced_calibration_sample(cifar_small):
+    from course_lib.data import calibration_images
+    from course_lib.experiments.gate_baselines import _probe_and_calibration
+
+    _, probe, calibration = _probe_and_calibration(64, cifar_small, 20, 100)
+    assert probe.shape == (20, 3, 64, 64)
+    assert torch.equal(calibration, calibration_images(cifar_small, 100))
+    assert not torch.equal(calibration, cifar_small.train_images[:100])  # not the first (one class)

@@ -5,7 +5,7 @@ from .cifar10 import CIFAR10_CLASSES, load_cifar10, load_course_data, load_image
 from .dataset import ImageDataset, channel_stats
 from .image_folder import DatasetError, read_image_folder, stratified_split
 from .pil_pipeline import TensorImageDataset, pil_eval_transform, pil_train_transform
-from .subset import balanced_indices, balanced_subset, hold_out_validation
+from .subset import balanced_indices, balanced_subset, calibration_images, hold_out_validation
 
 __all__ = [
     "BatchAugment",
@@ -16,6 +16,7 @@ __all__ = [
     "TensorImageDataset",
     "balanced_indices",
     "balanced_subset",
+    "calibration_images",
     "channel_stats",
     "denormalize",
     "hold_out_validation",

@@ -24,6 +24,15 @@ def balanced_indices(labels: torch.Tensor, total: int, seed: int = 0) -> torch.T
     return torch.cat(chosen).sort().values
 
 
+def calibration_images(data: ImageDataset, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` training images, the same number from every class, a fixed draw: the images on
+    which BatchNorm statistics are recomputed. Never the first ``n``: a class-balanced subset is
+    stored class by class, so its first 2,000 images are two classes (1,600 airplanes and 400
+    automobiles in the quick profile's 16,000), whose statistics are no one's."""
+    n = min(n, len(data.train_labels))
+    return data.train_images[balanced_indices(data.train_labels, n, seed)]
+
+
 def balanced_subset(
     data: ImageDataset, train: int | None, test: int | None, seed: int = 0
 ) -> ImageDataset:

@@ -11,7 +11,8 @@ reads both networks with the same procedure:
   network, BatchNorm's defaults; for the trained one, what training accumulated with the
   official momentum 0.01);
 * ``recalibrated``: the attention modules' running statistics recomputed on the same training
-  images (no augmentation) for both networks, then eval mode
+  images (no augmentation; the same number from every class,
+  :func:`~course_lib.data.calibration_images`) for both networks, then eval mode
   (:func:`.interventions.recalibrate_batchnorms`).
 
 :func:`gate_readings` gives the four readings of one finished run (untrained or trained, default
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from ..data import EvalTransform, ImageDataset
+from ..data import EvalTransform, ImageDataset, calibration_images
 from ..explain.gates import gate_statistics
 from ..models import build_model
 from ..runtime.device import cpu_isa
@@ -77,7 +78,7 @@ def _probe_and_calibration(image_size: int, data: ImageDataset, probe_images: in
 
     transform = EvalTransform(image_size, data.mean, data.std)
     probe = transform(data.test_images[fixed_test_images(data, n=probe_images)])
-    return transform, probe, data.train_images[:recalibration_images]
+    return transform, probe, calibration_images(data, recalibration_images)
 
 
 def _rows(metrics: dict, state: str, readings: dict, probe_images: int,

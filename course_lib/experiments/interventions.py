@@ -54,7 +54,7 @@ from ..attention.self_attention import SelfAttention
 from ..attention.simam import SimAM
 from ..attention.triplet import TripletAttention
 from ..attention.triplet_static import StaticTripletAttention
-from ..data import BatchAugment, EvalTransform, ImageDataset
+from ..data import BatchAugment, EvalTransform, ImageDataset, calibration_images
 from ..runtime.device import autocast, cpu_isa, memory_format, pick_device
 from ..runtime.env import git_state
 from ..runtime.paths import results_dir
@@ -296,8 +296,9 @@ def intervention_accuracies(
 ) -> dict[str, float]:
     """Test accuracy of ``model`` under each intervention that applies to it (default: all of
     :func:`applicable`). The means of ``gate_mean`` are taken over the validation split (the
-    test split when there is none). ``bn_recalibrated`` uses the first
-    ``recalibration_images`` training images without augmentation, in evaluation batches;
+    test split when there is none). ``bn_recalibrated`` uses ``recalibration_images`` training
+    images, the same number from every class (:func:`~course_lib.data.calibration_images`),
+    without augmentation, in evaluation batches;
     ``bn_refreshed`` the same images as training saw them (training's augmentation when the run
     was ``augmented``, with a fixed draw) in batches of ``training_batch_size``. Both work on a
     copy of the weights (``model`` itself is left as it was)."""
@@ -338,7 +339,7 @@ def intervention_accuracies(
                 results[name] = accuracy(model)
         elif name in BN_INTERVENTIONS:
             twin = copy.deepcopy(model)
-            images = data.train_images[:recalibration_images]
+            images = calibration_images(data, recalibration_images)
             if name == "bn_recalibrated":
                 recalibrate_batchnorms(twin, images, transform, batch_size, device, precision)
             else:
