@@ -312,7 +312,7 @@ with claims.guard("chapter 04: SE and CBAM against AlexNet") as claim:
 #   an untrained network read in eval mode looks flatter than it computes. Chapter 02 showed
 #   that this made Triplet Attention's gates seem to "switch on". `gate_readings` reads both
 #   networks with the same procedure: with the running statistics they have, and with them
-#   recomputed on 2,000 training images.
+#   recomputed on 2,000 training images, 200 of each class.
 
 # %%
 from course_lib.experiments.findings import write_findings
@@ -463,7 +463,7 @@ display(Markdown(
     f"and the trained one (sd {span(cbam_trained_sds)}, read with the statistics training "
     f"accumulated) seems to have switched on everywhere, at {min(naive_ratio):.1f}-"
     f"{max(naive_ratio):.1f} times the untrained spread. With the untrained spatial BatchNorm's "
-    f"statistics recomputed on 2,000 training images, the untrained product already spreads "
+    f"statistics recomputed on 2,000 training images (200 of each class), the untrained product already spreads "
     f"{span(cbam_untrained['recalibrated'])} ({span(recal_gain)} times the default reading): "
     f"training multiplied the spread by "
     f"{span([fair_ratio[i] for i in cbam_grown])} in {conv_names(cbam_grown)} and by "
@@ -533,8 +533,9 @@ with claims.guard("chapter 04: the gates and the signal") as claim:
 # An intervention changes one thing in a trained network and measures its test accuracy again
 # (chapter 02, section 6b): `gate_mean` replaces every gate by its mean over the validation
 # images, so it no longer depends on the image; `gate_shuffled` gives each image the gates of
-# another; `attention_off` sets every gate to 1; `bn_recalibrated` recomputes CBAM's spatial
-# BatchNorm statistics. Below, on the runs trained in this session (one seed): a drop under
+# another; `attention_off` sets every gate to 1; `bn_refreshed` and `bn_recalibrated` recompute
+# CBAM's spatial BatchNorm statistics on augmented or clean training images. Below, on the runs
+# trained in this session (one seed): a drop under
 # `gate_mean` says the network uses what its gates read from the image. The course's answer, over
 # SE's and CBAM's confirmatory seeds, waits for those runs.
 
