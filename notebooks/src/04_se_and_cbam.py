@@ -431,7 +431,7 @@ cbam_trained_sds = gate_sds(cbam_row, "gates", "product")
 naive_ratio = [a / b for a, b in zip(cbam_trained_sds, cbam_untrained["default"])]
 fair_ratio = [a / b for a, b in zip(cbam_trained_sds, cbam_untrained["recalibrated"])]
 recal_gain = [a / b for a, b in zip(cbam_untrained["recalibrated"], cbam_untrained["default"])]
-cbam_grown = [i for i, r in enumerate(fair_ratio) if r > 1.2]
+cbam_grown = [i for i, r in enumerate(fair_ratio) if r > 1.1]  # spread grew by more than 10 %
 cbam_kept = [i for i in range(len(fair_ratio)) if i not in cbam_grown]
 init_sds = gate_sds(se_row, "gates_at_init", "channel")
 display(Markdown(
@@ -463,12 +463,13 @@ display(Markdown(
     f"and the trained one (sd {span(cbam_trained_sds)}, read with the statistics training "
     f"accumulated) seems to have switched on everywhere, at {min(naive_ratio):.1f}-"
     f"{max(naive_ratio):.1f} times the untrained spread. With the untrained spatial BatchNorm's "
-    f"statistics recomputed on 2,000 training images (200 of each class), the untrained product already spreads "
-    f"{span(cbam_untrained['recalibrated'])} ({span(recal_gain)} times the default reading): "
-    f"training multiplied the spread by "
-    f"{span([fair_ratio[i] for i in cbam_grown])} in {conv_names(cbam_grown)} and by "
+    f"statistics recomputed on 2,000 training images (200 of each class), the untrained product "
+    f"already spreads {span(cbam_untrained['recalibrated'])} ({span(recal_gain)} times the default "
+    f"reading): training multiplied the spread by "
+    f"{' and '.join(f'{fair_ratio[i]:.2f} in conv{i + 1}' for i in cbam_grown)}, and by "
     f"{span([fair_ratio[i] for i in cbam_kept])} in {conv_names(cbam_kept)}. So CBAM's gates grew "
-    f"more varied in its first modules only; the rest of the \"switching on\" was the reading. "
+    f"more varied in its first modules only, conv2 most, and not in the deep ones; there the "
+    f"\"switching on\" was the reading. This is one seed's network, read once. "
     f"(The trained side is read as the trained network computes at test time; the code cell above "
     f"reads your run both ways, untrained and trained, to show how little recalibration moves a "
     f"trained network.)\n\n"
@@ -509,8 +510,9 @@ with claims.guard("chapter 04: the gates and the signal") as claim:
                span(recal_gain))
     claim.that(cbam_grown and cbam_grown == list(range(len(cbam_grown))) and cbam_kept,
                "read fairly, CBAM's spread grew in its first modules only", conv_names(cbam_grown))
-    claim.that(all(0.85 < fair_ratio[i] < 1.15 for i in cbam_kept),
-               "the other modules stayed within 15 % of their untrained spread",
+    claim.that(max(fair_ratio) == fair_ratio[1], "conv2's spread grew most", span(fair_ratio))
+    claim.that(all(0.85 < fair_ratio[i] <= 1.0 for i in cbam_kept),
+               "the other modules did not grow (within 15 % below their untrained spread)",
                span([fair_ratio[i] for i in cbam_kept]))
     trained_means = gate_means(se_row, "gates", "channel")
     claim.that(all(0.4 < m < 0.6 for m in trained_means), "trained SE gates still average about 0.5",
