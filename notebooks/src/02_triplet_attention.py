@@ -671,7 +671,8 @@ with claims.guard("chapter 02: interventions") as claim:
                f"{sh.diff:+.4f} vs {gm.diff:+.4f}")
     claim.that(off.diff < gm.diff, "switching off costs more than the mean gate",
                f"{off.diff:+.4f} vs {gm.diff:+.4f}")
-    claim.that(rf.n_pairs == gm.n_pairs, "refreshed on every seed", f"{rf.n_pairs} of {gm.n_pairs}")
+    claim.that(rf.n_pairs == ta_conf.n_pairs, "refreshed on every confirmatory seed",
+               f"{rf.n_pairs} of {ta_conf.n_pairs}")
     claim.that(0 < rf.low, "fresh statistics raise accuracy: interval above 0",
                f"[{rf.low:+.4f}, {rf.high:+.4f}]")
     claim.that(rf.diff < 0.01, "under a point on average", f"{rf.diff:+.4f}")
