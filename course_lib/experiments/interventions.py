@@ -15,13 +15,17 @@ cost of inference only:
   Attention's gates, the BatchNorm control) recomputed with the final weights on training images
   prepared as the test images are (no augmentation), before evaluating. Two changes at once:
   statistics that lagged the last epochs (momentum 0.01) become fresh, and statistics of the
-  augmented images training normalised become those of clean images; this does not separate
-  them;
+  augmented images training normalised become those of clean images (``bn_refreshed`` separates
+  the two);
 * ``bn_refreshed``: the same BatchNorms recomputed on the same training images *augmented as
-  training augments them* (a fixed draw), in batches of the training batch size: only the lag of
-  the running statistics changes, so this isolates what stale statistics cost; the difference
-  ``bn_recalibrated − bn_refreshed`` is what statistics of clean instead of augmented images
-  change.
+  training augments them* (a fixed draw), in batches of the training batch size: the kind of
+  images stays, only the estimate changes (computed with the final weights, over its own sample,
+  instead of the running average over the last batches), so this measures what the statistics
+  as training left them cost; ``bn_recalibrated − bn_refreshed`` is what statistics of clean
+  instead of augmented images change.
+
+Both recompute on :func:`~course_lib.data.calibration_images` (200 training images per class for
+2,000): the class-sorted subsets' first images would be one or two classes.
 
 Most modules here are ``y = x * M(x)`` for a multiplier ``M`` (:data:`MULTIPLIERS`): SE's channel
 gate, CBAM's channel gate times its spatial gate, the mean of Triplet Attention's three branch
