@@ -608,8 +608,7 @@ from course_lib.experiments import interventions as iv
 
 inter_rows = iv.read_intervention_rows(iv.interventions_path("quick"))
 ch = iv.intervention_changes(inter_rows, "alexnet-triplet")
-gm, sh, off, rf, rc = (ch[k] for k in ("gate_mean", "gate_shuffled", "attention_off", "bn_refreshed",
-                                       "bn_recalibrated"))
+gm, sh, off, rf = (ch[k] for k in ("gate_mean", "gate_shuffled", "attention_off", "bn_refreshed"))
 base = [r["accuracy"] for r in inter_rows
         if r["variant"] == "alexnet-triplet" and r["intervention"] == "as_trained"]
 kept = gm.diff - off.diff  # what the mean gate recovers of what switching the gates off loses
@@ -773,11 +772,11 @@ static_acc = control_ref.summary("AlexNet-TA-static")
 n_params = {a: count_params(build_model("alexnet", attention=a, image_size=128))
             for a in ("triplet", "triplet_static")}
 extra = n_params["triplet_static"] - n_params["triplet"]
-st_rows = iv.read_intervention_rows(iv.interventions_path("quick"))
-st_change = {k: list(iv.per_seed_changes(st_rows, "alexnet-triplet_static", k).values())
+inter_rows = iv.read_intervention_rows(iv.interventions_path("quick"))
+st_change = {k: list(iv.per_seed_changes(inter_rows, "alexnet-triplet_static", k).values())
              for k in ("gate_mean", "gate_shuffled", "attention_off")}
 # its gates' BatchNorms see the learned maps, not the images: both recomputations must agree
-st_bn = iv.per_seed_changes(st_rows, "alexnet-triplet_static", "bn_recalibrated", against="bn_refreshed")
+st_bn = iv.per_seed_changes(inter_rows, "alexnet-triplet_static", "bn_recalibrated", against="bn_refreshed")
 decided = ts.n_pairs == 8
 text = (
     f"**Reading** ({control_ref.provenance()}). The control reaches {static_acc.mean * 100:.2f} % "
