@@ -478,8 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile",
         nargs="?",
         const="model",
-        choices=COMPILE_MODES,
-        help="torch.compile the models (--compile), or only their attention modules",
+        default="auto",
+        choices=(*COMPILE_MODES, "auto", "none"),
+        help="torch.compile the models (--compile), only their attention modules (--compile "
+        "attention), never (--compile none), or as training does by default (default: auto)",
     )
     bench.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     bench.add_argument(

@@ -28,6 +28,8 @@ def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
         peak = report["peak_gflops"][precision]
         assert report["alexnet_fraction_of_peak"][precision] == rate / peak > 0
     assert report["pipelines"]["batched_images_per_s"] > 0
+    # no compile argument: as training by default (SE is not among the modules compiling pays)
+    assert report["compile"] == "auto" and {r["compiled"] for r in report["models"]} == {None}
     table = format_markdown(report).splitlines()
     assert table[0].count("|") == 10 and len(table) == 4  # 9 columns; header, rule, 2 models
     assert table[3].startswith("| + se | 5,441,706 |")
@@ -59,3 +61,19 @@ def test_recorded_overheads_read_the_committed_bench(tmp_path, monkeypatch):
     (tmp_path / "bench-cpu-128px.json").write_text(json.dumps(bench))
     got = recorded_overheads(128, "bf16")
     assert got == {"device": "CPU", "date": "2026-11-26", "overheads": {"se": 1.2}}
+
+
+def test_bench_auto_compiles_what_training_compiles(monkeypatch):
+    import torch
+
+    from course_lib.experiments import bench
+    from course_lib.models import build_model
+
+    monkeypatch.setattr(bench, "auto_compile", lambda model, device, precision, steps: (
+        "attention" if precision == "bf16" and steps >= 300 else None))  # fmt: skip
+    model = build_model("alexnet", attention="cbam", image_size=64)
+    cpu = torch.device("cpu")
+    assert bench.resolve_compile(model, "auto", cpu, "bf16") == "attention"
+    assert bench.resolve_compile(model, "auto", cpu, "fp32") is None
+    assert bench.resolve_compile(model, "none", cpu, "bf16") is None
+    assert bench.resolve_compile(model, "attention", cpu, "fp32") == "attention"

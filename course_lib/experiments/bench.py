@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..attention import list_attention
 from ..models import MODELS, build_model, list_models
 from ..models.moganet import MOGANET_ALIASES
 from ..runtime.atomic import atomic_write_json
-from ..runtime.compile import compiled
+from ..runtime.compile import MIN_STEPS_TO_COMPILE, auto_compile, compiled
 from ..runtime.device import (
     AUTOCAST_DTYPES,
     cpu_isa,
@@ -44,7 +45,7 @@ def bench_model(
     device: torch.device,
     attention: str | None = None,
     iters: int = 5,
-    compile: bool | str = False,
+    compile: bool | str | None = "auto",
     precision: str = "fp32",
 ) -> dict:
     """Parameters, FLOPs, train and inference images/s and peak memory for one model."""
@@ -60,6 +61,7 @@ def bench_model(
         "flops": count_flops(model, image_size),
     }
     model = model.to(device)
+    compile = row["compiled"] = resolve_compile(model, compile, device, precision)
     model = compiled(model, compile)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -82,6 +84,20 @@ def bench_model(
     return row
 
 
+def resolve_compile(
+    model: nn.Module, compile: bool | str | None, device: torch.device, precision: str
+) -> str | bool | None:
+    """What ``compile`` means for ``model``: ``"auto"`` is what training does by default
+    (:func:`course_lib.runtime.compile.auto_compile` for a run long enough to repay a first
+    compilation), so that the bench with no ``--compile`` times the step a run trains with;
+    ``"none"`` is None (eager); anything else is passed on."""
+    if compile == "auto":
+        return auto_compile(
+            model, device, resolve_precision(precision, device), MIN_STEPS_TO_COMPILE
+        )
+    return None if compile == "none" else compile
+
+
 def paired_train_overhead(
     name: str,
     attention: str,
@@ -90,7 +106,7 @@ def paired_train_overhead(
     device: torch.device,
     iters: int = 5,
     rounds: int = 3,
-    compile: bool | str = False,
+    compile: bool | str | None = "auto",
     precision: str = "fp32",
 ) -> list[float]:
     """Training-step cost of ``name`` with ``attention`` over the plain model, ``rounds`` times.
@@ -104,7 +120,7 @@ def paired_train_overhead(
         torch.manual_seed(0)
         model = build_model(name, attention=variant, image_size=image_size, num_classes=10)
         model = model.to(device)
-        models.append(compiled(model, compile))
+        models.append(compiled(model, resolve_compile(model, compile, device, precision)))
     ratios = []
     for _ in range(rounds):
         plain, with_attention = (
@@ -198,7 +214,7 @@ def run_bench(
     attentions: list[str] | None = None,
     device: str | None = None,
     iters: int = 5,
-    compile: bool | str = False,
+    compile: bool | str | None = "auto",
     output: str | Path | None = None,
     rounds: int = 3,
     precisions: list[str] | None = None,
@@ -304,6 +320,7 @@ def _format_row(r: dict) -> str:
         f"{r['params']:>12,d} {r['flops'] / 1e6:9.1f} "
         f"{r['train_images_per_s']:9.0f} {r['inference_images_per_s']:9.0f} {memory}"
         + (f" first step {r['first_train_step_s']:.1f} s" if "first_train_step_s" in r else "")
+        + (f" [compiled: {r['compiled']}]" if r.get("compiled") else "")
     )
 
 
