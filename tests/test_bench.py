@@ -11,12 +11,13 @@ from course_lib.experiments.bench import format_markdown, run_bench
 def test_bench_writes_paired_overheads_in_each_precision(tmp_path):
     out = tmp_path / "bench.json"
     report = run_bench(
-        image_size=64, batch_size=8, models=["alexnet"], attentions=["se"], iters=1,
+        image_size=64, batch_size=8, models=["alexnet"], attentions=["none", "se"], iters=1,
         rounds=2, output=out, precisions=["fp32", "bf16"],
     )  # fmt: skip
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
     rows = {(r["attention"], r["precision"]): r for r in report["models"]}
     assert set(rows) == {("none", "fp32"), ("se", "fp32"), ("none", "bf16"), ("se", "bf16")}
+    assert len(report["models"]) == 4, "'none' among the attentions must not bench AlexNet twice"
     for precision in ("fp32", "bf16"):
         plain, se = rows["none", precision], rows["se", precision]
         assert se["params"] - plain["params"] == 14_816  # SE blocks at r=16 after 5 convs

@@ -230,7 +230,8 @@ def run_bench(
     device = pick_device(device)
     precisions = precisions or default_precisions(device)
     models = models or [m for m in list_models() if m not in MODEL_ALIASES]
-    attentions = attentions or [a for a in list_attention() if a != "none"]
+    # plain AlexNet is always benched first: "none" among the attentions adds no second row
+    attentions = [a for a in (attentions or list_attention()) if a != "none"]
     # the peak is measured before and after the models, and the higher kept: on a shared
     # machine one of the two can land in a neighbour's busy spell
     peaks = {p: peak_gflops(device, p) for p in precisions}
