@@ -415,19 +415,21 @@ def profile_train_step(
     device: torch.device,
     steps: int = 5,
     rows: int = 25,
+    precision: str = "auto",
 ) -> str:
-    """``torch.profiler``'s table of one AlexNet variant's training steps: where the time goes,
-    operator by operator, sorted by device time (CPU time on a CPU)."""
+    """``torch.profiler``'s table of one AlexNet variant's eager training steps in ``precision``:
+    where the time goes, operator by operator, sorted by device time (CPU time on a CPU)."""
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
     model = build_model("alexnet", attention=attention, image_size=image_size).to(device)
-    measure_throughput(model, image_size, batch_size, device, train=True, warmup=2, iters=1)
+    timing = {"train": True, "precision": precision}
+    measure_throughput(model, image_size, batch_size, device, warmup=2, iters=1, **timing)
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
     with profile(activities=activities) as prof:
-        measure_throughput(model, image_size, batch_size, device, train=True, warmup=0, iters=steps)
+        measure_throughput(model, image_size, batch_size, device, warmup=0, iters=steps, **timing)
     key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
