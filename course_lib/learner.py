@@ -252,11 +252,24 @@ class YourRun:
             "so look at the code: compare the run's git commit with the committed row's"
         )
         if self.status == "inside":
-            return f"{head}, inside {where}: not bit-identical{same}{differs}."
+            return f"{head}, inside {where}: not bit-identical{same}{differs}.{self._cap_hint()}"
         return (
             f"{head}, outside {where}{same}{differs}. A CPU of another kind, other threads, "
             "another torch or precision change the numbers; a change beyond the course's spread "
-            "is worth a look."
+            f"is worth a look.{self._cap_hint()}"
+        )
+
+    def _cap_hint(self) -> str:
+        """How to run an AVX2 CPU's kernels on a bigger x86 CPU, where the committed run had
+        AVX2 and this one more (the one cap the course has tried: see runtime.device.isa_caps)."""
+        mine, theirs = self.differences.get("cpu_isa", (None, None))
+        if theirs != "AVX2" or mine not in ("AMX", "AVX512-BF16", "AVX512"):
+            return ""
+        return (
+            " To run the AVX2 kernels the committed run ran, start Python with "
+            "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 "
+            "set and train in fp32 (on an AMD Zen 4 that reproduced the committed Zen 3 runs "
+            "bit for bit)."
         )
 
 

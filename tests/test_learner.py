@@ -77,6 +77,13 @@ def test_your_run_is_bit_identical_inside_or_outside_and_says_what_differs():
     assert result.status == "outside" and "outside the course's range over 8 seeds" in result.line()
     assert "nothing recorded differs" in result.line()  # same machine fields: look at the code
 
+    # against a row trained on an AVX2 CPU, a bigger CPU is told how to run its kernels
+    avx2_row = {**same, "cpu_isa": "AVX2", "precision": "fp32"}
+    mine = {**same, "accuracy": (accuracies[0] + accuracies[-1]) / 2, "cpu_isa": "AVX512-BF16"}
+    line = check_your_run(mine, {**course, 42: avx2_row}).line()
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in line and "train in fp32" in line
+    assert "ONEDNN_MAX_CPU_ISA" not in check_your_run(inside, course).line()
+
     curve_differs = {**same, "val_accuracy_per_epoch": [0.1] * 6}
     assert check_your_run(curve_differs, course).status != "bit-identical"
 
