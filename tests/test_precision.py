@@ -87,10 +87,51 @@ def test_auto_resolves_to_fp16_on_a_cuda_gpu_without_bf16(monkeypatch):
 def test_cpu_isa_names_the_best_instruction_set_and_decides_native_bf16(
     capabilities, isa, bf16, monkeypatch
 ):
-    assert device_module.cpu_isa(capabilities) == isa
+    assert device_module.cpu_isa(capabilities, caps={}) == isa
     monkeypatch.setattr(device_module, "_cpu_capabilities", lambda: capabilities)
+    monkeypatch.setattr(device_module, "isa_caps", lambda: {})
     assert device_module.native_bf16("cpu") is bf16
     assert resolve_precision("auto", "cpu") == ("bf16" if bf16 else "fp32")
+
+
+ZEN4 = {"avx512_bf16": True, "avx512f": True, "avx2": True}
+
+
+@pytest.mark.parametrize(
+    ("environ", "aten", "caps", "isa"),
+    [
+        ({}, "AVX512", {}, "AVX512-BF16"),
+        # the three caps that made the course's Zen 4 run a Zen 3's (AVX2) kernels
+        (
+            {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+            "AVX2",
+            {"aten": "AVX2", "onednn": "AVX2", "mkl": "AVX2"},
+            "AVX2",
+        ),
+        ({"ONEDNN_MAX_CPU_ISA": "avx512_core"}, "AVX512", {"onednn": "AVX512"}, "AVX512"),
+        (
+            {"DNNL_MAX_CPU_ISA": "AVX512_CORE_BF16"},
+            "AVX512",
+            {"onednn": "AVX512-BF16"},
+            "AVX512-BF16",
+        ),
+        ({"ONEDNN_MAX_CPU_ISA": "SSE41"}, "AVX512", {"onednn": "other"}, "other"),
+        (
+            {"ONEDNN_MAX_CPU_ISA": "ALL", "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+            "AVX512",
+            {},
+            "AVX512-BF16",
+        ),
+        ({}, "DEFAULT", {"aten": "other"}, "other"),
+    ],
+)
+def test_isa_caps_lower_the_recorded_cpu_kind(environ, aten, caps, isa):
+    assert device_module.isa_caps(environ, aten) == caps
+    assert device_module.cpu_isa(ZEN4, caps) == isa
+
+
+def test_a_cap_above_the_cpu_does_not_raise_its_kind():
+    assert device_module.cpu_isa({"avx2": True}, {"onednn": "AVX512-BF16"}) == "AVX2"
 
 
 def test_only_fp16_gets_a_gradient_scaler():

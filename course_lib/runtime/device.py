@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform
 
 import torch
@@ -34,12 +35,20 @@ def device_name(device: torch.device | str | None = None) -> str:
 CPU_ISAS = ("AMX", "AVX512-BF16", "AVX512", "AVX2", "other")
 
 
-def cpu_isa(capabilities: dict | None = None) -> str:
-    """The best of :data:`CPU_ISAS` this CPU has (``capabilities``: torch's
-    ``torch.cpu.get_capabilities()``, read when not given). Recorded with every run and bench,
-    so that a run that is not bit-identical to another can be told apart by its CPU kind."""
+def cpu_isa(capabilities: dict | None = None, caps: dict | None = None) -> str:
+    """The instruction set the kernels run with, one of :data:`CPU_ISAS`: the best this CPU has
+    (``capabilities``: torch's ``torch.cpu.get_capabilities()``, read when not given), or lower
+    where :func:`isa_caps` (read when ``caps`` is not given) holds the libraries below it.
+    Recorded with every run and bench, so that a run that is not bit-identical to another can
+    be told apart by its CPU kind."""
     if capabilities is None:
         capabilities = _cpu_capabilities()
+    if caps is None:
+        caps = isa_caps()
+    return max([_best_isa(capabilities), *caps.values()], key=CPU_ISAS.index)
+
+
+def _best_isa(capabilities: dict) -> str:
     if capabilities.get("amx_bf16"):
         return "AMX"
     if capabilities.get("avx512_bf16"):
@@ -49,6 +58,38 @@ def cpu_isa(capabilities: dict | None = None) -> str:
     if capabilities.get("avx2"):
         return "AVX2"
     return "other"
+
+
+def isa_caps(environ: dict | None = None, aten: str | None = None) -> dict[str, str]:
+    """The caps below the CPU's best instruction set, by the library they hold: ATen's own
+    vectorised kernels (``ATEN_CPU_CAPABILITY``, read back from torch as ``aten``), oneDNN's
+    convolutions (``ONEDNN_MAX_CPU_ISA``) and MKL's float32 matrix products
+    (``MKL_ENABLE_INSTRUCTIONS``). With all three at AVX2 (and ``--precision fp32``) a CPU with
+    AVX512 runs the kernels of an AVX2 CPU: on the course's AMD EPYC (Zen 4) that reproduced the
+    committed runs of a Zen 3 (AVX2) bit for bit."""
+    environ = os.environ if environ is None else environ
+    if aten is None:
+        aten = torch.backends.cpu.get_cpu_capability()
+    caps = {}
+    if aten.upper() in ("DEFAULT", "NO AVX"):
+        caps["aten"] = "other"
+    elif aten.upper() == "AVX2":
+        caps["aten"] = "AVX2"
+    onednn = (environ.get("ONEDNN_MAX_CPU_ISA") or environ.get("DNNL_MAX_CPU_ISA") or "").upper()
+    if onednn and onednn not in ("ALL", "DEFAULT") and "AMX" not in onednn:
+        caps["onednn"] = (
+            "AVX512-BF16"
+            if onednn.startswith("AVX512_CORE_BF16")
+            else "AVX512"
+            if onednn.startswith("AVX512")
+            else "AVX2"
+            if onednn.startswith("AVX2")
+            else "other"
+        )
+    mkl = environ.get("MKL_ENABLE_INSTRUCTIONS", "").upper()
+    if mkl and not mkl.startswith("AVX512"):  # MKL's float32 products: AVX512 is no cap on bf16
+        caps["mkl"] = "AVX2" if mkl.startswith("AVX2") else "other"
+    return caps
 
 
 @functools.cache
