@@ -70,8 +70,9 @@ def test_bench_auto_compiles_what_training_compiles(monkeypatch):
     from course_lib.experiments import bench
     from course_lib.models import build_model
 
+    assert bench.quick_run_steps() == 750
     monkeypatch.setattr(bench, "auto_compile", lambda model, device, precision, steps: (
-        "attention" if precision == "bf16" and steps >= 300 else None))  # fmt: skip
+        "attention" if precision == "bf16" and steps == 750 else None))  # fmt: skip
     model = build_model("alexnet", attention="cbam", image_size=64)
     cpu = torch.device("cpu")
     assert bench.resolve_compile(model, "auto", cpu, "bf16") == "attention"

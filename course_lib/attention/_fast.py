@@ -30,6 +30,7 @@ k x k convolutions the papers count.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -48,6 +49,7 @@ __all__ = [
     "three_axis_zpool",
     "triplet_forward",
     "triplet_gates",
+    "zpool_input_grad",
 ]
 
 
@@ -80,8 +82,10 @@ class ThreeAxisZPool(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        ctx.dtype = x.dtype
+    def forward(
+        ctx, x: torch.Tensor, compiled_backward: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ctx.dtype, ctx.compiled_backward = x.dtype, compiled_backward
         if x.dtype in (torch.bfloat16, torch.float16):
             # float32 inside: one conversion pass costs less than the CPU's reduced-precision
             # reductions and scatters (scatter_add_ into bf16 is ~14x slower than into float32)
@@ -99,11 +103,17 @@ class ThreeAxisZPool(torch.autograd.Function):
         return over_h, over_w, over_c
 
     @staticmethod
-    def backward(ctx, g_h: torch.Tensor, g_w: torch.Tensor, g_c: torch.Tensor) -> torch.Tensor:
+    def backward(
+        ctx, g_h: torch.Tensor, g_w: torch.Tensor, g_c: torch.Tensor
+    ) -> tuple[torch.Tensor, None]:
         # (an unused output's gradient arrives as zeros: autograd materialises it)
         b, c, h, w = ctx.shape
         index_h, index_w, index_c = ctx.saved_tensors
         g_h, g_w, g_c = (g.to(ctx.compute_dtype) for g in (g_h, g_w, g_c))
+        if ctx.compiled_backward:
+            grad_input = compiled_zpool_input_grad()
+            shape, layout, dtype = tuple(ctx.shape), ctx.layout, ctx.dtype
+            return grad_input(g_h, g_w, g_c, index_h, index_w, index_c, shape, layout, dtype), None
         grad = torch.empty(ctx.shape, dtype=g_h.dtype, device=g_h.device, memory_format=ctx.layout)
         # d mean / dx = 1/n along the pooled axis: broadcast the three mean gradients into grad
         torch.add((g_h[:, 1] / h).unsqueeze(2), (g_w[:, 1] / w).unsqueeze(3), out=grad)
@@ -113,7 +123,41 @@ class ThreeAxisZPool(torch.autograd.Function):
         plane.scatter_add_(2, index_h, g_h[:, 0])
         plane.scatter_add_(2, index_w, g_w[:, 0])
         grad.scatter_add_(1, index_c.unsqueeze(1), g_c[:, 0].unsqueeze(1))
-        return grad.to(ctx.dtype)
+        return grad.to(ctx.dtype), None
+
+
+def zpool_input_grad(
+    g_h: torch.Tensor,
+    g_w: torch.Tensor,
+    g_c: torch.Tensor,
+    index_h: torch.Tensor,
+    index_w: torch.Tensor,
+    index_c: torch.Tensor,
+    shape: tuple[int, int, int, int],
+    layout: torch.memory_format,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """:class:`ThreeAxisZPool`'s input gradient as plain operations, for ``torch.compile`` to
+    fuse into one loop that writes the gradient once (eager, its hand-written backward makes
+    seven passes). The same six terms added in the same order, so the same numbers bit for bit:
+    the three mean gradients, then each max gradient where its arg max is (a comparison with
+    the saved flat H*W positions, or with the channel index, instead of a scatter)."""
+    b, c, h, w = shape
+    position = torch.arange(h * w, device=g_h.device).view(1, 1, h, w)
+    channel = torch.arange(c, device=g_h.device).view(1, c, 1, 1)
+    grad = (g_h[:, 1] / h).unsqueeze(2) + (g_w[:, 1] / w).unsqueeze(3)
+    grad = grad + (g_c[:, 1] / c).unsqueeze(1)
+    grad = grad + torch.where(position == index_h.view(b, c, 1, w), g_h[:, 0].unsqueeze(2), 0.0)
+    grad = grad + torch.where(position == index_w.view(b, c, h, 1), g_w[:, 0].unsqueeze(3), 0.0)
+    grad = grad + torch.where(channel == index_c.unsqueeze(1), g_c[:, 0].unsqueeze(1), 0.0)
+    return grad.to(dtype).contiguous(memory_format=layout)
+
+
+@functools.cache
+def compiled_zpool_input_grad():
+    """:func:`zpool_input_grad` compiled (once per process; each site's shapes compile once and
+    are then loaded from PyTorch's on-disk cache)."""
+    return torch.compile(zpool_input_grad, dynamic=False)
 
 
 class MeanGateProduct(torch.autograd.Function):
@@ -247,7 +291,12 @@ def three_axis_zpool(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
 
 def triplet_gates(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Triplet Attention's gates in ``x``'s layout, from Z-pools read straight off ``x``."""
-    over_h, over_w, over_c = ThreeAxisZPool.apply(x) if cpu_forms(x) else three_axis_zpool(x)
+    if cpu_forms(x):
+        over_h, over_w, over_c = ThreeAxisZPool.apply(
+            x, getattr(module, "compiled_backward", False)
+        )
+    else:
+        over_h, over_w, over_c = three_axis_zpool(x)
     # (B, 1, C, W) in the rotated layout (B, H, C, W): permute(0, 2, 1, 3) back
     gates = {"cw": gate_from_pooled(module.cw, over_h).permute(0, 2, 1, 3)}
     # the (H, C) plane as after permute(0, 3, 2, 1); the gate (B, 1, H, C) permuted back

@@ -20,8 +20,9 @@ from torch import nn
 from ..attention import list_attention
 from ..models import MODELS, build_model, list_models
 from ..models.moganet import MOGANET_ALIASES
+from ..profiles import get_profile
 from ..runtime.atomic import atomic_write_json
-from ..runtime.compile import MIN_STEPS_TO_COMPILE, auto_compile, compiled
+from ..runtime.compile import auto_compile, compiled
 from ..runtime.device import (
     AUTOCAST_DTYPES,
     cpu_isa,
@@ -87,15 +88,20 @@ def bench_model(
 def resolve_compile(
     model: nn.Module, compile: bool | str | None, device: torch.device, precision: str
 ) -> str | bool | None:
-    """What ``compile`` means for ``model``: ``"auto"`` is what training does by default
-    (:func:`course_lib.runtime.compile.auto_compile` for a run long enough to repay a first
-    compilation), so that the bench with no ``--compile`` times the step a run trains with;
-    ``"none"`` is None (eager); anything else is passed on."""
+    """What ``compile`` means for ``model``: ``"auto"`` is what training does by default for a
+    run of the ``quick`` profile (:func:`course_lib.runtime.compile.auto_compile`), so that the
+    bench with no ``--compile`` times the step the course's runs train with; ``"none"`` is None
+    (eager); anything else is passed on."""
     if compile == "auto":
-        return auto_compile(
-            model, device, resolve_precision(precision, device), MIN_STEPS_TO_COMPILE
-        )
+        steps = quick_run_steps()
+        return auto_compile(model, device, resolve_precision(precision, device), steps)
     return None if compile == "none" else compile
+
+
+def quick_run_steps() -> int:
+    """Training steps of one ``quick`` run (750: 16,000 images, batch 128, 6 epochs)."""
+    quick = get_profile("quick")
+    return quick.epochs * (quick.train_subset // quick.batch_size)
 
 
 def paired_train_overhead(

@@ -2,10 +2,12 @@
 
 Compiling only the attention modules fuses their elementwise passes and reductions (the part
 of their cost that eager PyTorch cannot fuse) and leaves the convolutions to oneDNN or cuDNN.
-On a CPU in bf16 it pays clearly for CBAM and SimAM; the first compilation on a machine takes
-seconds to a minute, and later runs load the compiled code from PyTorch's on-disk cache in one
-or two seconds (README, "Performance", has the measurements). ``train_or_load`` therefore
-compiles them by default (``compile="auto"``) where that has been measured to repay itself.
+On a CPU in bf16 it pays clearly for CBAM and SimAM, and for Triplet Attention's Z-pools'
+backward in long runs (the module compiles only that part: ``compile_fast_path``); the first
+compilation on a machine takes seconds to a minute, and later runs load the compiled code from
+PyTorch's on-disk cache in one or two seconds (docs/performance.md has the measurements).
+``train_or_load`` therefore compiles them by default (``compile="auto"``) where that has been
+measured to repay itself.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from torch import nn
 
 from ..names import COMPILE_MODES  # one list, also for the command line
 
-# attention modules whose training steps compiling made clearly cheaper on a CPU in bf16
-# (CBAM 1.66x -> 1.20x, SimAM 1.37x -> 1.11-1.14x of plain AlexNet at 128 px); SE gained less
-# and Triplet Attention nothing, too little to repay a first compilation
-COMPILE_PAYS_ON_CPU = frozenset({"cbam", "simam"})
-MIN_STEPS_TO_COMPILE = 300  # a first compilation costs ~15-45 s; ~0.1 s is saved per step
+# attention modules whose training steps compiling made cheaper on a CPU in bf16, each with the
+# number of steps from which the saving repays a first compilation into an empty cache (15-45 s):
+# CBAM 1.66x -> 1.20x and SimAM 1.37x -> 1.11-1.14x of plain AlexNet at 128 px save ~0.1 s a
+# step; Triplet Attention, whose compiled part is only its Z-pools' backward (1.52x -> 1.44x,
+# the same numbers bit for bit), ~13 ms a step against a first compilation of ~16 s. SE gained
+# too little to repay one.
+COMPILE_PAYS_ON_CPU = {"cbam": 300, "simam": 300, "triplet": 1500}
+MIN_STEPS_TO_COMPILE = min(COMPILE_PAYS_ON_CPU.values())
 
 
 def _not_about_missing_cuda(record: logging.LogRecord) -> bool:
@@ -38,12 +43,13 @@ logging.getLogger("torch.utils.cpp_extension").addFilter(_not_about_missing_cuda
 
 def auto_compile(model: nn.Module, device: torch.device, precision: str, steps: int) -> str | None:
     """``"attention"`` where compiling ``model``'s attention modules is measured to repay itself
-    (a CPU, bf16, a module in :data:`COMPILE_PAYS_ON_CPU`, at least
-    :data:`MIN_STEPS_TO_COMPILE` training steps, a working compiler), else None (eager)."""
-    if device.type != "cpu" or precision != "bf16" or steps < MIN_STEPS_TO_COMPILE:
+    (a CPU, bf16, a module in :data:`COMPILE_PAYS_ON_CPU` with at least its number of training
+    steps, a working compiler), else None (eager)."""
+    if device.type != "cpu" or precision != "bf16":
         return None
     kinds = {getattr(m, "course_attention", "none") for m in model.modules()}
-    return "attention" if kinds & COMPILE_PAYS_ON_CPU and compiler_works() else None
+    pays = any(steps >= COMPILE_PAYS_ON_CPU.get(kind, float("inf")) for kind in kinds)
+    return "attention" if pays and compiler_works() else None
 
 
 @functools.cache
@@ -75,6 +81,9 @@ def compile_attention(model: nn.Module) -> list[str]:
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     for name in names:
         module = model.get_submodule(name)
+        if hasattr(module, "compile_fast_path"):  # it compiles what pays itself (Triplet Attention)
+            module.compile_fast_path()
+            continue
         # a module may name parts to compile one by one instead of as one graph (CBAM: see there)
         parts = [module.get_submodule(part) for part in getattr(module, "compile_parts", ())]
         for part in parts or [module]:
