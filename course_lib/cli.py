@@ -533,8 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         nargs="*",
         default=None,
-        help="as_trained, gate_mean, gate_shuffled, attention_off, bn_recalibrated, bn_refreshed "
-        "(default: every one that changes something in the model)",
+        help="as_trained, gate_mean, gate_shuffled, gate_other_class, attention_off, "
+        "bn_recalibrated, bn_refreshed (default: every one that changes something in the model)",
     )
     inter.set_defaults(func=cmd_interventions)
 

@@ -11,9 +11,12 @@ from course_lib.experiments.interventions import (
     applicable,
     attention_batchnorms,
     gated_sites,
+    in_partner_order,
     intervention_accuracies,
     mean_multipliers,
     multiplier,
+    partner_order,
+    partner_share_same_class,
     recalibrate_batchnorms,
     replaced_multipliers,
 )
@@ -96,7 +99,8 @@ def test_gate_mean_removes_the_dependence_on_the_image_and_keeps_the_mean(cifar_
     model = trained_like("cbam")
     transform = EvalTransform(64, cifar_small.mean, cifar_small.std)
     images = cifar_small.test_images[:64]
-    means = mean_multipliers(model, images, transform, batch_size=16)
+    # fp32 as the model's plain call below (auto would be bf16 on a CPU with native bf16)
+    means = mean_multipliers(model, images, transform, batch_size=16, precision="fp32")
     seen = {}
 
     def record(name, x, m):
@@ -127,13 +131,45 @@ def test_gate_shuffled_gives_each_image_the_next_images_gate():
     torch.testing.assert_close(given[0], own[3])
 
 
+def test_partner_orders_give_each_image_a_partner_of_its_class_or_of_another():
+    labels = torch.tensor([3, 1, 0, 1, 3, 0, 0, 1, 3] * 4)  # 3 classes of 12, stored mixed
+    same, other = partner_order(labels, same_class=True), partner_order(labels, same_class=False)
+    for order in (same, other):
+        assert sorted(order.tolist()) == list(range(len(labels)))  # a permutation
+    assert partner_share_same_class(labels[same], 12) == 1.0  # whole batches inside a class
+    assert partner_share_same_class(labels[same], 36) == 33 / 36  # 3 partners cross a class
+    assert partner_share_same_class(labels[other], 12) == 0.0  # round-robin: never its class
+    # stored in the mixed order, the image before each is of the same class only by chance
+    assert 0 < partner_share_same_class(labels, 12) < 0.5
+
+
+def test_gate_shuffled_reads_class_sorted_test_sets_in_their_stored_order(cifar_small):
+    """Every profile stores its test images in class order (balanced_indices sorts), so the rows
+    gate_shuffled wrote before it set the order itself are the same measurement."""
+    labels = cifar_small.test_labels
+    assert torch.equal(labels, labels.sort(stable=True).values), "the fixture is class-sorted"
+    ordered = in_partner_order(cifar_small, same_class=True)
+    assert torch.equal(ordered.test_images, cifar_small.test_images)
+    mixed = in_partner_order(cifar_small, same_class=False)
+    assert partner_share_same_class(mixed.test_labels, 500) < 0.05
+    model = trained_like("simam")
+    accuracies = intervention_accuracies(
+        model, cifar_small, 64, ["as_trained", "gate_shuffled", "gate_other_class"]
+    )
+    with replaced_multipliers(model, lambda n, x, m: m.roll(1, 0) if len(m) > 1 else m):
+        from course_lib.train.evaluate import evaluate
+
+        stored_order = evaluate(model, cifar_small, 64, 500)["accuracy"]
+    assert accuracies["gate_shuffled"] == stored_order
+
+
 def test_recalibration_sets_the_running_statistics_to_the_images_statistics():
     model = trained_like("batchnorm")
     norms = attention_batchnorms(model)
     assert len(norms) == 5
     transform = EvalTransform(64, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
-    assert recalibrate_batchnorms(model, images, transform, batch_size=32) == 5
+    assert recalibrate_batchnorms(model, images, transform, batch_size=32, precision="fp32") == 5
     with torch.no_grad():
         conv1 = model.features.conv1(transform(images))
     torch.testing.assert_close(norms[0].running_mean, conv1.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
@@ -150,7 +186,9 @@ def test_refreshed_statistics_are_those_of_the_augmented_images_training_saw():
     norms = attention_batchnorms(model)
     augment = BatchAugment(64, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
-    recalibrate_batchnorms(model, images, SeededAugment(augment, seed=3), batch_size=32)
+    recalibrate_batchnorms(
+        model, images, SeededAugment(augment, seed=3), batch_size=32, precision="fp32"
+    )
     again = SeededAugment(augment, seed=3)  # the same draws, batch by batch
     seen = torch.cat([again(images[:32]), again(images[32:])])
     with torch.no_grad():

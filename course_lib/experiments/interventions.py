@@ -7,8 +7,16 @@ cost of inference only:
 * ``as_trained``: nothing changed (equals the run's committed accuracy);
 * ``gate_mean``: every attention module's multiplier is replaced by its mean over held-out
   validation images: the module no longer depends on the image but keeps its scale and shape;
-* ``gate_shuffled``: each image gets the multiplier computed from another image of its batch
-  (the next one): a gate of the right kind, for the wrong image;
+* ``gate_shuffled``: each image gets the multiplier computed from another image *of the same
+  class*: a gate of the right kind, for the wrong image. The test images are evaluated in class
+  order and each takes the multiplier of the image before it in its batch (the first, the
+  last's); with whole batches inside a class (the quick profile: 1,000 test images per class,
+  batches of 500) every partner is of the same class. Until 2026-12-07 this took the stored
+  order, which is class order in every profile (``balanced_indices`` sorts), so its rows are
+  the same measurement;
+* ``gate_other_class``: the same, with the test images evaluated round-robin over the classes,
+  so the image before each is of *another* class. Against ``gate_shuffled`` it separates what
+  the gates know about their image from what they know about its class;
 * ``attention_off``: multiplier 1, the module is the identity (PSA: every branch weight 1/4,
   its control; self-attention: gamma o = 0, the block is the identity);
 * ``bn_recalibrated``: the BatchNorm running statistics inside the attention modules (Triplet
@@ -40,6 +48,7 @@ every image the mean weights, or the mean map of each query position.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Iterator
@@ -70,12 +79,46 @@ INTERVENTIONS = (
     "as_trained",
     "gate_mean",
     "gate_shuffled",
+    "gate_other_class",
     "attention_off",
     "bn_recalibrated",
     "bn_refreshed",
 )
 # the interventions that recompute BatchNorm statistics inside the attention modules
 BN_INTERVENTIONS = ("bn_recalibrated", "bn_refreshed")
+# the interventions that give each image the multiplier of the image before it in its batch
+PARTNER_INTERVENTIONS = ("gate_shuffled", "gate_other_class")
+EVAL_BATCH_SIZE = 500  # the batches test accuracy is evaluated in (training's evaluation too)
+
+
+def partner_order(labels: torch.Tensor, same_class: bool) -> torch.Tensor:
+    """The order to evaluate images with ``labels`` in, so that the image before each one is of
+    the same class (class order, stable) or of another class (round-robin over the classes:
+    the first image of every class, then the second, ...)."""
+    by_class = torch.sort(labels, stable=True).indices
+    if same_class:
+        return by_class
+    sorted_labels = labels[by_class]
+    counts = torch.bincount(sorted_labels)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(len(labels)) - starts[sorted_labels]  # place within its class
+    return by_class[torch.sort(rank * len(counts) + sorted_labels, stable=True).indices]
+
+
+def partner_share_same_class(labels: torch.Tensor, batch_size: int) -> float:
+    """The share of images, evaluated in the order of ``labels`` in batches of ``batch_size``,
+    whose partner (the image before it in its batch; the first image's: the last) has its
+    class."""
+    same = sum(int((batch == batch.roll(1)).sum()) for batch in labels.split(batch_size))
+    return same / len(labels)
+
+
+def in_partner_order(data: ImageDataset, same_class: bool) -> ImageDataset:
+    """``data`` with its test split in :func:`partner_order` (accuracy does not depend on it)."""
+    order = partner_order(data.test_labels, same_class)
+    return dataclasses.replace(
+        data, test_images=data.test_images[order], test_labels=data.test_labels[order]
+    )
 
 
 def _se(m: SqueezeExcite, x: torch.Tensor) -> torch.Tensor:
@@ -179,7 +222,7 @@ def applicable(model: nn.Module) -> list[str]:
     """The interventions that change something in ``model`` (``as_trained`` always)."""
     names = ["as_trained"]
     if gated_sites(model):
-        names += ["gate_mean", "gate_shuffled", "attention_off"]
+        names += ["gate_mean", "gate_shuffled", "gate_other_class", "attention_off"]
     if attention_batchnorms(model):
         names += list(BN_INTERVENTIONS)
     return names
@@ -291,7 +334,7 @@ def intervention_accuracies(
     data: ImageDataset,
     image_size: int,
     interventions: list[str] | None = None,
-    batch_size: int = 500,
+    batch_size: int = EVAL_BATCH_SIZE,
     device: str | torch.device | None = None,
     precision: str = "auto",
     recalibration_images: int = 2000,
@@ -333,10 +376,13 @@ def intervention_accuracies(
             means = mean_multipliers(model, held_out, transform, batch_size, device, precision)
             with replaced_multipliers(model, lambda n, x, m, means=means: means[n].to(m.dtype)):
                 results[name] = accuracy(model)
-        elif name == "gate_shuffled":
-            # the next image's multiplier (a static one is the same for every image)
+        elif name in PARTNER_INTERVENTIONS:
+            # the multiplier of the image before in the batch (a static one is the same for all)
+            ordered = in_partner_order(data, same_class=name == "gate_shuffled")
             with replaced_multipliers(model, lambda n, x, m: m.roll(1, 0) if len(m) > 1 else m):
-                results[name] = accuracy(model)
+                results[name] = evaluate(model, ordered, image_size, batch_size, device, precision)[
+                    "accuracy"
+                ]
         elif name == "attention_off":
             offs = {n: GATES[type(m)].off for n, m in gated_sites(model).items()}
             with replaced_multipliers(model, lambda n, x, m, offs=offs: offs[n](m)):
@@ -403,7 +449,13 @@ def intervention_rows(
         "cpu_isa": cpu_isa(),
         "date": dt.date.today().isoformat(),
     }
-    return [{**common, "intervention": k, "accuracy": v} for k, v in accuracies.items()]
+    rows = [{**common, "intervention": k, "accuracy": v} for k, v in accuracies.items()]
+    for row in rows:
+        if row["intervention"] in PARTNER_INTERVENTIONS:
+            ordered = in_partner_order(data, row["intervention"] == "gate_shuffled")
+            share = partner_share_same_class(ordered.test_labels, EVAL_BATCH_SIZE)
+            row["partner_same_class"] = share
+    return rows
 
 
 def read_intervention_rows(path: str | Path) -> list[dict]:
