@@ -144,8 +144,8 @@ def test_partner_orders_give_each_image_a_partner_of_its_class_or_of_another():
 
 
 def test_gate_shuffled_reads_class_sorted_test_sets_in_their_stored_order(cifar_small):
-    """Every profile stores its test images in class order (balanced_indices sorts), so the rows
-    gate_shuffled wrote before it set the order itself are the same measurement."""
+    """The offline archive stores its images class by class, so the rows gate_shuffled wrote
+    before it set the order itself are the same measurement."""
     labels = cifar_small.test_labels
     assert torch.equal(labels, labels.sort(stable=True).values), "the fixture is class-sorted"
     ordered = in_partner_order(cifar_small, same_class=True)

@@ -12,8 +12,8 @@ cost of inference only:
   order and each takes the multiplier of the image before it in its batch (the first, the
   last's); with whole batches inside a class (the quick profile: 1,000 test images per class,
   batches of 500) every partner is of the same class. Until 2026-12-07 this took the stored
-  order, which is class order in every profile (``balanced_indices`` sorts), so its rows are
-  the same measurement;
+  order, which for the offline archive the course's runs load (one folder per class) is class
+  order, so its rows are the same measurement; torchvision's download stores another order;
 * ``gate_other_class``: the same, with the test images evaluated round-robin over the classes,
   so the image before each is of *another* class. Against ``gate_shuffled`` it separates what
   the gates know about their image from what they know about its class;
