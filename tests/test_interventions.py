@@ -367,3 +367,24 @@ def test_intervention_changes_refuse_mixed_settings_and_a_missing_baseline():
         intervention_changes(rows, "v")
     with pytest.raises(LookupError, match="no as_trained row"):
         intervention_changes(_rows("v", {"gate_mean": [0.4, 0.4]}), "v")
+
+
+def test_show_changes_reads_the_committed_file_prints_and_draws(tmp_path, monkeypatch, capsys):
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_lib.experiments.interventions import show_changes
+
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    rows = _rows("alexnet-simam", {"as_trained": [0.55, 0.54, 0.56],
+                                    "gate_other_class": [0.50, 0.49, 0.52]})  # fmt: skip
+    (tmp_path / "interventions-quick.json").write_text(json.dumps(rows))
+    changes = show_changes("alexnet-simam", title="t")
+    assert changes["gate_other_class"].diff == pytest.approx(-0.0467, abs=1e-4)
+    assert "gate_other_class" in capsys.readouterr().out
+    assert plt.gcf().axes[0].get_title() == "t"
+    plt.close("all")

@@ -538,6 +538,17 @@ def format_changes(changes: dict[str, Difference]) -> str:
     return "\n".join(lines)
 
 
+def show_changes(variant: str, title: str = "", profile: str = "quick") -> dict[str, Difference]:
+    """The course's committed interventions on ``variant`` (``results/interventions-<profile>
+    .json``): prints :func:`format_changes`' table, draws :func:`plot_changes`; returns the
+    changes."""
+    rows = read_intervention_rows(interventions_path(profile))
+    changes = intervention_changes(rows, variant)
+    print(format_changes(changes))
+    plot_changes(changes, rows, variant, title=title)
+    return changes
+
+
 def plot_changes(changes: dict[str, Difference], rows: list[dict], variant: str, title: str = ""):
     """Each intervention's change of test accuracy against ``as_trained``: one dot per seed,
     the mean and its 95 % interval; 0 is the trained network."""
