@@ -479,6 +479,59 @@ with claims.guard("chapter 02: Triplet Attention, the control and AlexNet") as c
     claim.negative(first.diff, "TA starts behind")
 
 # %% [markdown]
+# **The control on the seeds that decide.** The family lists both comparisons with the
+# BatchNorm control (`results/hypotheses.toml`); seeds 50-57 decide them as they decide TA −
+# AlexNet.
+
+# %% tags=["reading"]
+from course_lib.experiments.stats import format_p
+
+bn_confirm = committed(get_profile("quick", seeds=tuple(range(50, 58))),
+                       {"AlexNet": "alexnet-none", "AlexNet-TA": "alexnet-triplet",
+                        "AlexNet-BN": "alexnet-batchnorm"})
+bn_pairs = bn_confirm.differences([("AlexNet-BN", "AlexNet"), ("AlexNet-TA", "AlexNet-BN")],
+                                  family=True)
+bn_conf, ta_bn_conf = bn_pairs["AlexNet-BN − AlexNet"], bn_pairs["AlexNet-TA − AlexNet-BN"]
+bn_ahead = sum(a > b for a, b in zip(bn_confirm.accuracy("AlexNet-BN").values(),
+                                     bn_confirm.accuracy("AlexNet-TA").values()))
+pairs_for_1_conf = next(n for n in range(3, 10_000)
+                        if detectable_difference(ta_bn_conf.sd, n, 0.05) <= 0.01)
+display(Markdown(
+    f"**Reading** ({bn_confirm.provenance()}). AlexNet-BN − AlexNet: {pts(bn_conf.diff)} points "
+    f"([{pts(bn_conf.low)}, {pts(bn_conf.high)}], Holm over the family {format_p(bn_conf.p_holm)}): "
+    f"**{bn_conf.verdict()}**. AlexNet-TA − AlexNet-BN: {pts(ta_bn_conf.diff)} points "
+    f"([{pts(ta_bn_conf.low)}, {pts(ta_bn_conf.high)}], the control ahead in {bn_ahead} of "
+    f"{ta_bn_conf.n_pairs} pairs): **{ta_bn_conf.verdict()}**. "
+    + ("The control's own interval lies above 0, but over the family's 14 comparisons its lead "
+       "is not significant, so the course does not claim that a BatchNorm alone helps this "
+       f"AlexNet. Nor can it tell the two apart: their difference, {pts(ta_bn_conf.diff)} points, "
+       f"is below the {ta_bn_conf.detectable * 100:.1f} points the design detects between them "
+       f"at α (about {pairs_for_1_conf} seed pairs would detect a 1-point difference at this "
+       "spread). Triplet Attention's lead over AlexNet is confirmed; whether it is more than "
+       "what a BatchNorm at the same places gives is open. What the course does show "
+       "about the gates is in section 6: the trained network uses their input-dependent part "
+       "(6b), and the same gates made independent of the image train worse (6c)."
+       if bn_conf.n_pairs == 8 and bn_conf.low > 0 and not bn_conf.significant
+       and not ta_bn_conf.significant else
+       "" if bn_conf.n_pairs == 8 else
+       f"{bn_conf.n_pairs} of 8 pairs have landed; no reading before all of them.")
+))
+
+# %% tags=["remove-cell", "reading-check"]
+with claims.guard("chapter 02: the control on the confirmatory seeds") as claim:
+    claim.that(bn_conf.n_pairs == ta_bn_conf.n_pairs == 8, "all eight pairs",
+               f"{bn_conf.n_pairs}, {ta_bn_conf.n_pairs}")
+    claim.that(bn_conf.low > 0 and not bn_conf.significant,
+               "the control's interval lies above 0, not significant in the family",
+               f"low {bn_conf.low:+.4f}, {bn_conf.verdict()}")
+    claim.that(not ta_bn_conf.significant and ta_bn_conf.low < 0 < ta_bn_conf.high,
+               "TA and the control cannot be told apart", ta_bn_conf.verdict())
+    claim.that(ta_conf.significant, "TA's lead over AlexNet is confirmed", ta_conf.verdict())
+    claim.larger(pairs_for_1_conf, 8, "a 1-point difference needs more than eight pairs")
+    claim.larger(ta_bn_conf.detectable, abs(ta_bn_conf.diff),
+                 "their difference is below what the design detects")
+
+# %% [markdown]
 # ## 6 · What the gates do: spread, read fairly
 #
 # A gate that stays near 0.5 everywhere only halves a map, which the next convolution's weights
@@ -573,7 +626,11 @@ with claims.guard("chapter 02: the gates, read fairly") as claim:
 #
 # * `gate_mean`: every gate replaced by its mean over the 5,000 validation images — the same
 #   scale and shape, no dependence on the image;
-# * `gate_shuffled`: each image gets the gates computed from another image of its batch;
+# * `gate_shuffled`: each image gets the gates computed from another image *of the same class*
+#   (the test images evaluated in class order, each taking the gates of the image before it in
+#   its batch of 500; the test set has 1,000 images per class);
+# * `gate_other_class`: the same with an image of another class (the library has it since
+#   2026-12-07; AlexNet-TA's confirmatory runs were measured before and have no such rows);
 # * `attention_off`: every gate set to 1, the module becomes the identity;
 # * `bn_refreshed`: the gates' BatchNorm running statistics recomputed with the final weights
 #   on 2,000 training images (200 of each class, a fixed draw), augmented as training augments
@@ -596,15 +653,12 @@ with claims.guard("chapter 02: the gates, read fairly") as claim:
 # %%
 from course_lib.experiments import interventions as iv
 
-intervention_rows = iv.read_intervention_rows(iv.interventions_path("quick"))
-changes = iv.intervention_changes(intervention_rows, "alexnet-triplet")
-print(iv.format_changes(changes))
-iv.plot_changes(changes, intervention_rows, "alexnet-triplet",
-                title="AlexNet-TA, the course's confirmatory runs: test-time interventions")
+iv.show_changes("alexnet-triplet", title="AlexNet-TA, the course's confirmatory runs: test-time interventions")
 plt.show()
 
 # %% tags=["reading"]
 from course_lib.experiments import interventions as iv
+from course_lib.experiments.stats import paired_difference
 
 inter_rows = iv.read_intervention_rows(iv.interventions_path("quick"))
 ch = iv.intervention_changes(inter_rows, "alexnet-triplet")
@@ -620,6 +674,10 @@ bn_rc = iv.intervention_changes(inter_rows, "alexnet-batchnorm")["bn_recalibrate
 bn_refreshed = iv.per_seed_changes(inter_rows, "alexnet-batchnorm", "bn_refreshed")
 n_big = sum(c > 0.01 for c in refreshed.values())  # runs where fresh statistics gain > 1 point
 bn_clean = iv.per_seed_changes(inter_rows, "alexnet-batchnorm", "bn_recalibrated", against="bn_refreshed")
+bn_rf = iv.intervention_changes(inter_rows, "alexnet-batchnorm")["bn_refreshed"]
+bn_cl = iv.intervention_changes(inter_rows, "alexnet-batchnorm", against="bn_refreshed")["bn_recalibrated"]
+# what fresh statistics gain TA against what they gain the control, seed by seed
+rf_gap = paired_difference(refreshed, bn_refreshed, "AlexNet-TA", "AlexNet-BN")
 
 
 def seeds_range(changes):
@@ -632,9 +690,10 @@ display(Markdown(
     f"{min(base) * 100:.2f}-{max(base) * 100:.2f} % on the 10,000 test images). Replacing every "
     f"gate by its mean costs {-gm.diff * 100:.1f} points ([{pts(gm.low)}, {pts(gm.high)}]): the "
     f"trained network **uses the input-dependent part of its gates**; an average gate of the "
-    f"right scale and shape is no substitute. The wrong image's gates cost more, "
-    f"{-sh.diff * 100:.1f} points: the gates carry information about *their* image, and another "
-    f"image's gates are worse than the average gate. Switching the gates off costs {-off.diff * 100:.1f} points; "
+    f"right scale and shape is no substitute. Another image's gates cost more, "
+    f"{-sh.diff * 100:.1f} points, although that image is always of the same class: the gates "
+    f"carry information about *their* image, beyond its class, and the wrong image's gates are "
+    f"worse than the average gate. Switching the gates off costs {-off.diff * 100:.1f} points; "
     f"the mean gate recovers {kept * 100:.1f} of them, the part of the gates that is a fixed, "
     f"learned rescaling of the maps. The network was trained with its gates and depends on them, "
     f"so these drops measure use, not what AlexNet without attention would reach.\n\n"
@@ -651,12 +710,24 @@ display(Markdown(
     f"and so are AlexNet-TA's lead and verdict above; with fresh statistics the lead would be "
     f"larger, not smaller.\n\n"
     f"The BatchNorm control gets the same two recomputations ({bn_rc.n_pairs} of its confirmatory "
-    f"seeds so far), on BatchNorms over the feature maps whose running averages (PyTorch's "
-    f"momentum 0.1) reach back only about 10 batches: refreshed, its accuracy changes by "
-    f"{seeds_range(bn_refreshed)} points by seed; on clean images instead, by a further "
-    f"{seeds_range(bn_clean)}. A short window is fresh but averages few images; whether that costs "
-    f"the control as much as the long window's age costs TA, its eight seeds will say (no reading "
-    f"before). Whether the input-dependent "
+    f"seeds), on BatchNorms over the feature maps whose running averages (PyTorch's momentum 0.1) "
+    f"reach back only about 10 batches: fresh, but an average over few images. "
+    + (f"Refreshed, its accuracy changes by {pts(bn_rf.diff)} points ([{pts(bn_rf.low)}, "
+       f"{pts(bn_rf.high)}], {seeds_range(bn_refreshed)} by seed): the short window costs the "
+       f"control accuracy too; "
+       + ("whether more or less than the long window costs TA, eight seeds cannot tell (the "
+          f"two gains differ by {pts(rf_gap.diff)} points seed by seed, [{pts(rf_gap.low)}, "
+          f"{pts(rf_gap.high)}]). "
+          if rf_gap.low < 0 < rf_gap.high else
+          f"more than the long window costs TA ({pts(-rf_gap.diff)} points more, seed by seed, "
+          f"[{pts(-rf_gap.high)}, {pts(-rf_gap.low)}]). ")
+       + "Both windows leave the running statistics an estimate worth recomputing after so short "
+       "a training; neither a long nor a short one is free. On clean images instead, the "
+       f"control changes by a further {pts(bn_cl.diff)} ([{pts(bn_cl.low)}, {pts(bn_cl.high)}]). "
+       if bn_rf.n_pairs == 8 and bn_rf.low > 0 else
+       f"Refreshed, its accuracy changes by {seeds_range(bn_refreshed)} points by seed "
+       f"({bn_rf.n_pairs} of 8 seeds: no reading before all of them). ")
+    + f"Whether the input-dependent "
     f"part is also what makes AlexNet-TA *train* better is a separate question: the trained control "
     f"`triplet_static` (same gates, no dependence on the image) answers it in section 6c."
 ))
@@ -679,6 +750,11 @@ with claims.guard("chapter 02: interventions") as claim:
                "not all", f"{n_big} of {len(refreshed)}")
     claim.that(clean.low < 0 < clean.high, "clean against augmented statistics: within noise",
                f"[{clean.low:+.4f}, {clean.high:+.4f}]")
+    claim.that(bn_rf.n_pairs == 8, "the control refreshed on all eight seeds", f"{bn_rf.n_pairs}")
+    claim.that(bn_rf.low > 0, "fresh statistics gain the control accuracy too: interval above 0",
+               f"[{bn_rf.low:+.4f}, {bn_rf.high:+.4f}]")
+    claim.that(rf_gap.low < 0 < rf_gap.high, "the two gains cannot be told apart",
+               f"[{rf_gap.low:+.4f}, {rf_gap.high:+.4f}]")
 
 # %% [markdown]
 # The gates of the first module (after conv1) for one test image, from the trained model: the
@@ -933,12 +1009,19 @@ display(Markdown(
     f"- The BatchNorm control ends {pts(bn.diff)} points from AlexNet and {pts(-ta_bn.diff)} from "
     f"AlexNet-TA (both intervals include 0; detectable {ta_bn.detectable * 100:.1f} points "
     f"against TA): eight seeds cannot separate the two at the end point; their curves start in "
-    f"opposite directions.\n"
-    f"- Mechanism: read with the same BatchNorm statistics, untrained gates already vary "
+    f"opposite directions. "
+    + (f"On the confirmatory seeds: control − AlexNet {pts(bn_conf.diff)} points "
+       f"([{pts(bn_conf.low)}, {pts(bn_conf.high)}], {bn_conf.verdict()} in the family), "
+       f"AlexNet-TA − control {pts(ta_bn_conf.diff)} ([{pts(ta_bn_conf.low)}, "
+       f"{pts(ta_bn_conf.high)}], {ta_bn_conf.verdict()}): whether Triplet Attention gives AlexNet "
+       f"more than a BatchNorm at the same places is open.\n"
+       if bn_conf.n_pairs == 8 else
+       f"Their confirmatory seeds: {bn_conf.n_pairs} of 8 pairs.\n")
+    + f"- Mechanism: read with the same BatchNorm statistics, untrained gates already vary "
     f"(training changes their spread {fair[0]:.2f}-{fair[1]:.2f}×; the \"switching on\" of a "
     f"naive reading is an artefact). The trained network uses the input-dependent part of its "
-    f"gates: their mean costs {-gm.diff * 100:.1f} points, another image's gates "
-    f"{-sh.diff * 100:.1f} ({gm.n_pairs} seeds). "
+    f"gates: their mean costs {-gm.diff * 100:.1f} points, the gates of another image of the "
+    f"same class {-sh.diff * 100:.1f} ({gm.n_pairs} seeds). "
     + (f"AlexNet-TA leads the same gates made independent of the image (`triplet_static`) by "
        f"{pts(ts.diff)} points ([{pts(ts.low)}, {pts(ts.high)}], {ts.n_pairs} confirmatory pairs, "
        f"{ts.verdict()}): the input dependence is part of why TA trains better."
