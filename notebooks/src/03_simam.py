@@ -367,6 +367,142 @@ with claims.guard("chapter 03: SimAM against AlexNet") as claim:
     claim.rising(curve, "SimAM's curve is still rising")
 
 # %% [markdown]
+# **The confirmation.** Seeds 50-57 were trained after the family was committed, in float32 on
+# a CPU running AVX2 kernels (seeds 42-49: bf16 on an AVX512-BF16 CPU), so they also test
+# whether the result survives another CPU kind and precision. They decide SimAM − AlexNet.
+
+# %% tags=["reading"]
+from course_lib.experiments.hypotheses import load_family
+from course_lib.profiles import get_profile
+
+confirm = committed(get_profile("quick", seeds=tuple(range(50, 58))),
+                    {"AlexNet": "alexnet-none", "AlexNet-SimAM": "alexnet-simam"})
+conf = confirm.differences([("AlexNet-SimAM", "AlexNet")], family=True)["AlexNet-SimAM − AlexNet"]
+conf_wins = sum(a > b for a, b in zip(confirm.accuracy("AlexNet-SimAM").values(),
+                                      confirm.accuracy("AlexNet").values()))
+conf_row = confirm.rows["AlexNet-SimAM"][min(confirm.rows["AlexNet-SimAM"])]
+display(Markdown(
+    f"**Reading** ({confirm.provenance()}). On the confirmatory seeds SimAM − AlexNet is "
+    f"{conf.diff * 100:+.2f} points ([{conf.low * 100:+.2f}, {conf.high * 100:+.2f}], ahead in "
+    f"{conf_wins} of {conf.n_pairs} pairs, p = {conf.p:.3g}, Holm over the family "
+    f"{conf.p_holm:.3f}): **{conf.verdict()}**. "
+    + (f"It is the picture of seeds 42-49 again ({d.diff * 100:+.2f} points, [{d.low * 100:+.2f}, "
+       f"{d.high * 100:+.2f}]): both intervals lie above 0 and each estimate lies inside the "
+       "other's interval, although the two sets of runs were trained on different CPU kinds and "
+       "in different precisions. Tested alone (p = "
+       f"{conf.p:.3g}) it would pass; in the course's family of {len(load_family().hypotheses)} "
+       f"comparisons it does not (Holm {conf.p_holm:.3f}), and the lead is at about the "
+       f"{conf.detectable * 100:.1f} points this design detects at α. So the course does not "
+       "call SimAM's lead significant, and says what it saw: on two independent sets of seeds, "
+       "SimAM ended about two points ahead after these six epochs."
+       if conf.n_pairs == 8 and conf.low > 0 and not conf.significant else
+       "SimAM's lead is confirmed on seeds nobody had looked at, on another CPU kind and "
+       "precision." if conf.n_pairs == 8 and conf.significant else
+       f"{conf.n_pairs} of 8 pairs have landed; no reading before all of them.")
+))
+
+# %% tags=["remove-cell", "reading-check"]
+with claims.guard("chapter 03: the confirmation") as claim:
+    claim.that(conf.n_pairs == 8, "all eight confirmatory pairs", f"{conf.n_pairs}")
+    claim.that(conf.low > 0 and d.low > 0, "both intervals lie above 0",
+               f"{conf.low:+.4f}, {d.low:+.4f}")
+    claim.that(conf.low <= d.diff <= conf.high and d.low <= conf.diff <= d.high,
+               "each estimate inside the other's interval", f"{d.diff:+.4f}, {conf.diff:+.4f}")
+    claim.that(conf.p < 0.05 and not conf.significant,
+               "passes alone, not significant in the family", f"p {conf.p:.4f}, {conf.verdict()}")
+    claim.that(0.75 < conf.diff / conf.detectable < 1.25, "the lead is about what the design detects",
+               f"{conf.diff:.4f} / {conf.detectable:.4f}")
+    claim.that(0.015 < conf.diff < 0.03 and 0.015 < d.diff < 0.03, "about two points ahead in both",
+               f"{conf.diff:+.4f}, {d.diff:+.4f}")
+
+# %% [markdown]
+# ## 7b · Does the trained network use its SimAM weights?
+#
+# Chapter 02 asked this of Triplet Attention with interventions at test time, on the trained
+# networks (`course_lib.experiments.interventions`). SimAM's multiplier is the weight
+# `sigmoid(1/E)` of every activation, a full-size map per image. Here:
+#
+# * `gate_mean`: every weight map replaced by its mean over the 5,000 validation images: the
+#   same typical weight at every position, no dependence on the image;
+# * `gate_shuffled`: each image gets the weights computed from another image *of the same class*
+#   (the test images in class order, each taking the weights of the image before it in its
+#   batch);
+# * `gate_other_class`: the same with an image of *another* class (round-robin class order);
+#   measured from seed 54 on, when the library gained it;
+# * `attention_off`: every weight 1, SimAM removed from the trained network.
+#
+# Each changes the network at inference only; the rows are the course's confirmatory runs.
+
+# %%
+from course_lib.experiments import interventions as iv
+
+iv.show_changes("alexnet-simam", title="AlexNet-SimAM, the course's confirmatory runs: test-time interventions")
+plt.show()
+
+# %% tags=["reading"]
+from course_lib.experiments import interventions as iv
+
+inter_rows = iv.read_intervention_rows(iv.interventions_path("quick"))
+sim = iv.intervention_changes(inter_rows, "alexnet-simam")
+s_mean, s_same, s_off = (sim[k] for k in ("gate_mean", "gate_shuffled", "attention_off"))
+s_other = iv.per_seed_changes(inter_rows, "alexnet-simam", "gate_other_class")
+same_by_seed = iv.per_seed_changes(inter_rows, "alexnet-simam", "gate_shuffled")
+same_where_other = {s: same_by_seed[s] for s in s_other}
+s_base = [r["accuracy"] for r in inter_rows
+          if r["variant"] == "alexnet-simam" and r["intervention"] == "as_trained"]
+ta_same = iv.intervention_changes(inter_rows, "alexnet-triplet")["gate_shuffled"]
+
+
+def points_range(changes):
+    return f"{min(changes.values()) * 100:+.2f} to {max(changes.values()) * 100:+.2f}"
+
+
+display(Markdown(
+    f"**Reading** (`results/interventions-quick.json`: AlexNet-SimAM, {s_mean.n_pairs} "
+    f"confirmatory seeds, as trained {min(s_base) * 100:.2f}-{max(s_base) * 100:.2f} % on the "
+    f"10,000 test images). Removing SimAM from the trained network costs "
+    f"{-s_off.diff * 100:.1f} points ([{s_off.low * 100:+.1f}, {s_off.high * 100:+.1f}]), and its "
+    f"mean weight map recovers only part of that: the mean costs {-s_mean.diff * 100:.1f} points "
+    f"([{s_mean.low * 100:+.1f}, {s_mean.high * 100:+.1f}]). So the network uses weights that "
+    f"depend on the image; a fixed map of typical weights is no substitute.\n\n"
+    f"*Whose* image matters less than its class. The weights of another image of the same class "
+    f"change accuracy by {s_same.diff * 100:+.2f} points ([{s_same.low * 100:+.2f}, "
+    f"{s_same.high * 100:+.2f}], {points_range(same_by_seed)} by seed): "
+    f"{'no loss, even a gain' if s_same.low > 0 else 'no loss'}, where Triplet "
+    f"Attention loses {-ta_same.diff * 100:.1f} points to the same swap (chapter 02, "
+    f"{ta_same.n_pairs} seeds). The weights of an image of another class change accuracy by "
+    f"{points_range(s_other)} points in the {len(s_other)} seeds measured (the same seeds: "
+    f"{points_range(same_where_other)} with the same class), worse than the mean map. So the "
+    f"network uses what SimAM's weights say about the image's class, and needs little of what "
+    f"they say about the particular image. The second half is read on the {len(s_other)} seeds "
+    f"with both swaps; the other "
+    f"{s_same.n_pairs - len(s_other)} were measured before the library could swap across classes "
+    f"and their trained weights are not kept."
+))
+
+# %% tags=["remove-cell", "reading-check"]
+with claims.guard("chapter 03: interventions") as claim:
+    claim.that(s_mean.n_pairs == 8, "all eight confirmatory seeds", f"{s_mean.n_pairs}")
+    claim.that(s_off.high < 0 and s_mean.high < 0, "removing SimAM and its mean both cost accuracy",
+               f"off high {s_off.high:+.4f}, mean high {s_mean.high:+.4f}")
+    claim.that(s_off.diff < s_mean.diff, "the mean recovers part of what removing SimAM costs",
+               f"{s_off.diff:+.4f} vs {s_mean.diff:+.4f}")
+    claim.that(s_same.low < 0 < s_same.high or s_same.low > 0,
+               "another image of the same class: no loss", f"[{s_same.low:+.4f}, {s_same.high:+.4f}]")
+    claim.that(ta_same.high < -0.10, "Triplet Attention loses more than 10 points to the same swap",
+               f"high {ta_same.high:+.4f}")
+    claim.that(len(s_other) >= 2 and max(s_other.values()) < -0.02,
+               "another class's weights cost more than 2 points in every seed measured",
+               f"{sorted(s_other.values())}")
+    claim.that(all(s_other[s] < same_by_seed[s] for s in s_other),
+               "in every seed, another class costs more than the same class",
+               f"{s_other} vs {same_where_other}")
+    mean_where_other = iv.per_seed_changes(inter_rows, "alexnet-simam", "gate_mean")
+    claim.that(all(s_other[s] < mean_where_other[s] for s in s_other),
+               "in every seed, another class's weights are worse than the mean map",
+               f"{s_other} vs {mean_where_other}")
+
+# %% [markdown]
 # ## 8 · Predictions and GradCAM beside the baseline
 
 # %%
@@ -429,8 +565,13 @@ display(Markdown(
     f"{d.diff * 100:+.2f} points [{d.low * 100:+.2f}, {d.high * 100:+.2f}], Holm over the "
     f"course's family {d.p_holm:.3f}: {d.verdict()} (these seeds chose the profile; seeds 50-57 "
     f"decide); the design detects {d.detectable * 100:.1f} points.\n"
-    f"- Whether SimAM's network uses the input dependence of its weights (chapter 02's "
-    f"interventions) waits for its confirmatory runs."
+    f"- On the confirmatory seeds 50-57 ({conf.n_pairs} pairs, fp32 on AVX2 kernels): "
+    f"{conf.diff * 100:+.2f} points [{conf.low * 100:+.2f}, {conf.high * 100:+.2f}], "
+    f"{conf.verdict()}.\n"
+    f"- The trained network uses its SimAM weights (removing them costs {-s_off.diff * 100:.1f} "
+    f"points, their mean {-s_mean.diff * 100:.1f}), but another image's weights of the same class "
+    f"serve as well as its own ({s_same.diff * 100:+.2f}), while another class's change "
+    f"accuracy by {points_range(s_other)} points ({len(s_other)} seeds)."
 ))
 
 # %% [markdown]
