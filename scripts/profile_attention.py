@@ -134,7 +134,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--precision", default="bf16", choices=("bf16", "fp32"))
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     out = results_dir()
     stem = f"profile-cpu-{args.image_size}px-{args.precision}"
     for attention in args.attention:

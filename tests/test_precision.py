@@ -89,7 +89,7 @@ def test_cpu_isa_names_the_best_instruction_set_and_decides_native_bf16(
 ):
     assert device_module.cpu_isa(capabilities, caps={}) == isa
     monkeypatch.setattr(device_module, "_cpu_capabilities", lambda: capabilities)
-    monkeypatch.setattr(device_module, "isa_caps", lambda: {})
+    monkeypatch.setattr(device_module, "_process_isa_caps", lambda: {})
     assert device_module.native_bf16("cpu") is bf16
     assert resolve_precision("auto", "cpu") == ("bf16" if bf16 else "fp32")
 

@@ -451,9 +451,9 @@ def intervention_rows(
     }
     rows = [{**common, "intervention": k, "accuracy": v} for k, v in accuracies.items()]
     for row in rows:
-        if row["intervention"] in PARTNER_INTERVENTIONS:
-            ordered = in_partner_order(data, row["intervention"] == "gate_shuffled")
-            share = partner_share_same_class(ordered.test_labels, EVAL_BATCH_SIZE)
+        if row["intervention"] in PARTNER_INTERVENTIONS:  # the labels' order, not the images'
+            order = partner_order(data.test_labels, row["intervention"] == "gate_shuffled")
+            share = partner_share_same_class(data.test_labels[order], EVAL_BATCH_SIZE)
             row["partner_same_class"] = share
     return rows
 

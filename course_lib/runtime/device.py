@@ -44,8 +44,15 @@ def cpu_isa(capabilities: dict | None = None, caps: dict | None = None) -> str:
     if capabilities is None:
         capabilities = _cpu_capabilities()
     if caps is None:
-        caps = isa_caps()
+        caps = _process_isa_caps()
     return max([_best_isa(capabilities), *caps.values()], key=CPU_ISAS.index)
+
+
+@functools.cache
+def _process_isa_caps() -> dict[str, str]:
+    # the libraries read their caps once, when they start: read them once too (autocast() asks
+    # for the CPU kind at every call)
+    return isa_caps()
 
 
 def _best_isa(capabilities: dict) -> str:
